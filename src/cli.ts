@@ -1,0 +1,269 @@
+/**
+ * The command-line program. Streams and argv are parameters, so tests drive
+ * it in-process; only `main.ts` touches process.argv and process.exit.
+ *
+ *   run      the daemon, in the foreground (systemd Type=simple)
+ *   check    validate a config and summarise it
+ *   test     replay a log file through the daemon's own matcher and windows
+ *   list     show the kernel lists
+ *   block    add an address to a list by hand
+ *   unblock  remove an address from every list (or one)
+ */
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import { Command, CommanderError, Option } from 'commander';
+import { loadConfig } from './config/load.js';
+import { ConfigError, formatProblem } from './config/problems.js';
+import { DEFAULT_CONFIG_FILE, DEFAULTS, TARGET_NAME_RE, type Config } from './config/schema.js';
+import { Daemon } from './daemon.js';
+import { XtRecentLists } from './enforce/xt-recent.js';
+import { ExitCode, ExitError } from './lib/exit-codes.js';
+import { parseIp } from './lib/ip.js';
+import { createLogger, type LogFormat } from './lib/log.js';
+import { replayLog, type ReplayReport } from './replay.js';
+import { SocketError } from './source/syslog-socket.js';
+
+export interface Io {
+  stdout: Writable;
+  stderr: Writable;
+  stdin: Readable;
+  /** resolves when the process is asked to stop; `run` waits on it */
+  signals?: SignalSource;
+}
+
+export interface SignalSource {
+  on(signal: 'SIGHUP' | 'SIGTERM' | 'SIGINT', handler: () => void): void;
+}
+
+export const VERSION = '0.1.0';
+
+/** Runs the program; resolves with the exit code. Never calls process.exit. */
+export async function main(argv: readonly string[], io: Io): Promise<number> {
+  let code: number = ExitCode.OK;
+  const program = buildProgram(io, (c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync(argv as string[], { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? ExitCode.OK : ExitCode.USAGE;
+    }
+    if (err instanceof ExitError) {
+      io.stderr.write(`banban: ${err.message}\n`);
+      return err.exitCode;
+    }
+    if (err instanceof ConfigError) {
+      for (const p of err.problems) io.stderr.write(`${formatProblem(p, p.source)}\n`);
+      io.stderr.write(`banban: ${err.message}\n`);
+      return ExitCode.CONFIG;
+    }
+    io.stderr.write(`banban: internal error: ${(err as Error).stack ?? String(err)}\n`);
+    return ExitCode.SOFTWARE;
+  }
+  return code;
+}
+
+function buildProgram(io: Io, setCode: (c: number) => void): Command {
+  const program = new Command('banban')
+    .description('Real-time intrusion prevention: syslog lines in, xt_recent bans out')
+    .version(VERSION)
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .showHelpAfterError('(run banban --help for usage)');
+
+  const configOpt = () => new Option('-c, --config <file>', 'config file').default(DEFAULT_CONFIG_FILE);
+  const procOpt = () => new Option('--proc-dir <dir>', 'folder of the kernel lists (tests and trials)');
+
+  program
+    .command('run')
+    .description('run the daemon in the foreground (SIGHUP reloads, SIGTERM stops)')
+    .addOption(configOpt())
+    .addOption(procOpt())
+    .option('--dry-run', 'log what would be written to the kernel lists, write nothing', false)
+    .addOption(new Option('--log-format <format>', 'log lines as JSON (journald) or for people').choices(['json', 'pretty']).default('json'))
+    .addOption(new Option('--log-level <level>', 'least severe level logged').choices(['debug', 'info', 'warn', 'error']).default('info'))
+    .action(async (o: { config: string; procDir?: string; dryRun: boolean; logFormat: LogFormat; logLevel: string }) => {
+      setCode(await runDaemon(o, io));
+    });
+
+  program
+    .command('check')
+    .description('validate a config and print what it does')
+    .addOption(configOpt())
+    .addOption(procOpt())
+    .action((o: { config: string; procDir?: string }) => {
+      const { config, warnings } = loadConfig(o.config, { procDir: o.procDir });
+      for (const w of warnings) io.stderr.write(`${formatProblem(w, w.source)}\n`);
+      io.stdout.write(summarise(config));
+    });
+
+  program
+    .command('test')
+    .description('replay a log file (or - for stdin) through the matcher and windows; writes nothing')
+    .argument('<log>', 'log file, or - for standard input')
+    .addOption(configOpt())
+    .option('--json', 'print one JSON object', false)
+    .option('--year <year>', 'year of the first line, for timestamps that have none', String(new Date().getUTCFullYear()))
+    .action(async (log: string, o: { config: string; json: boolean; year: string }) => {
+      const year = Number(o.year);
+      if (!Number.isInteger(year) || year < 1970 || year > 9999) throw new ExitError(`--year '${o.year}' is not a year`, ExitCode.USAGE);
+      const { config } = loadConfig(o.config);
+      const report = await replayLog(config, readLines(log, io), year);
+      io.stdout.write(o.json ? `${JSON.stringify(jsonReport(report))}\n` : describeReport(report));
+    });
+
+  program
+    .command('list')
+    .description('show the addresses in the kernel lists, with their age in seconds')
+    .argument('[target]', 'one list; all when absent')
+    .addOption(procOpt().default(DEFAULTS.procDir))
+    .option('--json', 'print JSON', false)
+    .action((target: string | undefined, o: { procDir: string; json: boolean }) => {
+      const lists = new XtRecentLists(o.procDir);
+      const names = target === undefined ? osCall(() => lists.targets(), o.procDir) : [checkTarget(target)];
+      const result: Record<string, { ip: string; age: number | null }[]> = {};
+      for (const name of names) {
+        result[name] = osCall(() => lists.read(name), `${o.procDir}/${name}`).map((e) => ({ ip: e.ip, age: e.ageSeconds ?? null }));
+      }
+      if (o.json) {
+        io.stdout.write(`${JSON.stringify(result)}\n`);
+        return;
+      }
+      for (const [name, entries] of Object.entries(result)) {
+        io.stdout.write(`${name} (${entries.length})\n`);
+        for (const e of entries) io.stdout.write(`  ${e.ip.padEnd(39)} ${e.age === null ? '-' : `${e.age}s`}\n`);
+      }
+    });
+
+  program
+    .command('block')
+    .description('add an address to a kernel list')
+    .argument('<ip>', 'IPv4 or IPv6 address')
+    .requiredOption('-t, --target <target>', 'list name')
+    .addOption(procOpt().default(DEFAULTS.procDir))
+    .action((ip: string, o: { target: string; procDir: string }) => {
+      const addr = checkIp(ip);
+      const target = checkTarget(o.target);
+      osCall(() => new XtRecentLists(o.procDir).write(target, '+', addr), `${o.procDir}/${target}`);
+      io.stdout.write(`blocked ${addr} in ${target}\n`);
+    });
+
+  program
+    .command('unblock')
+    .description('remove an address from every kernel list, or from one')
+    .argument('<ip>', 'IPv4 or IPv6 address')
+    .option('-t, --target <target>', 'only this list')
+    .addOption(procOpt().default(DEFAULTS.procDir))
+    .action((ip: string, o: { target?: string; procDir: string }) => {
+      const addr = checkIp(ip);
+      const lists = new XtRecentLists(o.procDir);
+      const names = o.target !== undefined ? [checkTarget(o.target)] : osCall(() => lists.targets(), o.procDir);
+      for (const name of names) osCall(() => lists.write(name, '-', addr), `${o.procDir}/${name}`);
+      io.stdout.write(`unblocked ${addr} in ${names.length ? names.join(', ') : '(no lists)'}\n`);
+    });
+
+  return program;
+}
+
+async function runDaemon(o: { config: string; procDir?: string; dryRun: boolean; logFormat: LogFormat; logLevel: string }, io: Io): Promise<number> {
+  const log = createLogger({ format: o.logFormat, level: o.logLevel });
+  let daemon: Daemon;
+  try {
+    daemon = Daemon.start({ configFile: o.config, procDir: o.procDir, dryRun: o.dryRun, log });
+  } catch (err) {
+    if (err instanceof SocketError) {
+      log.fatal({ code: err.code }, err.message);
+      log.flush();
+      return ExitCode.OSERR;
+    }
+    throw err;
+  }
+  const signals = io.signals ?? process;
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'stopping');
+      daemon.stop();
+      log.flush(() => resolve(ExitCode.OK));
+    };
+    signals.on('SIGTERM', () => stop('SIGTERM'));
+    signals.on('SIGINT', () => stop('SIGINT'));
+    signals.on('SIGHUP', () => {
+      if (!stopping) daemon.reload();
+    });
+  });
+}
+
+async function* readLines(file: string, io: Io): AsyncGenerator<string> {
+  const input = file === '-' ? io.stdin : createReadStream(file);
+  const opened = new Promise<void>((resolve, reject) => {
+    if (file === '-') return resolve();
+    input.once('open', () => resolve());
+    input.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new ExitError(`cannot read log file ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`, ExitCode.NOINPUT)),
+    );
+  });
+  await opened;
+  yield* createInterface({ input, crlfDelay: Infinity });
+}
+
+function jsonReport(r: ReplayReport): object {
+  return { lines: r.lines, matches: r.matches, blocked: r.blocked, unblocked: r.unblocked };
+}
+
+function describeReport(r: ReplayReport): string {
+  const out: string[] = [`${r.lines} lines, ${r.matches.length} matches`, '', 'hits per pattern:'];
+  for (const [where, n] of Object.entries(r.hits)) out.push(`  ${String(n).padStart(7)}  ${where}`);
+  out.push('', `would block (${r.blocked.length}):`);
+  for (const b of r.blocked) out.push(`  ${b.ip.padEnd(39)} ${b.target} (${b.blocktype})`);
+  out.push('', `would unblock (${r.unblocked.length}):`);
+  for (const ip of r.unblocked) out.push(`  ${ip}`);
+  const ignored = r.matches.filter((m) => m.ignored).length;
+  if (ignored) out.push('', `${ignored} matches inside ignorenets, not counted`);
+  if (r.rejected.length) {
+    out.push('', `${r.rejected.length} matches captured no usable address:`);
+    for (const x of r.rejected.slice(0, 20)) out.push(`  line ${x.line}: ${x.rule}: ${x.reason}`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+function summarise(c: Config): string {
+  const out = [`config ${c.file} is valid`, `socket      ${c.socket}`, `goodpatterns ${c.goodpatterns.length}`];
+  out.push(`ignorenets  ${c.ignorenetsText.length ? c.ignorenetsText.join(', ') : '(none)'}`);
+  out.push(`proc_dir    ${c.procDir}`, `max_tracked ${c.maxTracked}`, 'blocktypes:');
+  for (const b of c.blocktypes) {
+    out.push(`  ${b.name}: ${b.patterns.length} patterns, block in ${b.target} after ${b.minocc} within ${b.interval}s${b.resetconns ? ', reset connections' : ''}`);
+  }
+  out.push(`targets     ${[...new Set(c.blocktypes.map((b) => b.target))].join(', ')}`);
+  return `${out.join('\n')}\n`;
+}
+
+function checkIp(raw: string): string {
+  const ip = parseIp(raw);
+  if (!ip.ok) throw new ExitError(`'${raw}' is not an address banban can block: ${ip.reason}`, ExitCode.USAGE);
+  return ip.value.text;
+}
+
+function checkTarget(raw: string): string {
+  if (!TARGET_NAME_RE.test(raw)) throw new ExitError(`'${raw}' is not a valid list name (letters, digits, '_', '.', '-'; at most 199)`, ExitCode.USAGE);
+  return raw;
+}
+
+/** Runs a /proc operation, turning failures into messages that say what to do. */
+function osCall<T>(fn: () => T, path: string): T {
+  try {
+    return fn();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ENOENT') {
+      throw new ExitError(`${path} does not exist: no iptables rule uses that list yet (see examples/iptables.rules), or xt_recent is not loaded`, ExitCode.OSERR);
+    }
+    if (e.code === 'EACCES' || e.code === 'EPERM') throw new ExitError(`${path}: permission denied (run as root or as the list's ip_list_uid)`, ExitCode.OSERR);
+    if (e.code === 'EINVAL') throw new ExitError(`${path}: the kernel refused the command`, ExitCode.OSERR);
+    throw new ExitError(`${path}: ${e.message}`, ExitCode.OSERR);
+  }
+}

@@ -1,0 +1,644 @@
+/**
+ * YAML file to validated Config.
+ *
+ * The file format is the Perl banban's. We walk yaml's node tree (not the
+ * plain JS value) so that every problem can name its key path and line:col,
+ * and we collect every problem before throwing: a daemon that refuses to
+ * start should list everything to fix at once.
+ *
+ * Strictness is deliberate. A typo in a key (`minoc: 10`) would otherwise be
+ * ignored and the default used silently, which for an intrusion-prevention
+ * tool means blocking far more or far less than the admin asked for.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import {
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  type Document,
+  type Node as YamlNode,
+  type Pair,
+  type Scalar,
+  type YAMLMap,
+} from 'yaml';
+import { parseCidr, NetSet, parseIp, type Cidr } from '../lib/ip.js';
+import { resolveGroup, resolveUser, validId, MAX_ID, GROUP_FILE, PASSWD_FILE } from '../lib/passwd.js';
+import { compileRule } from '../match/rules.js';
+import { DEFAULTS, FIELDS, TARGET_NAME_RE, type Blocktype, type Config, type Rule } from './schema.js';
+import { ConfigError, type ConfigProblem } from './problems.js';
+
+export interface LoadResult {
+  config: Config;
+  warnings: ConfigProblem[];
+}
+
+export interface LoadOverrides {
+  /** --proc-dir: wins over the file's proc_dir */
+  procDir?: string;
+  /** text of /etc/passwd, for tests; read from the system when absent */
+  passwdText?: string;
+  /** text of /etc/group, for tests; read from the system when absent */
+  groupText?: string;
+}
+
+/** sun_path is 108 bytes including the terminating NUL */
+const MAX_SOCKET_PATH_BYTES = 107;
+const MAX_MINOCC = 1000;
+const MAX_INTERVAL = 31 * 24 * 3600;
+const MAX_MAX_TRACKED = 50_000_000;
+const BLOCKTYPE_NAME_RE = /^[A-Za-z0-9_.-]{1,64}$/;
+
+const BT_PREFIX = 'blocktypes.<name>.';
+/** Known keys come from FIELDS, so the schema, the docs and the loader cannot drift apart. */
+const TOP_KEYS = FIELDS.map((f) => f.key).filter((k) => !k.includes('.'));
+const BT_KEYS = FIELDS.map((f) => f.key).filter((k) => k.startsWith(BT_PREFIX)).map((k) => k.slice(BT_PREFIX.length));
+
+/** Reads `file` and validates it. A file that cannot be read is a ConfigError too. */
+export function loadConfig(file: string, overrides: LoadOverrides = {}): LoadResult {
+  const abs = path.resolve(file);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(abs);
+  } catch (e) {
+    throw new ConfigError(abs, [fileProblem(abs, readFailure(e as NodeJS.ErrnoException))]);
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new ConfigError(abs, [fileProblem(abs, 'is not valid UTF-8 text; save it as UTF-8')]);
+  }
+  return parseConfig(text, abs, overrides);
+}
+
+function readFailure(e: NodeJS.ErrnoException): string {
+  switch (e.code) {
+    case 'ENOENT':
+      return 'cannot read the config file: it does not exist; create it from examples/banban.yml or pass -c FILE';
+    case 'EACCES':
+    case 'EPERM':
+      return 'cannot read the config file: permission denied; run banban as root or make the file readable by its user';
+    case 'EISDIR':
+      return 'cannot read the config file: it is a directory; pass -c FILE with the path of the YAML file';
+    default:
+      return `cannot read the config file: ${e.message}`;
+  }
+}
+
+function fileProblem(file: string, message: string): ConfigProblem {
+  return { file, line: 0, col: 0, key: '', message, severity: 'error' };
+}
+
+/**
+ * Validates config text. `file` is used in messages and as Config.file (it
+ * is not read). Throws ConfigError listing every problem found.
+ */
+export function parseConfig(text: string, file: string, overrides: LoadOverrides = {}): LoadResult {
+  return new Loader(text, file, overrides).run();
+}
+
+/** One pass over one document, accumulating problems. */
+class Loader {
+  readonly #text: string;
+  readonly #file: string;
+  readonly #overrides: LoadOverrides;
+  readonly #lc = new LineCounter();
+  readonly #problems: ConfigProblem[] = [];
+  /** offsets of duplicate keys already reported with their key path, so yaml's own report is dropped */
+  readonly #duplicatesSeen = new Set<number>();
+  #doc!: Document.Parsed;
+
+  constructor(text: string, file: string, overrides: LoadOverrides) {
+    this.#text = text;
+    this.#file = file;
+    this.#overrides = overrides;
+  }
+
+  run(): LoadResult {
+    this.#doc = parseDocument(this.#text, { lineCounter: this.#lc, prettyErrors: false, uniqueKeys: true });
+    const syntaxErrors = this.#doc.errors.filter((e) => e.code !== 'DUPLICATE_KEY');
+    for (const w of this.#doc.warnings) this.#add(w.pos[0], '', w.message, 'warning');
+
+    let config: Config | undefined;
+    if (syntaxErrors.length > 0) {
+      // After a syntax error the tree is yaml's best guess; validating it
+      // would bury the real mistake under follow-on errors ("blocktypes is
+      // required" because an indentation slip hid it).
+      for (const e of syntaxErrors) this.#add(e.pos[0], '', yamlMessage(e.code, e.message));
+    } else {
+      config = this.#top();
+    }
+    for (const e of this.#doc.errors) {
+      if (e.code === 'DUPLICATE_KEY' && !this.#duplicatesSeen.has(e.pos[0])) {
+        this.#add(e.pos[0], '', `duplicate key '${keyTextAt(this.#text, e.pos[0])}'; each key may appear once`);
+      }
+    }
+
+    this.#problems.sort((a, b) => sortLine(a) - sortLine(b) || a.col - b.col);
+    if (config === undefined || this.#problems.some((p) => p.severity === 'error')) {
+      throw new ConfigError(this.#file, this.#problems);
+    }
+    return { config, warnings: this.#problems };
+  }
+
+  // ---- reporting -------------------------------------------------------
+
+  #add(offset: number | undefined, key: string, message: string, severity: 'error' | 'warning' = 'error'): void {
+    let line = 0;
+    let col = 0;
+    if (offset !== undefined) {
+      ({ line, col } = this.#lc.linePos(offset));
+    }
+    this.#problems.push({ file: this.#file, line, col, key, message, severity, source: this.#text });
+  }
+
+  #error(node: YamlNode | null | undefined, key: string, message: string): void {
+    this.#add(node?.range?.[0], key, message);
+  }
+
+  #warn(node: YamlNode | null | undefined, key: string, message: string): void {
+    this.#add(node?.range?.[0], key, message, 'warning');
+  }
+
+  // ---- the document ----------------------------------------------------
+
+  #top(): Config | undefined {
+    const top = this.#deref(this.#doc.contents);
+    if (top === null || (isScalar(top) && top.value === null)) {
+      this.#add(0, '', 'the file is empty; it needs at least a blocktypes: map (see examples/banban.yml)');
+      return undefined;
+    }
+    if (!isMap(top)) {
+      this.#error(top, '', `the top level must be a map of keys (socket:, blocktypes:, ...), not ${describe(top)}`);
+      return undefined;
+    }
+    const entries = this.#entries(top, '');
+    for (const [name, e] of entries) {
+      if (!TOP_KEYS.includes(name)) this.#unknownKey(e, name, '', TOP_KEYS, BT_KEYS);
+    }
+
+    const socket = this.#socket(entries.get('socket'));
+    const socketOwner = this.#owner(entries.get('socket_owner'), 'socket_owner');
+    const socketGroup = this.#owner(entries.get('socket_group'), 'socket_group');
+    const goodpatterns = this.#patterns(entries.get('goodpatterns'), 'goodpatterns', false);
+    const nets = this.#ignorenets(entries.get('ignorenets'));
+    const blocktypes = this.#blocktypes(entries.get('blocktypes'), top);
+    let procDir = this.#absPath(entries.get('proc_dir'), DEFAULTS.procDir);
+    if (this.#overrides.procDir !== undefined) procDir = path.resolve(this.#overrides.procDir);
+    const maxTracked = this.#integer(entries.get('max_tracked'), 1, MAX_MAX_TRACKED, DEFAULTS.maxTracked);
+
+    if (this.#errorCount() > 0) return undefined;
+    return {
+      file: this.#file,
+      socket,
+      socketOwner,
+      socketGroup,
+      goodpatterns,
+      ignorenetsText: nets.map((n) => n.text),
+      ignorenets: new NetSet(nets),
+      blocktypes,
+      procDir,
+      maxTracked,
+    };
+  }
+
+  #errorCount(): number {
+    return this.#problems.filter((p) => p.severity === 'error').length;
+  }
+
+  /**
+   * A map's pairs by key name, in file order. Duplicates are reported here
+   * (with the key path, which yaml's own message lacks) and the later copy
+   * dropped; keys that are not scalars are reported and skipped.
+   */
+  #entries(map: YAMLMap, prefix: string): Map<string, Entry> {
+    const out = new Map<string, Entry>();
+    for (const pair of map.items as Pair<unknown, unknown>[]) {
+      const keyNode = pair.key as YamlNode | null;
+      const name = isScalar(keyNode) ? this.#scalarText(keyNode) : undefined;
+      const valueNode = this.#deref(pair.value as YamlNode | null);
+      if (name === undefined) {
+        this.#error(keyNode, prefix, 'keys must be plain names, not lists or maps');
+        continue;
+      }
+      const keyPath = join(prefix, name);
+      const first = out.get(name);
+      if (first !== undefined) {
+        const at = keyNode?.range?.[0];
+        if (at !== undefined) this.#duplicatesSeen.add(at);
+        this.#error(keyNode, keyPath, `duplicate key; '${name}' was already given on line ${this.#lineOf(first.key)}`);
+        continue;
+      }
+      out.set(name, { key: keyNode, value: valueNode, path: keyPath });
+    }
+    return out;
+  }
+
+  #unknownKey(e: Entry, name: string, prefix: string, known: readonly string[], otherLevel: readonly string[]): void {
+    const where = prefix === '' ? 'at the top level' : `in ${prefix}`;
+    let hint = '';
+    if (name === '<<') {
+      hint = '; YAML merge keys are not supported, write the keys out';
+    } else if (otherLevel.includes(name)) {
+      hint = prefix === '' ? `; it belongs inside a blocktype (blocktypes.NAME.${name})` : '; it belongs at the top level, not inside a blocktype';
+    } else {
+      const near = suggest(name, known);
+      if (near !== undefined) hint = `; did you mean '${near}'?`;
+      else if (prefix === '' && isMap(e.value) && e.value.items.some((p) => isScalar(p.key) && p.key.value === 'patterns')) {
+        hint = '; it looks like a blocktype: put it under blocktypes:';
+      }
+    }
+    this.#error(e.key, e.path, `unknown key '${name}' ${where}${hint}`);
+  }
+
+  // ---- top-level keys --------------------------------------------------
+
+  #socket(e: Entry | undefined): string {
+    if (e === undefined) return DEFAULTS.socket;
+    const s = this.#string(e, 'an absolute path such as /run/banban/banban.sock');
+    if (s === undefined) return DEFAULTS.socket;
+    if (!s.startsWith('/')) this.#error(e.value, e.path, `must be an absolute path (starting with /), not '${s}'`);
+    else if (s.endsWith('/')) this.#error(e.value, e.path, `must name the socket file, not a directory ending in '/': '${s}'`);
+    else if (s.includes('\0')) this.#error(e.value, e.path, 'must not contain a NUL character');
+    else if (Buffer.byteLength(s) > MAX_SOCKET_PATH_BYTES) {
+      this.#error(e.value, e.path, `is ${Buffer.byteLength(s)} bytes long; a UNIX socket path can have at most ${MAX_SOCKET_PATH_BYTES} bytes`);
+    }
+    return s;
+  }
+
+  #absPath(e: Entry | undefined, dflt: string): string {
+    if (e === undefined) return dflt;
+    const s = this.#string(e, 'an absolute path');
+    if (s === undefined) return dflt;
+    if (!s.startsWith('/')) this.#error(e.value, e.path, `must be an absolute path (starting with /), not '${s}'`);
+    return s;
+  }
+
+  #owner(e: Entry | undefined, key: 'socket_owner' | 'socket_group'): number | undefined {
+    if (e === undefined) return undefined;
+    const isUser = key === 'socket_owner';
+    const what = isUser ? 'user' : 'group';
+    const v = e.value;
+    if (!isScalar(v) || v.value === null || (typeof v.value !== 'string' && typeof v.value !== 'number')) {
+      this.#error(v ?? e.key, e.path, `must be a ${what} name or numeric id, not ${describe(v)}`);
+      return undefined;
+    }
+    if (typeof v.value === 'number') {
+      const id = validId(v.value);
+      if (id === undefined) this.#error(v, e.path, `${v.value} is not a valid ${isUser ? 'uid' : 'gid'} (a whole number from 0 to ${MAX_ID})`);
+      return id;
+    }
+    const id = isUser ? resolveUser(v.value, this.#overrides.passwdText) : resolveGroup(v.value, this.#overrides.groupText);
+    if (id === undefined) {
+      const db = isUser ? PASSWD_FILE : GROUP_FILE;
+      this.#error(v, e.path, `no ${what} named '${v.value}' in ${db}; create it or give the numeric ${isUser ? 'uid' : 'gid'} (${what}s from LDAP/NSS are not looked up)`);
+    }
+    return id;
+  }
+
+  #ignorenets(e: Entry | undefined): Cidr[] {
+    const nets: Cidr[] = [];
+    const items = e === undefined ? [] : this.#list(e, 'a list of networks such as 127.0.0.0/8');
+    if (items === undefined) return nets;
+    if (items.length === 0) {
+      // Without it, an admin who mistypes their password three times locks
+      // themselves out, and local services' own failures count as attacks.
+      this.#warn(e?.key, 'ignorenets', 'is empty, so every address can be blocked, including your own; add 127.0.0.0/8 and ::1, and your admin networks');
+      return nets;
+    }
+    items.forEach((item, i) => {
+      const key = `${e!.path}[${i}]`;
+      const text = isScalar(item) && (typeof item.value === 'string' || typeof item.value === 'number') ? String(item.value) : undefined;
+      if (text === undefined) {
+        this.#error(item ?? e!.value, key, `must be an address or network such as 192.0.2.0/24, not ${describe(item)}`);
+        return;
+      }
+      const net = parseCidr(text.trim());
+      if (!net.ok) {
+        this.#error(item, key, `'${text}' is not a network: ${net.reason}`);
+        return;
+      }
+      const slash = text.indexOf('/');
+      const addr = parseIp(slash < 0 ? text.trim() : text.trim().slice(0, slash));
+      if (addr.ok && addr.value.family === net.value.family && !sameBytes(addr.value.bytes, net.value.bytes)) {
+        this.#warn(item, key, `'${text}' has host bits set; it means ${net.value.text}`);
+      }
+      nets.push(net.value);
+    });
+    return nets;
+  }
+
+  #blocktypes(e: Entry | undefined, top: YAMLMap): Blocktype[] {
+    const out: Blocktype[] = [];
+    if (e === undefined) {
+      this.#error(top, 'blocktypes', 'is required: a map from blocktype name to { target, minocc, interval, resetconns, patterns }');
+      return out;
+    }
+    const v = e.value;
+    if (!isMap(v)) {
+      const empty = v === null || (isScalar(v) && v.value === null);
+      this.#error(empty ? e.key : v, e.path, empty ? 'is empty; define at least one blocktype' : `must be a map from blocktype name to its settings, not ${describe(v)}`);
+      return out;
+    }
+    const entries = this.#entries(v, 'blocktypes');
+    if (entries.size === 0 && v.items.length === 0) {
+      this.#error(v, e.path, 'is empty; define at least one blocktype');
+      return out;
+    }
+    for (const [name, bt] of entries) {
+      const b = this.#blocktype(name, bt);
+      if (b !== undefined) out.push(b);
+    }
+    return out;
+  }
+
+  #blocktype(name: string, e: Entry): Blocktype | undefined {
+    if (!BLOCKTYPE_NAME_RE.test(name)) {
+      this.#error(e.key, e.path, `blocktype name '${name}' must be 1 to 64 letters, digits, '_', '.' or '-'`);
+    }
+    const v = e.value;
+    if (!isMap(v)) {
+      const empty = v === null || (isScalar(v) && v.value === null);
+      this.#error(empty ? e.key : v, e.path, empty ? 'blocktype is empty; it needs at least patterns:' : `blocktype must be a map of settings (target, minocc, interval, resetconns, patterns), not ${describe(v)}`);
+      return undefined;
+    }
+    const entries = this.#entries(v, e.path);
+    for (const [key, kv] of entries) {
+      if (!BT_KEYS.includes(key)) this.#unknownKey(kv, key, e.path, BT_KEYS, TOP_KEYS);
+    }
+    const target = this.#target(entries.get('target'));
+    const minocc = this.#integer(entries.get('minocc'), 1, MAX_MINOCC, DEFAULTS.minocc);
+    const interval = this.#interval(entries.get('interval'));
+    const resetconns = this.#resetconns(entries.get('resetconns'));
+    const patternsEntry = entries.get('patterns');
+    let patterns: Rule[] = [];
+    if (patternsEntry === undefined) {
+      this.#error(e.key, `${e.path}.patterns`, 'is required: the list of log line patterns that count as an offence');
+    } else {
+      patterns = this.#patterns(patternsEntry, `${e.path}.patterns`, true);
+    }
+    return { name, target, minocc, interval, resetconns, patterns };
+  }
+
+  #target(e: Entry | undefined): string {
+    if (e === undefined) return DEFAULTS.target;
+    const v = e.value;
+    // A plain `target: 2024` is a YAML number but a fine list name: take it as written.
+    const s = isScalar(v) && typeof v.value === 'number' && v.type === 'PLAIN' ? this.#scalarText(v) : this.#string(e, 'an xt_recent list name such as BLOCKER');
+    if (s === undefined) return DEFAULTS.target;
+    if (!TARGET_NAME_RE.test(s)) {
+      this.#error(v, e.path, `'${s}' is not a usable xt_recent list name: use 1 to 199 letters, digits, '_', '.' or '-', not starting with '.' or '-'`);
+    }
+    return s;
+  }
+
+  #interval(e: Entry | undefined): number {
+    if (e === undefined) return DEFAULTS.interval;
+    const n = this.#number(e);
+    if (n === undefined) return DEFAULTS.interval;
+    if (!(n > 0 && n <= MAX_INTERVAL)) {
+      this.#error(e.value, e.path, `must be a number of seconds greater than 0 and at most ${MAX_INTERVAL} (31 days), not ${n}`);
+    }
+    return n;
+  }
+
+  #resetconns(e: Entry | undefined): boolean {
+    if (e === undefined) return DEFAULTS.resetconns;
+    const v = e.value;
+    if (isScalar(v)) {
+      if (typeof v.value === 'boolean') return v.value;
+      // Perl configs write 1 and 0.
+      if (v.value === 1 || v.value === 0) return v.value === 1;
+    }
+    let why = '';
+    if (isScalar(v) && typeof v.value === 'string') {
+      if (/^(?:true|false|[01])$/i.test(v.value.trim())) why = '; remove the quotes';
+      else if (/^(?:yes|no|on|off|y|n)$/i.test(v.value.trim())) why = `; '${v.value}' is a string in YAML 1.2 (and Perl banban took any non-empty string but '0' as true)`;
+    }
+    this.#error(v ?? e.key, e.path, `must be true or false (or 1 or 0), not ${describe(v)}${why}`);
+    return DEFAULTS.resetconns;
+  }
+
+  /** A list of patterns compiled into Rules. `required`: absent or empty is an error (blocktypes), else fine (goodpatterns). */
+  #patterns(e: Entry | undefined, key: string, required: boolean): Rule[] {
+    const rules: Rule[] = [];
+    if (e === undefined) return rules;
+    const items = this.#list(e, 'a list of regular expressions, one per "- " line');
+    if (items === undefined) return rules;
+    if (items.length === 0 && required) {
+      this.#error(e.value ?? e.key, key, 'is empty; a blocktype needs at least one pattern');
+      return rules;
+    }
+    const seen = new Map<string, number>();
+    items.forEach((item, i) => {
+      const where = `${key}[${i}]`;
+      if (!isScalar(item) || typeof item.value !== 'string') {
+        this.#error(item ?? e.value, where, `must be a regular expression as a string, not ${describe(item)}; quote it`);
+        return;
+      }
+      const res = compileRule(item.value, where);
+      if (!res.ok) {
+        this.#add(this.#offsetIn(item, res.index), where, res.reason);
+        return;
+      }
+      const first = seen.get(item.value);
+      if (first !== undefined) {
+        this.#warn(item, where, `is the same pattern as ${key}[${first}]; remove one`);
+      } else {
+        seen.set(item.value, i);
+      }
+      rules.push(res.rule);
+    });
+    return rules;
+  }
+
+  // ---- value helpers ---------------------------------------------------
+
+  /** The items of a list value; null/empty value gives []. Reports and returns undefined for non-lists. */
+  #list(e: Entry, what: string): (YamlNode | null)[] | undefined {
+    const v = e.value;
+    if (v === null || (isScalar(v) && v.value === null)) return [];
+    if (!isSeq(v)) {
+      const hint = isScalar(v) ? "; write each entry on its own line starting with '- '" : '';
+      this.#error(v, e.path, `must be ${what}, not ${describe(v)}${hint}`);
+      return undefined;
+    }
+    return (v.items as (YamlNode | null)[]).map((item) => this.#deref(item));
+  }
+
+  #string(e: Entry, what: string): string | undefined {
+    const v = e.value;
+    if (isScalar(v) && typeof v.value === 'string') return v.value;
+    if (v === null || (isScalar(v) && v.value === null)) {
+      this.#error(e.key, e.path, `has no value; give ${what}, or remove the key to use the default`);
+    } else {
+      this.#error(v, e.path, `must be ${what}, not ${describe(v)}`);
+    }
+    return undefined;
+  }
+
+  /**
+   * A YAML number. A quoted number (`minocc: "3"`) is refused rather than
+   * converted: the rest of the file is typed, and accepting strings here would
+   * hide a value that was meant to be something else.
+   */
+  #number(e: Entry): number | undefined {
+    const v = e.value;
+    if (isScalar(v) && typeof v.value === 'number') {
+      if (Number.isNaN(v.value)) {
+        this.#error(v, e.path, 'must be a number, not .nan');
+        return undefined;
+      }
+      return v.value;
+    }
+    if (isScalar(v) && typeof v.value === 'string') {
+      const t = v.value.trim();
+      if (/^[0-9]+(?:_[0-9]+)+$/.test(t) && v.type === 'PLAIN') {
+        this.#error(v, e.path, `YAML numbers cannot contain '_'; write ${t.replace(/_/g, '')}`);
+        return undefined;
+      }
+      if (t !== '' && Number.isFinite(Number(t))) {
+        this.#error(v, e.path, `must be a number, not the string '${v.value}'; write ${t} without quotes`);
+        return undefined;
+      }
+    }
+    if (v === null || (isScalar(v) && v.value === null)) {
+      this.#error(e.key, e.path, 'has no value; give a number, or remove the key to use the default');
+      return undefined;
+    }
+    this.#error(v, e.path, `must be a number, not ${describe(v)}`);
+    return undefined;
+  }
+
+  #integer(e: Entry | undefined, min: number, max: number, dflt: number): number {
+    if (e === undefined) return dflt;
+    const n = this.#number(e);
+    if (n === undefined) return dflt;
+    if (!Number.isInteger(n) || n < min || n > max) {
+      this.#error(e.value, e.path, `must be a whole number from ${min} to ${max}, not ${n}`);
+      return dflt;
+    }
+    return n;
+  }
+
+  // ---- node helpers ----------------------------------------------------
+
+  #deref(node: YamlNode | null | undefined): YamlNode | null {
+    if (node === null || node === undefined) return null;
+    if (isAlias(node)) return (node.resolve(this.#doc) as YamlNode | undefined) ?? null;
+    return node;
+  }
+
+  /** A scalar key or value as written: the source text for plain non-strings (`2024`, `true`), else the string. */
+  #scalarText(s: Scalar): string | undefined {
+    if (typeof s.value === 'string') return s.value;
+    if (s.value === null && s.type !== 'PLAIN') return undefined;
+    if (s.range !== undefined && s.range !== null) {
+      const raw = this.#text.slice(s.range[0], s.range[1]).trim();
+      if (raw !== '') return raw;
+    }
+    return s.value === null ? undefined : String(s.value);
+  }
+
+  #lineOf(node: YamlNode | null): number {
+    const at = node?.range?.[0];
+    return at === undefined ? 0 : this.#lc.linePos(at).line;
+  }
+
+  /**
+   * Where character `index` of a pattern sits in the file. Only possible when
+   * the scalar's text equals its value (plain, or quoted without escapes, on
+   * one line); otherwise the start of the scalar.
+   */
+  #offsetIn(item: Scalar, index: number | undefined): number | undefined {
+    const range = item.range;
+    if (range === undefined || range === null) return undefined;
+    if (index === undefined) return range[0];
+    const raw = this.#text.slice(range[0], range[1]);
+    const value = item.value as string;
+    if (raw.includes('\n')) return range[0];
+    if (item.type === 'PLAIN' && raw === value) return range[0] + index;
+    if ((item.type === 'QUOTE_SINGLE' || item.type === 'QUOTE_DOUBLE') && raw.slice(1, -1) === value) return range[0] + 1 + index;
+    return range[0];
+  }
+}
+
+interface Entry {
+  key: YamlNode | null;
+  value: YamlNode | null;
+  /** key path: `blocktypes.ssh.minocc` */
+  path: string;
+}
+
+function join(prefix: string, name: string): string {
+  return prefix === '' ? name : `${prefix}.${name}`;
+}
+
+function sortLine(p: ConfigProblem): number {
+  return p.line === 0 ? Number.MAX_SAFE_INTEGER : p.line;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** A short description of a value for messages: "a list", "the number 3", "nothing". */
+function describe(node: unknown): string {
+  if (node === null || node === undefined) return 'nothing';
+  if (isMap(node)) return 'a map';
+  if (isSeq(node)) return 'a list';
+  if (isScalar(node)) {
+    const v = node.value;
+    if (v === null) return 'nothing';
+    if (typeof v === 'string') return `the string '${v.length > 60 ? `${v.slice(0, 60)}…` : v}'`;
+    if (typeof v === 'number') return `the number ${v}`;
+    if (typeof v === 'boolean') return `${v}`;
+  }
+  return 'this value';
+}
+
+function yamlMessage(code: string, message: string): string {
+  if (code === 'MULTIPLE_DOCS') return "the file holds more than one YAML document (a second '---'); banban reads one";
+  return `YAML syntax error: ${message}`;
+}
+
+/** The key text at `offset`, for yaml's duplicate-key errors, which do not name it. */
+function keyTextAt(text: string, offset: number): string {
+  const m = /^(?:"[^"\n]*"|'[^'\n]*'|[^:\n]*)/.exec(text.slice(offset));
+  return (m?.[0] ?? '').trim().replace(/^["']|["']$/g, '');
+}
+
+/** Closest known key within a small edit distance, comparing case- and '-'/'_'-insensitively. */
+function suggest(name: string, known: readonly string[]): string | undefined {
+  const norm = (s: string): string => s.toLowerCase().replace(/-/g, '_');
+  const n = norm(name);
+  let best: string | undefined;
+  let bestDist = Infinity;
+  for (const k of known) {
+    const d = editDistance(n, norm(k));
+    if (d < bestDist) {
+      bestDist = d;
+      best = k;
+    }
+  }
+  const limit = Math.max(1, Math.min(3, Math.floor(n.length / 3)));
+  return bestDist <= limit ? best : undefined;
+}
+
+/** Optimal string alignment distance (Levenshtein plus adjacent swaps, the commonest typo). */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  }
+  return d[a.length]![b.length]!;
+}

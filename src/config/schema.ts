@@ -1,0 +1,92 @@
+/**
+ * The configuration: what an admin writes (YAML, banban-compatible keys) and
+ * what the rest of banban receives after `load.ts` has validated it.
+ *
+ * The file format is the Perl banban's, unchanged, plus a few optional keys of
+ * our own. `FIELDS` is the single description of every key: the loader uses it
+ * to refuse unknown keys and the README's config reference is written from it.
+ */
+import type { NetSet } from '../lib/ip.js';
+
+/** A compiled pattern. The regex has a named group `ip`. */
+export interface Rule {
+  /** the pattern as the admin wrote it */
+  readonly source: string;
+  readonly regex: RegExp;
+  /** where it came from, for messages: `goodpatterns[2]`, `blocktypes.ssh.patterns[0]` */
+  readonly where: string;
+}
+
+export interface Blocktype {
+  readonly name: string;
+  /** xt_recent list name: /proc/net/xt_recent/<target> */
+  readonly target: string;
+  /** offences needed within `interval` to block */
+  readonly minocc: number;
+  /** window length in seconds */
+  readonly interval: number;
+  /** delete the address's conntrack flows when it is blocked */
+  readonly resetconns: boolean;
+  readonly patterns: readonly Rule[];
+}
+
+export interface Config {
+  /** absolute path of the file this came from, for messages */
+  readonly file: string;
+  readonly socket: string;
+  /** uid / gid the socket file is given; undefined leaves it to the process */
+  readonly socketOwner: number | undefined;
+  readonly socketGroup: number | undefined;
+  readonly goodpatterns: readonly Rule[];
+  /** the networks as written, canonicalised, for summaries */
+  readonly ignorenetsText: readonly string[];
+  readonly ignorenets: NetSet;
+  readonly blocktypes: readonly Blocktype[];
+  /** folder holding the kernel lists, normally /proc/net/xt_recent */
+  readonly procDir: string;
+  /** most (blocktype, address) offence windows kept at once; the oldest is evicted */
+  readonly maxTracked: number;
+}
+
+export const DEFAULT_CONFIG_FILE = '/etc/banban.yml';
+
+export const DEFAULTS = {
+  socket: '/run/banban/banban.sock',
+  procDir: '/proc/net/xt_recent',
+  maxTracked: 100_000,
+  target: 'BLOCKER',
+  minocc: 3,
+  interval: 600,
+  resetconns: false,
+} as const;
+
+export interface FieldDoc {
+  readonly key: string;
+  readonly type: string;
+  readonly default: string;
+  readonly doc: string;
+}
+
+/** Every key banban reads. Anything else in the file is an error. */
+export const FIELDS: readonly FieldDoc[] = [
+  { key: 'socket', type: 'path', default: DEFAULTS.socket, doc: 'UNIX datagram socket the syslog daemon writes to. A stale socket file is replaced; any other file there is refused. Mode 0660.' },
+  { key: 'socket_owner', type: 'user name or uid', default: '(unchanged)', doc: 'Owner given to the socket file.' },
+  { key: 'socket_group', type: 'group name or gid', default: '(unchanged)', doc: "Group given to the socket file, e.g. the syslog daemon's group so it may write." },
+  { key: 'goodpatterns', type: 'list of regex', default: '[]', doc: 'A match unblocks the address in every target and forgets its offences. Each needs a named group (?<ip>...).' },
+  { key: 'ignorenets', type: 'list of CIDR', default: '[]', doc: 'IPv4 and IPv6 networks (or single addresses) that are never counted or blocked.' },
+  { key: 'blocktypes', type: 'map of name to blocktype', default: '(required)', doc: 'What to count and where to block; see below.' },
+  { key: 'blocktypes.<name>.target', type: 'list name', default: DEFAULTS.target, doc: 'xt_recent list written to: /proc/net/xt_recent/<target>, the --name of your iptables rule.' },
+  { key: 'blocktypes.<name>.minocc', type: 'integer >= 1', default: String(DEFAULTS.minocc), doc: 'Offences from one address needed within interval to block it.' },
+  { key: 'blocktypes.<name>.interval', type: 'seconds > 0', default: String(DEFAULTS.interval), doc: 'Length of the counting window.' },
+  { key: 'blocktypes.<name>.resetconns', type: 'boolean (or 0/1)', default: String(DEFAULTS.resetconns), doc: "Also delete the address's conntrack flows, so open connections die." },
+  { key: 'blocktypes.<name>.patterns', type: 'list of regex', default: '(required)', doc: 'Lines that count as an offence. Each needs a named group (?<ip>...).' },
+  { key: 'proc_dir', type: 'path', default: DEFAULTS.procDir, doc: 'Folder of the kernel lists. Only tests change it (also --proc-dir).' },
+  { key: 'max_tracked', type: 'integer >= 1', default: String(DEFAULTS.maxTracked), doc: 'Most (blocktype, address) windows held at once; the least recently seen is dropped first.' },
+];
+
+/**
+ * What the kernel accepts as an xt_recent list name and can show as a file
+ * under /proc/net/xt_recent: 1 to 199 characters, no '/', not '.' or '..'.
+ * We are stricter and allow only letters, digits, '_', '.', '-'.
+ */
+export const TARGET_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,198}$/;

@@ -1,0 +1,117 @@
+/**
+ * The kernel edge: /proc/net/xt_recent/<target>.
+ *
+ * Protocol facts this file relies on (net/netfilter/xt_recent.c):
+ *   - a write is one command, `+ADDR`, `-ADDR` or `/`; the kernel parses the
+ *     first line only, so two commands in one write lose the second;
+ *   - after a write the file offset has moved and the next write on the same
+ *     descriptor fails with ESPIPE, and pwrite is refused: so every command
+ *     is its own open / write / close (a few microseconds);
+ *   - removing an absent address is not an error;
+ *   - the file exists only while an iptables rule names the list: ENOENT
+ *     means "no rule yet", not "no kernel support";
+ *   - a list holds ip_list_tot entries and silently drops the oldest.
+ *
+ * With `--proc-dir` pointing at an ordinary folder (tests, trials) the same
+ * code appends the commands to plain files, one per line; `read` replays them.
+ */
+import { closeSync, constants, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ListEntry, ListWriter } from './backend.js';
+
+export const IP_LIST_TOT_PATH = '/sys/module/xt_recent/parameters/ip_list_tot';
+export const DEFAULT_PROC_DIR = '/proc/net/xt_recent';
+
+export class XtRecentLists implements ListWriter {
+  constructor(readonly dir: string) {}
+
+  write(target: string, op: '+' | '-', ip: string): void {
+    // No O_CREAT: a missing list must fail with ENOENT, never be made up.
+    const fd = openSync(join(this.dir, target), constants.O_WRONLY | constants.O_APPEND);
+    try {
+      writeSync(fd, `${op}${ip}\n`);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  read(target: string): ListEntry[] {
+    return parseList(readFileSync(join(this.dir, target), 'latin1'), jiffiesClock());
+  }
+
+  targets(): string[] {
+    return readdirSync(this.dir).sort();
+  }
+}
+
+/** The kernel's ip_list_tot, or undefined when xt_recent is not loaded. */
+export function readIpListTot(path = IP_LIST_TOT_PATH): number | undefined {
+  try {
+    const n = Number(readFileSync(path, 'ascii').trim());
+    return Number.isInteger(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+interface JiffiesNow {
+  now: number;
+  hz: number;
+}
+
+/**
+ * Parses a list file. Kernel lines look like
+ * `src=192.0.2.7 ttl: 0 last_seen: 4295084304 oldest_pkt: 1 4295084304`;
+ * a plain-folder list holds `+ADDR` / `-ADDR` lines, replayed in order.
+ */
+export function parseList(text: string, clock: JiffiesNow | undefined): ListEntry[] {
+  const entries = new Map<string, ListEntry>();
+  for (const line of text.split('\n')) {
+    if (line.startsWith('src=')) {
+      const ip = line.slice(4, line.indexOf(' ') < 0 ? undefined : line.indexOf(' '));
+      const seen = /last_seen: (\d+)/.exec(line);
+      const age = clock && seen ? Math.max(0, Math.round((clock.now - Number(seen[1])) / clock.hz)) : undefined;
+      entries.set(ip, { ip, ageSeconds: age });
+    } else if (line.startsWith('+')) {
+      entries.set(line.slice(1), { ip: line.slice(1), ageSeconds: undefined });
+    } else if (line.startsWith('-')) {
+      entries.delete(line.slice(1));
+    } else if (line === '/') {
+      entries.clear();
+    }
+  }
+  return [...entries.values()];
+}
+
+let cachedHz: number | undefined;
+
+/**
+ * The kernel's jiffies counter and its rate, to turn `last_seen` into an
+ * age. /proc/timer_list (root only) gives jiffies; HZ is not exported, so it
+ * is measured once over 100 ms and rounded to the usual CONFIG_HZ values.
+ */
+function jiffiesClock(): JiffiesNow | undefined {
+  const now = readJiffies();
+  if (now === undefined) return undefined;
+  if (cachedHz === undefined) {
+    const t0 = Date.now();
+    while (Date.now() - t0 < 100) {
+      /* busy wait: Atomics.wait would need a SharedArrayBuffer, and this runs once per `list` */
+    }
+    const later = readJiffies();
+    if (later === undefined) return undefined;
+    const measured = ((later - now) * 1000) / (Date.now() - t0);
+    cachedHz = [100, 250, 300, 1000].reduce((a, b) => (Math.abs(b - measured) < Math.abs(a - measured) ? b : a));
+    return { now: later, hz: cachedHz };
+  }
+  return { now, hz: cachedHz };
+}
+
+function readJiffies(): number | undefined {
+  try {
+    const m = /^jiffies: (\d+)$/m.exec(readFileSync('/proc/timer_list', 'ascii'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * Strict IP address handling.
+ *
+ * Everything that reaches the kernel list passes through `parseIp`. It accepts
+ * only literal addresses in their usual textual forms and returns one
+ * canonical text per address, so that the same attacker is counted once
+ * whichever way a log spells it:
+ *   - IPv4: dotted quad, no leading zeros (`192.030.0.6` is rejected: some
+ *     parsers read `030` as octal), ASCII digits only (no fullwidth digits).
+ *   - IPv6: RFC 4291 text, written back in RFC 5952 form (lower case,
+ *     longest zero run compressed). Zone ids (`fe80::1%eth0`), brackets,
+ *     prefixes and anything else are rejected.
+ *   - IPv4-mapped IPv6 (`::ffff:1.2.3.4`) becomes IPv4: an xt_recent entry
+ *     written as IPv6 never matches an IPv4 packet.
+ */
+import { Address6 } from 'ip-address';
+
+export type IpFamily = 4 | 6;
+
+export interface ParsedIp {
+  /** canonical text, as written to the kernel and used as a key */
+  readonly text: string;
+  readonly family: IpFamily;
+  /** network-order bytes: 4 for IPv4, 16 for IPv6 */
+  readonly bytes: Uint8Array;
+}
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+const OCTET = '(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
+const IPV4_RE = new RegExp(`^${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET}$`);
+const IPV6_CHARS_RE = /^[0-9A-Fa-f:.]{2,45}$/;
+/** longest textual IPv6 address with an embedded IPv4 tail */
+const MAX_IP_TEXT = 45;
+
+export function parseIp(raw: string): Parsed<ParsedIp> {
+  if (raw.length === 0) return { ok: false, reason: 'empty address' };
+  if (raw.length > MAX_IP_TEXT) return { ok: false, reason: 'too long to be an address' };
+  if (IPV4_RE.test(raw)) return { ok: true, value: ipv4(raw) };
+  if (raw.includes(':')) return parseIpv6(raw);
+  if (/^[0-9.]+$/.test(raw)) return { ok: false, reason: 'not a dotted-quad IPv4 address (leading zeros, octets over 255, or wrong count)' };
+  return { ok: false, reason: 'not a literal IP address' };
+}
+
+function ipv4(text: string): ParsedIp {
+  const bytes = new Uint8Array(4);
+  let octet = 0;
+  let i = 0;
+  for (let p = 0; p < text.length; p++) {
+    const c = text.charCodeAt(p);
+    if (c === 46) {
+      bytes[i++] = octet;
+      octet = 0;
+    } else {
+      octet = octet * 10 + (c - 48);
+    }
+  }
+  bytes[i] = octet;
+  return { text, family: 4, bytes };
+}
+
+function parseIpv6(raw: string): Parsed<ParsedIp> {
+  if (raw.includes('%')) return { ok: false, reason: 'IPv6 zone ids (%iface) cannot be blocked' };
+  if (!IPV6_CHARS_RE.test(raw)) return { ok: false, reason: 'not a literal IPv6 address' };
+  const dot = raw.indexOf('.');
+  if (dot >= 0) {
+    // An embedded IPv4 tail must be as strict as a plain IPv4 address.
+    const tail = raw.slice(raw.lastIndexOf(':') + 1);
+    if (!IPV4_RE.test(tail)) return { ok: false, reason: 'bad IPv4 part in IPv6 address' };
+  }
+  let addr: Address6;
+  try {
+    addr = new Address6(raw);
+  } catch {
+    return { ok: false, reason: 'not a valid IPv6 address' };
+  }
+  if (addr.subnetMask !== 128) return { ok: false, reason: 'an address with a prefix length is a network, not an address' };
+  const bytes = new Uint8Array(16);
+  const groups = addr.parsedAddress;
+  if (groups.length !== 8) return { ok: false, reason: 'not a valid IPv6 address' };
+  for (let g = 0; g < 8; g++) {
+    const v = parseInt(groups[g]!, 16);
+    if (!(v >= 0 && v <= 0xffff)) return { ok: false, reason: 'not a valid IPv6 address' };
+    bytes[g * 2] = v >> 8;
+    bytes[g * 2 + 1] = v & 0xff;
+  }
+  if (isV4Mapped(bytes)) {
+    return { ok: true, value: ipv4(`${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`) };
+  }
+  return { ok: true, value: { text: addr.correctForm(), family: 6, bytes } };
+}
+
+function isV4Mapped(b: Uint8Array): boolean {
+  for (let i = 0; i < 10; i++) if (b[i] !== 0) return false;
+  return b[10] === 0xff && b[11] === 0xff;
+}
+
+export interface Cidr {
+  readonly text: string;
+  readonly family: IpFamily;
+  readonly bytes: Uint8Array;
+  readonly prefix: number;
+}
+
+/** `addr/prefix` or a bare address (a /32 or /128). Host bits are masked off. */
+export function parseCidr(raw: string): Parsed<Cidr> {
+  const slash = raw.indexOf('/');
+  const addrText = slash < 0 ? raw : raw.slice(0, slash);
+  const ip = parseIp(addrText);
+  if (!ip.ok) return { ok: false, reason: `${ip.reason}: '${addrText}'` };
+  const max = ip.value.family === 4 ? 32 : 128;
+  let prefix = max;
+  if (slash >= 0) {
+    const p = raw.slice(slash + 1);
+    if (!/^(?:0|[1-9][0-9]{0,2})$/.test(p) || Number(p) > max) {
+      return { ok: false, reason: `prefix length '${p}' must be a whole number from 0 to ${max}` };
+    }
+    // An IPv4-mapped network given in IPv6 form keeps its meaning in IPv4 terms.
+    prefix = Number(p);
+    if (ip.value.family === 4 && addrText.includes(':')) {
+      if (prefix < 96) return { ok: false, reason: 'an IPv4-mapped network needs a prefix of at least 96' };
+      prefix -= 96;
+    }
+  }
+  const bytes = Uint8Array.from(ip.value.bytes);
+  maskBytes(bytes, prefix);
+  const text = `${formatBytes(bytes, ip.value.family)}/${prefix}`;
+  return { ok: true, value: { text, family: ip.value.family, bytes, prefix } };
+}
+
+function maskBytes(bytes: Uint8Array, prefix: number): void {
+  for (let i = 0; i < bytes.length; i++) {
+    const keep = Math.max(0, Math.min(8, prefix - i * 8));
+    bytes[i]! &= keep === 0 ? 0 : (0xff << (8 - keep)) & 0xff;
+  }
+}
+
+function formatBytes(bytes: Uint8Array, family: IpFamily): string {
+  if (family === 4) return bytes.join('.');
+  const groups: string[] = [];
+  for (let g = 0; g < 8; g++) groups.push(((bytes[g * 2]! << 8) | bytes[g * 2 + 1]!).toString(16));
+  return new Address6(groups.join(':')).correctForm();
+}
+
+/** A set of networks; `contains` is a linear scan, fine for the handful an admin lists. */
+export class NetSet {
+  readonly #nets: readonly Cidr[];
+  constructor(nets: readonly Cidr[]) {
+    this.#nets = nets;
+  }
+  get size(): number {
+    return this.#nets.length;
+  }
+  contains(ip: ParsedIp): boolean {
+    for (const net of this.#nets) {
+      if (net.family === ip.family && prefixEqual(net.bytes, ip.bytes, net.prefix)) return true;
+    }
+    return false;
+  }
+}
+
+function prefixEqual(net: Uint8Array, ip: Uint8Array, prefix: number): boolean {
+  let i = 0;
+  for (; prefix >= 8; prefix -= 8, i++) if (net[i] !== ip[i]) return false;
+  if (prefix === 0) return true;
+  const mask = (0xff << (8 - prefix)) & 0xff;
+  return (ip[i]! & mask) === net[i];
+}

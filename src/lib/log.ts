@@ -1,0 +1,80 @@
+/**
+ * Logging: pino JSON lines on stdout (journald keeps them as they are), or a
+ * short human form with `--log-format pretty`. Plus a rate limiter for
+ * messages an attacker can provoke at will, so they cannot flood the journal.
+ */
+import { pino, type Logger, type DestinationStream } from 'pino';
+
+export type { Logger };
+export type LogFormat = 'json' | 'pretty';
+
+export interface LogOptions {
+  format: LogFormat;
+  level?: string;
+  /** where lines go; stdout when absent (tests pass a collecting stream) */
+  destination?: DestinationStream;
+}
+
+export function createLogger(opts: LogOptions): Logger {
+  const level = opts.level ?? 'info';
+  const base = { name: 'banban' };
+  if (opts.destination) return pino({ level, base }, opts.destination);
+  if (opts.format === 'pretty') return pino({ level, base }, prettyStream(process.stdout));
+  // Asynchronous writes keep the receive loop free; the daemon flushes on exit.
+  return pino({ level, base }, pino.destination({ dest: 1, sync: false, minLength: 0 }));
+}
+
+const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+const SKIP = new Set(['level', 'time', 'pid', 'hostname', 'name', 'msg']);
+
+/** `HH:MM:SS LEVEL message key=value ...`, for people at a terminal. */
+function prettyStream(out: NodeJS.WritableStream): DestinationStream {
+  return {
+    write(line: string) {
+      let o: Record<string, unknown>;
+      try {
+        o = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        out.write(line);
+        return;
+      }
+      const time = new Date(Number(o['time'])).toISOString().slice(11, 19);
+      const extra = Object.entries(o)
+        .filter(([k]) => !SKIP.has(k))
+        .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+        .join(' ');
+      out.write(`${time} ${(LEVELS[Number(o['level'])] ?? 'LOG').padEnd(5)} ${String(o['msg'] ?? '')}${extra ? ` ${extra}` : ''}\n`);
+    },
+  };
+}
+
+/**
+ * Lets through at most `burst` messages per key each `periodMs`; when a period
+ * that suppressed some ends, the next message carries the count suppressed.
+ */
+export class RateLimiter {
+  readonly #state = new Map<string, { start: number; sent: number; suppressed: number }>();
+  constructor(
+    readonly burst = 5,
+    readonly periodMs = 60_000,
+    readonly maxKeys = 1000,
+  ) {}
+
+  /** undefined: stay quiet; a number: log, mentioning that many suppressed before */
+  allow(key: string, now: number): number | undefined {
+    let s = this.#state.get(key);
+    if (s === undefined || now - s.start >= this.periodMs) {
+      const suppressed = s?.suppressed ?? 0;
+      if (s === undefined && this.#state.size >= this.maxKeys) this.#state.clear();
+      s = { start: now, sent: 1, suppressed: 0 };
+      this.#state.set(key, s);
+      return suppressed;
+    }
+    if (s.sent < this.burst) {
+      s.sent++;
+      return 0;
+    }
+    s.suppressed++;
+    return undefined;
+  }
+}

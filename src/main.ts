@@ -1,0 +1,11 @@
+#!/usr/bin/env node
+/**
+ * Entry point of the `banban` command: process.argv in, exit code out.
+ */
+import { main } from './cli.js';
+
+const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin });
+process.exitCode = code;
+// `run` has closed its socket and timers by now; anything else left (a
+// conntrack child) must not hold the process past its exit.
+if (process.argv[2] === 'run') setTimeout(() => process.exit(code), 500).unref();

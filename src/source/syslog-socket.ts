@@ -1,0 +1,164 @@
+/**
+ * The socket edge, and the only file that touches unix-dgram (Node's dgram
+ * has no UNIX datagram sockets).
+ *
+ * Binding is careful because whoever can write to this socket can ban any
+ * address:
+ *   - an existing socket file nobody listens on (a crash left it) is
+ *     replaced; one somebody listens on is refused (a second banban?); any
+ *     other kind of file is refused, never deleted;
+ *   - the file is created under umask 0117 and then chmod'ed, so it is 0660
+ *     from its first instant, never world-writable; owner and group come
+ *     from the config so the syslog daemon's user can write to it.
+ *
+ * unix-dgram reads each datagram into a 64 KiB buffer and does not report
+ * MSG_TRUNC; a datagram that fills the buffer exactly may have been cut, so
+ * `MAX_DATAGRAM` is reported and the receiver must not match it.
+ */
+import { chmodSync, chownSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+
+const require = createRequire(import.meta.url);
+
+interface UnixDgramSocket {
+  on(event: 'message', cb: (buf: Buffer) => void): void;
+  on(event: 'error', cb: (err: NodeJS.ErrnoException) => void): void;
+  on(event: 'listening' | 'connect', cb: () => void): void;
+  removeAllListeners(event?: string): void;
+  bind(path: string): void;
+  connect(path: string): void;
+  send(buf: Buffer, cb?: (err?: Error) => void): void;
+  close(): void;
+}
+interface UnixDgram {
+  createSocket(type: 'unix_dgram', listener?: (buf: Buffer) => void): UnixDgramSocket;
+}
+const unix = require('unix-dgram') as UnixDgram;
+
+/** unix-dgram's receive buffer: a datagram this long may have been truncated */
+export const MAX_DATAGRAM = 65536;
+
+export const SOCKET_MODE = 0o660;
+
+export class SocketError extends Error {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+  ) {
+    super(message);
+    this.name = 'SocketError';
+  }
+}
+
+export interface SocketOptions {
+  path: string;
+  owner?: number | undefined;
+  group?: number | undefined;
+  onDatagram: (buf: Buffer) => void;
+  onError: (err: Error) => void;
+}
+
+export class SyslogSocket {
+  #sock: UnixDgramSocket | undefined;
+
+  private constructor(
+    readonly path: string,
+    sock: UnixDgramSocket,
+  ) {
+    this.#sock = sock;
+  }
+
+  /** Binds synchronously; throws SocketError saying what is wrong and what to do. */
+  static open(opts: SocketOptions): SyslogSocket {
+    clearStaleSocket(opts.path);
+    try {
+      mkdirSync(dirname(opts.path), { recursive: true, mode: 0o755 });
+    } catch (err) {
+      throw new SocketError(`cannot create the folder of socket ${opts.path}: ${(err as Error).message}`, (err as NodeJS.ErrnoException).code);
+    }
+    const sock = unix.createSocket('unix_dgram');
+    let bindError: NodeJS.ErrnoException | undefined;
+    sock.on('error', (err) => {
+      bindError = err;
+    });
+    const oldMask = process.umask(0o117);
+    try {
+      sock.bind(opts.path); // unix-dgram binds synchronously and emits 'error' at once on failure
+    } finally {
+      process.umask(oldMask);
+    }
+    if (bindError) {
+      sock.close();
+      throw new SocketError(`cannot bind socket ${opts.path}: ${errnoName(bindError)}`, errnoName(bindError));
+    }
+    try {
+      chmodSync(opts.path, SOCKET_MODE);
+      if (opts.owner !== undefined || opts.group !== undefined) chownSync(opts.path, opts.owner ?? -1, opts.group ?? -1);
+    } catch (err) {
+      sock.close();
+      unlinkQuietly(opts.path);
+      throw new SocketError(`cannot set owner or mode of socket ${opts.path}: ${(err as Error).message}`, (err as NodeJS.ErrnoException).code);
+    }
+    sock.removeAllListeners('error');
+    sock.on('error', opts.onError);
+    sock.on('message', opts.onDatagram);
+    return new SyslogSocket(opts.path, sock);
+  }
+
+  /** Stops receiving and removes the socket file. */
+  close(): void {
+    if (this.#sock === undefined) return;
+    this.#sock.close();
+    this.#sock = undefined;
+    unlinkQuietly(this.path);
+  }
+}
+
+function clearStaleSocket(path: string): void {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new SocketError(`cannot inspect ${path}: ${(err as Error).message}`, (err as NodeJS.ErrnoException).code);
+  }
+  if (!st.isSocket()) {
+    throw new SocketError(
+      `${path} exists and is not a socket; refusing to replace it. Remove it yourself or set another path in the config key 'socket'`,
+      'EEXIST',
+    );
+  }
+  if (someoneListens(path)) {
+    throw new SocketError(`another process is listening on ${path} (a second banban?); stop it or choose another 'socket'`, 'EADDRINUSE');
+  }
+  unlinkSync(path);
+}
+
+/** A datagram connect succeeds only when a socket is bound there. */
+function someoneListens(path: string): boolean {
+  const probe = unix.createSocket('unix_dgram');
+  let connected = false;
+  probe.on('error', () => {});
+  probe.on('connect', () => {
+    connected = true;
+  });
+  probe.connect(path);
+  probe.close();
+  return connected;
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone: that is what we wanted
+  }
+}
+
+/** unix-dgram reports errors as negative errno numbers. */
+function errnoName(err: NodeJS.ErrnoException): string {
+  const n = Number(err.code ?? err.errno);
+  const names: Record<number, string> = { [-13]: 'EACCES', [-98]: 'EADDRINUSE', [-2]: 'ENOENT', [-20]: 'ENOTDIR', [-30]: 'EROFS', [-36]: 'ENAMETOOLONG' };
+  return names[n] ?? String(err.code ?? err.message);
+}

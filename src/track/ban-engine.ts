@@ -1,0 +1,82 @@
+/**
+ * The decision core: text and time in, decisions out. Both the daemon and
+ * `banban test` call `handle`, so a replay shows exactly what the daemon does.
+ *
+ *   - good line: unblock the address in every target, forget its windows;
+ *   - bad line: one offence per matching blocktype; an address inside
+ *     `ignorenets` is reported as ignored and never counted;
+ *   - minocc offences within interval: one block decision, window emptied,
+ *     so a persistent attacker is re-blocked (refreshing the kernel entry)
+ *     every minocc further offences, not on every line.
+ */
+import type { Blocktype, Config } from '../config/schema.js';
+import type { ParsedIp } from '../lib/ip.js';
+import { Matcher } from '../match/matcher.js';
+import type { Decision, Outcome } from '../pipeline.js';
+import { OffenceWindows } from './offence-windows.js';
+
+export class BanEngine {
+  readonly matcher: Matcher;
+  readonly windows: OffenceWindows;
+  readonly targets: readonly string[];
+  readonly #config: Config;
+  readonly #byName: ReadonlyMap<string, Blocktype>;
+  readonly #names: readonly string[];
+
+  /** `windows` carries counts over from a previous engine (a reload). */
+  constructor(config: Config, windows?: OffenceWindows) {
+    this.#config = config;
+    this.matcher = new Matcher(config);
+    this.windows = windows ?? new OffenceWindows(config.maxTracked);
+    this.#byName = new Map(config.blocktypes.map((bt) => [bt.name, bt]));
+    this.#names = config.blocktypes.map((bt) => bt.name);
+    this.targets = [...new Set(config.blocktypes.map((bt) => bt.target))];
+  }
+
+  get config(): Config {
+    return this.#config;
+  }
+
+  /** `now` in milliseconds on any clock that does not go backwards much. */
+  handle(text: string, now: number): Outcome {
+    const verdict = this.matcher.match(text);
+    if (verdict.kind === 'none') return { verdict, ignored: NO_IPS, decisions: NO_DECISIONS };
+    if (verdict.kind === 'good') {
+      if (this.#config.ignorenets.contains(verdict.ip)) return { verdict, ignored: [verdict.ip], decisions: NO_DECISIONS };
+      this.windows.forget(verdict.ip.text, this.#names);
+      return { verdict, ignored: NO_IPS, decisions: [{ kind: 'unblock', ip: verdict.ip, targets: this.targets }] };
+    }
+    let ignored: ParsedIp[] | undefined;
+    let decisions: Decision[] | undefined;
+    for (const off of verdict.offences) {
+      if (this.#config.ignorenets.contains(off.ip)) {
+        (ignored ??= []).push(off.ip);
+        continue;
+      }
+      const bt = this.#byName.get(off.blocktype)!;
+      const count = this.windows.record(bt.name, off.ip.text, now, bt.interval * 1000, bt.minocc);
+      if (count >= bt.minocc) {
+        (decisions ??= []).push({
+          kind: 'block',
+          ip: off.ip,
+          target: bt.target,
+          blocktype: bt.name,
+          resetconns: bt.resetconns,
+          offences: count,
+        });
+      }
+    }
+    return { verdict, ignored: ignored ?? NO_IPS, decisions: decisions ?? NO_DECISIONS };
+  }
+
+  /** Drops quiet windows; the daemon calls it now and then. */
+  prune(now: number): number {
+    return this.windows.prune(now, (name) => {
+      const bt = this.#byName.get(name);
+      return bt === undefined ? undefined : bt.interval * 1000;
+    });
+  }
+}
+
+const NO_IPS: readonly ParsedIp[] = [];
+const NO_DECISIONS: readonly Decision[] = [];

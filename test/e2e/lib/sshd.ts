@@ -1,0 +1,184 @@
+/**
+ * A real OpenSSH server in the server namespace, and a real ssh client in the
+ * client namespace, so the main scenario's log lines are the ones sshd
+ * itself writes ("Failed password for ... from ADDR port N ssh2").
+ *
+ * sshd logs with syslog(3), i.e. to /dev/log, and has no option to log to
+ * another socket. So it runs in a mount namespace of its own (unshare -m)
+ * where /dev is a private folder holding the few device nodes it needs
+ * (bind mounts of the real ones) and a `log` symlink to our syslog daemon's
+ * input socket. The host's /dev/log and its syslog daemon never see it.
+ *
+ * The same mount namespace also gets:
+ *   - /etc/passwd, /etc/group and /etc/shadow of our own, holding the test
+ *     user with a known password (UsePAM no: sshd checks the shadow hash
+ *     itself). The host's user database is not modified.
+ *   - a tmpfs on /run holding /run/sshd, the empty folder sshd's
+ *     unprivileged pre-auth child chroots into. The host's /run is untouched.
+ * Host keys are generated into the test's temp folder.
+ */
+import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { run, runOk, Service } from './proc.js';
+import { Testbed } from './netns.js';
+import { which } from './preflight.js';
+
+export const SSH_USER = 'bbe2e';
+export const SSH_PASSWORD = 'correct-horse-e2e';
+export const SSH_WRONG_PASSWORD = 'wrong-horse';
+export const SSH_PORT = 22;
+
+/**
+ * crypt(3) SHA-512 hash of SSH_PASSWORD, made once with
+ *   perl -e 'print crypt("correct-horse-e2e", "\$6\$bbe2e\$")'
+ * A constant, so the tests need no password hashing tool.
+ */
+const SSH_PASSWORD_HASH = '$6$bbe2e$mt6c8ax2u2V4fwbx/9KaghziY/8Ue8db2YvM/f/MxcE0nnYM5yLujzedOR2v0TD29Za0wcSlp8IPT2fcc3Due.';
+
+const TEST_UID = 4242;
+
+/** Device nodes sshd and its children open; bound from the real /dev. */
+const DEVICES = ['null', 'zero', 'urandom', 'random', 'tty'];
+
+/** Runs inside the new mount namespace, then becomes sshd. */
+const MOUNT_SCRIPT = `
+set -eu
+dir=$1; shift
+for d in ${DEVICES.join(' ')}; do
+  : > "$dir/dev/$d"
+  mount --bind "/dev/$d" "$dir/dev/$d"
+done
+# --rbind: take the device bind mounts above along
+mount --rbind "$dir/dev" /dev
+for f in passwd group shadow; do mount --bind "$dir/etc/$f" "/etc/$f"; done
+mount -t tmpfs -o mode=0755 bbe2e-run /run
+mkdir -m 0755 /run/sshd
+exec "$@"
+`;
+
+export class Sshd {
+  private constructor(readonly service: Service) {}
+
+  /**
+   * Starts sshd in `tb.server`, logging to the syslog input socket `logSocket`.
+   * Files go in `dir`. Resolves once sshd has bound its port.
+   */
+  static async start(tb: Testbed, dir: string, logSocket: string): Promise<Sshd> {
+    const sshdBin = which('sshd');
+    if (!sshdBin) throw new Error('sshd not found (package openssh-server)');
+    const base = join(dir, 'sshd');
+    mkdirSync(join(base, 'dev'), { recursive: true });
+    mkdirSync(join(base, 'etc'), { recursive: true });
+    const home = join(base, 'home');
+    mkdirSync(home, { recursive: true });
+    chmodSync(home, 0o755);
+    symlinkSync(logSocket, join(base, 'dev', 'log'));
+
+    // sshd's privilege separation user must exist; take the host's entry
+    const privsep = (await run('getent', ['passwd', 'sshd'])).stdout.trim();
+    if (!privsep) throw new Error('no "sshd" user on this host (package openssh-server creates it)');
+    writeFileSync(
+      join(base, 'etc', 'passwd'),
+      ['root:x:0:0:root:/root:/bin/sh', privsep, 'nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin', `${SSH_USER}:x:${TEST_UID}:${TEST_UID}:banban e2e:${home}:/bin/sh`, ''].join('\n'),
+    );
+    writeFileSync(join(base, 'etc', 'group'), ['root:x:0:', 'nogroup:x:65534:', `${SSH_USER}:x:${TEST_UID}:`, ''].join('\n'));
+    writeFileSync(join(base, 'etc', 'shadow'), ['root:*:19000:0:99999:7:::', `${SSH_USER}:${SSH_PASSWORD_HASH}:19000:0:99999:7:::`, ''].join('\n'), { mode: 0o600 });
+
+    const hostKey = join(base, 'ssh_host_ed25519_key');
+    await runOk('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'banban-e2e', '-f', hostKey]);
+
+    const config = join(base, 'sshd_config');
+    writeFileSync(
+      config,
+      [
+        '# written by test/e2e/lib/sshd.ts',
+        `Port ${SSH_PORT}`,
+        'AddressFamily any',
+        `HostKey ${hostKey}`,
+        `PidFile ${join(base, 'sshd.pid')}`,
+        'UsePAM no',
+        'PasswordAuthentication yes',
+        'KbdInteractiveAuthentication no',
+        'PubkeyAuthentication no',
+        'AuthorizedKeysFile none',
+        'PermitRootLogin no',
+        'UseDNS no',
+        // the lines banban reads: facility auth, "Failed password ..." at INFO
+        'SyslogFacility AUTH',
+        'LogLevel INFO',
+        // our home folder lives in a temp dir that StrictModes would reject
+        'StrictModes no',
+        'PrintMotd no',
+        'PrintLastLog no',
+        'MaxStartups 50',
+        '',
+      ].join('\n'),
+    );
+
+    const [cmd, args] = Testbed.wrap(tb.server, 'unshare', ['--mount', '--propagation', 'private', 'sh', '-c', MOUNT_SCRIPT, 'sshd-mounts', base, sshdBin, '-D', '-f', config]);
+    const service = new Service('sshd', cmd, args);
+    const sshd = new Sshd(service);
+    // -D keeps sshd in the foreground; it writes nothing on stdout, so wait
+    // until its port answers from inside the server namespace
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      if (!service.running) throw new Error(`sshd exited\n${service.tail()}`);
+      const r = await tb.exec(tb.server, 'bash', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${SSH_PORT}`], { timeoutMs: 2000 });
+      if (r.code === 0) break;
+      if (Date.now() > deadline) {
+        await service.stop();
+        throw new Error(`sshd did not listen on port ${SSH_PORT}\n${service.tail()}`);
+      }
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    return sshd;
+  }
+
+  async stop(): Promise<void> {
+    await this.service.stop('SIGTERM', 3000);
+  }
+}
+
+export type SshOutcome = 'accepted' | 'denied' | 'timeout' | 'error';
+
+/**
+ * One real ssh login from namespace `ns` with `password` (sshpass types it
+ * at ssh's prompt). One password prompt only, so each call is exactly one
+ * "Failed password" or "Accepted password" line in sshd's log.
+ */
+export async function sshLogin(ns: string, host: string, password: string, { bind }: { bind?: string } = {}): Promise<{ outcome: SshOutcome; detail: string }> {
+  const [cmd, args] = Testbed.wrap(ns, 'sshpass', [
+    '-p',
+    password,
+    'ssh',
+    '-F',
+    '/dev/null',
+    '-o',
+    'StrictHostKeyChecking=no',
+    '-o',
+    'UserKnownHostsFile=/dev/null',
+    '-o',
+    'GlobalKnownHostsFile=/dev/null',
+    '-o',
+    'PubkeyAuthentication=no',
+    '-o',
+    'PreferredAuthentications=password',
+    '-o',
+    'NumberOfPasswordPrompts=1',
+    '-o',
+    'ConnectTimeout=2',
+    '-o',
+    'LogLevel=ERROR',
+    ...(bind ? ['-b', bind] : []),
+    '-p',
+    String(SSH_PORT),
+    `${SSH_USER}@${host}`,
+    'true',
+  ]);
+  const r = await run(cmd, args, { timeoutMs: 15_000 });
+  const detail = `exit ${r.code ?? r.signal}: ${r.stderr.trim()}`;
+  if (r.code === 0) return { outcome: 'accepted', detail };
+  if (/Permission denied/.test(r.stderr)) return { outcome: 'denied', detail };
+  if (/timed out/i.test(r.stderr)) return { outcome: 'timeout', detail };
+  return { outcome: 'error', detail };
+}

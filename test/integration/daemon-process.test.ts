@@ -1,0 +1,207 @@
+/**
+ * The real daemon process over a real UNIX datagram socket, with a plain
+ * folder standing in for /proc/net/xt_recent (--proc-dir): the kernel itself
+ * is exercised by test/e2e.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { parseList } from '../../src/enforce/xt-recent.js';
+import { runCli, sendDatagrams, startDaemon, type DaemonProcess } from '../helpers/daemon-process.js';
+
+const FAIL = (ip: string) => `<38>Nov 22 06:25:01 web1 sshd[812]: Failed password for invalid user admin from ${ip} port 50022 ssh2`;
+const ACCEPT = (ip: string) => `<38>Nov 22 06:25:09 web1 sshd[813]: Accepted password for bob from ${ip} port 50023 ssh2`;
+
+function config(dir: string, socket: string, extra = '') {
+  return `socket: ${socket}
+goodpatterns:
+  - 'sshd\\[\\d+\\]: Accepted \\S+ for \\S+ from (?<ip>\\S+) port \\d+ ssh2$'
+ignorenets: [127.0.0.0/8]
+proc_dir: ${join(dir, 'proc')}
+blocktypes:
+  ssh:
+    target: BLOCKER
+    minocc: 3
+    interval: 60
+    patterns:
+      - 'sshd\\[\\d+\\]: Failed password for (?:invalid user )?\\S* from (?<ip>\\S+) port \\d+ ssh2$'
+${extra}`;
+}
+
+const listed = (dir: string) => parseList(readFileSync(join(dir, 'proc', 'BLOCKER'), 'utf8'), undefined).map((e) => e.ip);
+
+describe('the daemon process', () => {
+  let dir: string;
+  let conf: string;
+  let sock: string;
+  let d: DaemonProcess;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'banban-it-'));
+    mkdirSync(join(dir, 'proc'));
+    writeFileSync(join(dir, 'proc', 'BLOCKER'), '');
+    sock = join(dir, 'banban.sock');
+    conf = join(dir, 'banban.yml');
+    writeFileSync(conf, config(dir, sock));
+    d = startDaemon(['run', '-c', conf]);
+    await d.waitFor((l) => l.msg === 'listening', 'listening');
+  });
+
+  after(() => {
+    if (d.proc.exitCode === null) d.proc.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('binds its socket with mode 0660', () => {
+    const st = statSync(sock);
+    assert.ok(st.isSocket());
+    assert.equal(st.mode & 0o777, 0o660);
+  });
+
+  test('blocks an address at minocc failures and not before', async () => {
+    await sendDatagrams(sock, [FAIL('192.0.2.7'), FAIL('192.0.2.7')]);
+    await sendDatagrams(sock, [FAIL('198.51.100.1')]); // a marker line: once it is counted, the two before it were too
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(listed(dir), []);
+    await sendDatagrams(sock, [FAIL('192.0.2.7')]);
+    await d.waitFor((l) => l.msg === 'blocked' && l['ip'] === '192.0.2.7', 'the block');
+    assert.deepEqual(listed(dir), ['192.0.2.7']);
+  });
+
+  test('an accepted login unblocks the address', async () => {
+    await sendDatagrams(sock, [ACCEPT('192.0.2.7')]);
+    await d.waitFor((l) => l.msg === 'unblocked' && l['ip'] === '192.0.2.7', 'the unblock');
+    assert.deepEqual(listed(dir), []);
+  });
+
+  test('bad datagrams are skipped and the daemon keeps banning', async () => {
+    await sendDatagrams(sock, [Buffer.alloc(0), Buffer.from([0xff, 0xfe, 0x00, 0x41]), 'no header', FAIL('not-an-ip'), FAIL('192.030.0.6')]);
+    await sendDatagrams(sock, [FAIL('2001:db8::7'), FAIL('2001:DB8:0::7'), FAIL('::ffff:192.0.2.200')]);
+    await sendDatagrams(sock, [FAIL('2001:db8:0:0::7')]);
+    await d.waitFor((l) => l.msg === 'blocked' && l['ip'] === '2001:db8::7', 'the IPv6 block');
+    assert.ok(d.logs.some((l) => l.msg?.startsWith('pattern matched but captured no usable address')));
+  });
+
+  test('SIGHUP with a changed pattern takes effect', async () => {
+    writeFileSync(conf, config(dir, sock).replace('minocc: 3', 'minocc: 1'));
+    d.proc.kill('SIGHUP');
+    await d.waitFor((l) => l.msg === 'reloaded', 'reloaded');
+    await sendDatagrams(sock, [FAIL('203.0.113.9')]);
+    await d.waitFor((l) => l.msg === 'blocked' && l['ip'] === '203.0.113.9', 'the block after reload');
+  });
+
+  test('SIGHUP with a broken config is refused and the old one keeps working', async () => {
+    writeFileSync(conf, config(dir, sock).replace('minocc: 3', 'minocc: 0'));
+    d.proc.kill('SIGHUP');
+    const refused = await d.waitFor((l) => String(l.msg).startsWith('reload refused'), 'the refusal');
+    assert.match(JSON.stringify(refused), /minocc/);
+    await sendDatagrams(sock, [FAIL('203.0.113.10')]);
+    await d.waitFor((l) => l.msg === 'blocked' && l['ip'] === '203.0.113.10', 'a block under the old config (minocc 1)');
+  });
+
+  test('SIGHUP with a new socket path re-binds it and removes the old one', async () => {
+    const sock2 = join(dir, 'other.sock');
+    writeFileSync(conf, config(dir, sock2).replace('minocc: 3', 'minocc: 1'));
+    d.proc.kill('SIGHUP');
+    await d.waitFor((l) => l.msg === 'reloaded' && l['socket'] === sock2, 'reloaded on the new socket');
+    assert.equal(existsSync(sock), false);
+    await sendDatagrams(sock2, [FAIL('203.0.113.11')]);
+    await d.waitFor((l) => l.msg === 'blocked' && l['ip'] === '203.0.113.11', 'a block through the new socket');
+    sock = sock2;
+  });
+
+  test('SIGTERM ends it with exit 0 and removes the socket file', async () => {
+    d.proc.kill('SIGTERM');
+    const { code } = await d.exited;
+    assert.equal(code, 0);
+    assert.equal(existsSync(sock), false);
+  });
+});
+
+describe('starting up', () => {
+  test('a stale socket file is replaced, and another kind of file is refused', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'banban-it-'));
+    try {
+      mkdirSync(join(dir, 'proc'));
+      const sock = join(dir, 'banban.sock');
+      const conf = join(dir, 'banban.yml');
+      writeFileSync(conf, config(dir, sock));
+      const first = startDaemon(['run', '-c', conf]);
+      await first.waitFor((l) => l.msg === 'listening', 'listening');
+      const second = startDaemon(['run', '-c', conf]);
+      assert.equal((await second.exited).code, 71, 'a second daemon on a live socket is refused');
+      first.proc.kill('SIGKILL'); // leaves the socket file behind
+      await first.exited;
+      assert.ok(existsSync(sock));
+      const third = startDaemon(['run', '-c', conf]);
+      await third.waitFor((l) => l.msg === 'listening', 'listening over the stale socket');
+      third.proc.kill('SIGTERM');
+      assert.equal((await third.exited).code, 0);
+
+      writeFileSync(sock, 'not a socket');
+      const fourth = startDaemon(['run', '-c', conf]);
+      assert.equal((await fourth.exited).code, 71);
+      assert.match(JSON.stringify(fourth.logs), /exists and is not a socket/);
+      assert.equal(readFileSync(sock, 'utf8'), 'not a socket');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('check and run refuse a broken config with exit 78, naming key and line', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'banban-it-'));
+    try {
+      const conf = join(dir, 'banban.yml');
+      writeFileSync(conf, config(dir, join(dir, 's.sock')).replace('minocc: 3', 'minocc: 0'));
+      const check = await runCli(['check', '-c', conf]);
+      assert.equal(check.code, 78);
+      assert.match(check.stderr, /banban\.yml:\d+:\d+: .*minocc/);
+      const run = await runCli(['run', '-c', conf]);
+      assert.equal(run.code, 78);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('usage errors exit 64', async () => {
+    assert.equal((await runCli(['frobnicate'])).code, 64);
+    assert.equal((await runCli(['block', '192.030.0.6', '-t', 'X'])).code, 64);
+    assert.equal((await runCli(['block', '192.0.2.1', '-t', '../etc'])).code, 64);
+  });
+});
+
+describe('banban test', () => {
+  test('replays a log with its own timestamps and prints the JSON report', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'banban-it-'));
+    try {
+      const conf = join(dir, 'banban.yml');
+      writeFileSync(conf, config(dir, join(dir, 's.sock')));
+      const log = [
+        'Nov 22 06:25:01 web1 sshd[1]: Failed password for root from 192.0.2.7 port 1 ssh2',
+        'Nov 22 06:25:02 web1 sshd[1]: Failed password for root from 192.0.2.7 port 1 ssh2',
+        'Nov 22 06:27:00 web1 sshd[1]: Failed password for root from 192.0.2.7 port 1 ssh2', // outside the 60 s window
+        'Nov 22 06:27:01 web1 sshd[1]: Failed password for root from 192.0.2.7 port 1 ssh2',
+        'Nov 22 06:27:02 web1 sshd[1]: Failed password for root from 192.0.2.7 port 1 ssh2',
+        'Nov 22 06:28:00 web1 sshd[2]: Accepted publickey for bob from 198.51.100.3 port 2 ssh2',
+        'Nov 22 06:28:00 web1 CRON[3]: unrelated',
+      ].join('\n');
+      writeFileSync(join(dir, 'auth.log'), log);
+      const r = await runCli(['test', '-c', conf, '--json', join(dir, 'auth.log')]);
+      assert.equal(r.code, 0, r.stderr);
+      const report = JSON.parse(r.stdout);
+      assert.equal(report.lines, 7);
+      assert.equal(report.matches.length, 6);
+      assert.deepEqual(report.matches[5], { line: 6, kind: 'good', ip: '198.51.100.3' });
+      assert.deepEqual(report.matches[0], { line: 1, kind: 'bad', blocktype: 'ssh', ip: '192.0.2.7' });
+      assert.deepEqual(report.blocked, [{ ip: '192.0.2.7', target: 'BLOCKER', blocktype: 'ssh' }]);
+      assert.deepEqual(report.unblocked, ['198.51.100.3']);
+      const viaStdin = await runCli(['test', '-c', conf, '--json', '-'], log);
+      assert.deepEqual(JSON.parse(viaStdin.stdout), report);
+      assert.equal((await runCli(['test', '-c', conf, join(dir, 'missing.log')])).code, 66);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseConfig } from '../../src/config/load.js';
+import type { Decision } from '../../src/pipeline.js';
+import { BanEngine } from '../../src/track/ban-engine.js';
+
+const CONFIG = `
+socket: /run/banban/banban.sock
+goodpatterns:
+  - 'sshd\\[\\d+\\]: Accepted \\S+ for \\S+ from (?<ip>\\S+) port \\d+ ssh2$'
+ignorenets: [10.0.0.0/8, "2001:db8:ffff::/48"]
+blocktypes:
+  ssh:
+    target: SSH
+    minocc: 3
+    interval: 60
+    resetconns: 1
+    patterns:
+      - 'sshd\\[\\d+\\]: Failed password for (?:invalid user )?\\S* from (?<ip>\\S+) port \\d+ ssh2$'
+  scan:
+    target: SCAN
+    minocc: 2
+    interval: 10
+    patterns:
+      - 'sshd\\[\\d+\\]: Failed password for \\S* from (?<ip>\\S+) port \\d+ ssh2$'
+      - 'sshd\\[\\d+\\]: Did not receive identification string from (?<ip>\\S+) port \\d+$'
+`;
+
+const engine = () => new BanEngine(parseConfig(CONFIG, '/test/banban.yml').config);
+const fail = (ip: string, user = 'root') => `sshd[1]: Failed password for ${user} from ${ip} port 4242 ssh2`;
+const blocks = (ds: readonly Decision[]) => ds.filter((d) => d.kind === 'block').map((d) => (d.kind === 'block' ? `${d.ip.text}>${d.target}` : ''));
+
+test('an address is blocked when it reaches minocc within the interval, not before', () => {
+  const e = engine();
+  assert.deepEqual(blocks(e.handle(fail('192.0.2.1', 'invalid user x'), 0).decisions), []);
+  assert.deepEqual(blocks(e.handle(fail('192.0.2.1', 'invalid user x'), 1000).decisions), []);
+  assert.deepEqual(blocks(e.handle(fail('192.0.2.1', 'invalid user x'), 2000).decisions), ['192.0.2.1>SSH']);
+});
+
+test('offences older than the interval no longer count', () => {
+  const e = engine();
+  e.handle(fail('192.0.2.2', 'invalid user x'), 0);
+  e.handle(fail('192.0.2.2', 'invalid user x'), 30_000);
+  assert.deepEqual(blocks(e.handle(fail('192.0.2.2', 'invalid user x'), 61_000).decisions), []);
+  assert.deepEqual(blocks(e.handle(fail('192.0.2.2', 'invalid user x'), 62_000).decisions), ['192.0.2.2>SSH']);
+});
+
+test('each blocktype counts on its own, with its own threshold and target', () => {
+  const e = engine();
+  assert.deepEqual(blocks(e.handle(fail('192.0.2.3'), 0).decisions), []);
+  assert.deepEqual(blocks(e.handle(fail('192.0.2.3'), 1).decisions), ['192.0.2.3>SCAN']);
+  assert.deepEqual(blocks(e.handle(fail('192.0.2.3'), 2).decisions), ['192.0.2.3>SSH']);
+  assert.deepEqual(blocks(e.handle(fail('192.0.2.3'), 3).decisions), ['192.0.2.3>SCAN']);
+});
+
+test('after a block the window starts again, so a persistent attacker is re-blocked every minocc offences', () => {
+  const e = engine();
+  const got = [0, 1, 2, 3, 4, 5].map((t) => blocks(e.handle(fail('192.0.2.4', 'invalid user x'), t).decisions).length);
+  assert.deepEqual(got, [0, 0, 1, 0, 0, 1]);
+});
+
+test('a good line unblocks in every target and forgets the offences', () => {
+  const e = engine();
+  e.handle(fail('192.0.2.5', 'invalid user x'), 0);
+  e.handle(fail('192.0.2.5', 'invalid user x'), 1);
+  const out = e.handle('sshd[9]: Accepted password for bob from 192.0.2.5 port 5555 ssh2', 2);
+  assert.equal(out.verdict.kind, 'good');
+  assert.deepEqual(out.decisions.map((d) => d.kind === 'unblock' && [d.ip.text, [...d.targets]]), [['192.0.2.5', ['SSH', 'SCAN']]]);
+  assert.deepEqual(blocks(e.handle(fail('192.0.2.5', 'invalid user x'), 3).decisions), []);
+});
+
+test('ignorenets are matched but never counted or blocked, IPv4 and IPv6', () => {
+  const e = engine();
+  for (let t = 0; t < 5; t++) {
+    const out = e.handle(fail('10.1.2.3', 'invalid user x'), t);
+    assert.deepEqual(out.decisions, []);
+    assert.deepEqual(out.ignored.map((ip) => ip.text), ['10.1.2.3']);
+    assert.deepEqual(e.handle(fail('2001:db8:ffff::9', 'invalid user x'), t).decisions, []);
+  }
+  assert.equal(e.windows.size, 0);
+});
+
+test('IPv6 and IPv4-mapped spellings of one address are counted as one', () => {
+  const e = engine();
+  e.handle(fail('2001:DB8::0:1', 'invalid user x'), 0);
+  e.handle(fail('2001:db8:0::1', 'invalid user x'), 1);
+  assert.deepEqual(blocks(e.handle(fail('2001:db8::1', 'invalid user x'), 2).decisions), ['2001:db8::1>SSH']);
+  e.handle(fail('::ffff:192.0.2.9', 'invalid user x'), 3);
+  e.handle(fail('192.0.2.9', 'invalid user x'), 4);
+  assert.deepEqual(blocks(e.handle(fail('::ffff:c000:209', 'invalid user x'), 5).decisions), ['192.0.2.9>SSH']);
+});
+
+test('a capture that is not a literal address is rejected, never counted', () => {
+  const e = engine();
+  for (const bad of ['192.030.0.6', 'fe80::1%eth0', 'example.com', '１.２.３.４']) {
+    const out = e.handle(fail(bad, 'invalid user x'), 0);
+    assert.equal(out.verdict.kind, 'none', bad);
+    assert.ok(out.verdict.rejected, bad);
+  }
+  assert.equal(e.windows.size, 0);
+});
+
+test('the number of tracked windows never exceeds max_tracked; the least recent goes first', () => {
+  const e = new BanEngine(parseConfig(CONFIG.replace('blocktypes:', 'max_tracked: 3\nblocktypes:'), '/t.yml').config);
+  for (let i = 1; i <= 5; i++) e.handle(fail(`192.0.2.${i}`, 'invalid user x'), i);
+  assert.equal(e.windows.size, 3);
+  assert.equal(e.windows.evicted, 2);
+  assert.deepEqual([...e.windows.entries()].map((w) => w.ip), ['192.0.2.3', '192.0.2.4', '192.0.2.5']);
+});
+
+test('prune drops windows that have gone quiet for longer than their interval', () => {
+  const e = engine();
+  e.handle(fail('192.0.2.1'), 0);
+  assert.equal(e.windows.size, 2);
+  assert.equal(e.prune(11_000), 1); // the scan window (10 s)
+  assert.equal(e.prune(61_000), 1); // the ssh window (60 s)
+  assert.equal(e.windows.size, 0);
+});

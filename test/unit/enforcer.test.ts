@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Writable } from 'node:stream';
+import type { ListEntry, ListWriter } from '../../src/enforce/backend.js';
+import { Enforcer } from '../../src/enforce/enforcer.js';
+import { parseIp, type ParsedIp } from '../../src/lib/ip.js';
+import { createLogger } from '../../src/lib/log.js';
+
+/** A kernel stand-in for the enforcer's own logic; the real lists are tested in e2e. */
+class MemoryLists implements ListWriter {
+  lists = new Map<string, string[]>();
+  missing = new Set<string>();
+  write(target: string, op: '+' | '-', ip: string): void {
+    if (this.missing.has(target) || !this.lists.has(target)) throw Object.assign(new Error('ENOENT'), { code: 'ENOENT' });
+    const l = this.lists.get(target)!.filter((x) => x !== ip);
+    if (op === '+') l.push(ip);
+    this.lists.set(target, l);
+  }
+  read(target: string): ListEntry[] {
+    return (this.lists.get(target) ?? []).map((ip) => ({ ip, ageSeconds: undefined }));
+  }
+  targets(): string[] {
+    return [...this.lists.keys()];
+  }
+}
+
+function logCollector() {
+  const lines: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(JSON.parse(String(chunk)) as Record<string, unknown>);
+      cb();
+    },
+  });
+  return { lines, log: createLogger({ format: 'json', destination: destination as never }) };
+}
+
+const ip = (s: string): ParsedIp => {
+  const r = parseIp(s);
+  assert.ok(r.ok);
+  return r.value;
+};
+const block = (a: string, target = 'BLOCKER') => ({ kind: 'block' as const, ip: ip(a), target, blocktype: 'ssh', resetconns: false, offences: 3 });
+
+test('a ban due while its list is missing is kept and applied once the list exists', () => {
+  const lists = new MemoryLists();
+  const { lines, log } = logCollector();
+  const e = new Enforcer({ writer: lists, log });
+  e.apply(block('192.0.2.1'));
+  assert.equal(e.pendingCount, 1);
+  assert.ok(lines.some((l) => String(l['msg']).includes('no iptables rule uses --name BLOCKER')));
+  assert.equal(e.retryPending(), 1);
+  lists.lists.set('BLOCKER', []);
+  assert.equal(e.retryPending(), 0);
+  assert.deepEqual(lists.lists.get('BLOCKER'), ['192.0.2.1']);
+});
+
+test('an unblock after a pending block supersedes it', () => {
+  const lists = new MemoryLists();
+  const { log } = logCollector();
+  const e = new Enforcer({ writer: lists, log });
+  e.apply(block('192.0.2.1'));
+  e.apply({ kind: 'unblock', ip: ip('192.0.2.1'), targets: ['BLOCKER'] });
+  lists.lists.set('BLOCKER', []);
+  e.retryPending();
+  assert.deepEqual(lists.lists.get('BLOCKER'), []);
+});
+
+test('a warning is given once when a list holds more than ip_list_tot addresses', () => {
+  const lists = new MemoryLists();
+  lists.lists.set('BLOCKER', []);
+  const { lines, log } = logCollector();
+  const e = new Enforcer({ writer: lists, log, capacity: 2 });
+  for (const a of ['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.4']) e.apply(block(a));
+  const warnings = lines.filter((l) => String(l['msg']).includes('ip_list_tot=2'));
+  assert.equal(warnings.length, 1);
+  assert.match(String(warnings[0]!['msg']), /options xt_recent ip_list_tot=N/);
+});
+
+test('dry run writes nothing and says what it would have written', () => {
+  const lists = new MemoryLists();
+  lists.lists.set('BLOCKER', []);
+  const { lines, log } = logCollector();
+  const e = new Enforcer({ writer: lists, log, dryRun: true });
+  e.apply(block('192.0.2.1'));
+  assert.deepEqual(lists.lists.get('BLOCKER'), []);
+  assert.ok(lines.some((l) => l['msg'] === 'would block' && l['ip'] === '192.0.2.1'));
+});

@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { NetSet, parseCidr, parseIp } from '../../src/lib/ip.js';
+
+const GOOD: [string, string][] = [
+  ['192.0.2.7', '192.0.2.7'],
+  ['0.0.0.0', '0.0.0.0'],
+  ['255.255.255.255', '255.255.255.255'],
+  ['2001:DB8:0:0::1', '2001:db8::1'],
+  ['2001:db8:0:0:1:0:0:1', '2001:db8::1:0:0:1'],
+  ['::ffff:192.0.2.7', '192.0.2.7'],
+  ['::FFFF:c000:0207', '192.0.2.7'],
+  ['::1', '::1'],
+];
+for (const [raw, canonical] of GOOD) {
+  test(`${raw} is accepted and written as ${canonical}`, () => {
+    const r = parseIp(raw);
+    assert.ok(r.ok, JSON.stringify(r));
+    assert.equal(r.value.text, canonical);
+  });
+}
+
+const BAD = [
+  '192.030.0.6', '01.2.3.4', '1.2.3', '1.2.3.4.5', '256.1.1.1', '１.２.３.４', 'fe80::1%eth0', '[2001:db8::1]',
+  'example.com', 'ALL', '', '2001:db8::/64', '1.2.3.4/32', '::ffff:01.2.3.4', ' 1.2.3.4', '1.2.3.4 ', '2001:db8::1::2',
+  'unknown', '1.2.3.4\n',
+];
+for (const raw of BAD) {
+  test(`${JSON.stringify(raw)} is refused`, () => {
+    assert.equal(parseIp(raw).ok, false);
+  });
+}
+
+test('ignorenets match IPv4, IPv6 and mapped addresses by prefix', () => {
+  const nets = new NetSet(['10.0.0.0/8', '2001:db8:1::/48', '192.0.2.7'].map((c) => {
+    const r = parseCidr(c);
+    assert.ok(r.ok);
+    return r.value;
+  }));
+  const has = (s: string) => {
+    const r = parseIp(s);
+    assert.ok(r.ok);
+    return nets.contains(r.value);
+  };
+  assert.equal(has('10.200.3.4'), true);
+  assert.equal(has('11.0.0.1'), false);
+  assert.equal(has('::ffff:10.1.1.1'), true);
+  assert.equal(has('2001:db8:1:ffff::1'), true);
+  assert.equal(has('2001:db8:2::1'), false);
+  assert.equal(has('192.0.2.7'), true);
+  assert.equal(has('192.0.2.8'), false);
+});
+
+test('a CIDR with host bits set is masked, and a bad prefix is refused', () => {
+  const r = parseCidr('10.1.2.3/8');
+  assert.ok(r.ok);
+  assert.equal(r.value.text, '10.0.0.0/8');
+  assert.equal(parseCidr('10.0.0.0/33').ok, false);
+  assert.equal(parseCidr('10.0.0.0/08').ok, false);
+  assert.equal(parseCidr('2001:db8::/129').ok, false);
+});

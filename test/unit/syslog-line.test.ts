@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseSyslogLine, ReplayClock } from '../../src/source/syslog-line.js';
+
+// line as received, expected text, host, format
+const CASES: [string, string, string | undefined, string][] = [
+  ['Nov 22 06:25:01 web1 sshd[123]: Failed password for root from 192.0.2.7 port 22 ssh2', 'sshd[123]: Failed password for root from 192.0.2.7 port 22 ssh2', 'web1', 'bsd'],
+  ['Nov  2 06:25:01 web1 sshd[123]: x', 'sshd[123]: x', 'web1', 'bsd'],
+  ['<38>Nov 22 06:25:01 web1 sshd[123]: x', 'sshd[123]: x', 'web1', 'bsd'],
+  ['<38>Nov 22 06:25:01 web1 sshd[123]: x\n', 'sshd[123]: x', 'web1', 'bsd'],
+  ['Nov 22 06:25:01 web1 sshd[123]: x\r\n', 'sshd[123]: x', 'web1', 'bsd'],
+  ['2026-11-22T06:25:01.123456+01:00 web1 sshd[123]: x', 'sshd[123]: x', 'web1', 'rfc3339'],
+  ['<13>Nov 22 06:25:01 sshd[123]: no host here', 'sshd[123]: no host here', undefined, 'bsd'],
+  ['<13>Nov 22 06:25:01 postfix/smtpd[9]: x', 'postfix/smtpd[9]: x', undefined, 'bsd'],
+  ['<38>1 2026-11-22T06:25:01.5Z web1 sshd 123 - - Failed password', 'sshd[123]: Failed password', 'web1', 'rfc5424'],
+  ['<38>1 2026-11-22T06:25:01.5Z web1 sshd - - - msg', 'sshd: msg', 'web1', 'rfc5424'],
+  ['<38>1 2026-11-22T06:25:01.5Z web1 sshd 123 ID47 [ex@32473 a="1\\]" b="2"][x@1 c="3"] \ufeffmsg', 'sshd[123]: msg', 'web1', 'rfc5424'],
+  ['<38>1 - - sshd 7 - -', 'sshd[7]: ', undefined, 'rfc5424'],
+  ['sshd[123]: no header at all', 'sshd[123]: no header at all', undefined, 'bare'],
+  ['', '', undefined, 'bare'],
+];
+
+for (const [raw, text, host, format] of CASES) {
+  test(`a ${format} line ${JSON.stringify(raw.slice(0, 40))} yields its text and host`, () => {
+    const got = parseSyslogLine(raw);
+    assert.equal(got.text, text);
+    assert.equal(got.host, host);
+    assert.equal(got.format, format);
+  });
+}
+
+test('a header without a message gives an empty text', () => {
+  const got = parseSyslogLine('Nov 22 06:25:01 web1');
+  assert.equal(got.format, 'bsd');
+  assert.equal(got.host, 'web1');
+  assert.equal(got.text, '');
+});
+
+test('a newline inside the message stays part of the one message', () => {
+  const got = parseSyslogLine('Nov 22 06:25:01 web1 app: one\nNov 22 06:25:01 web1 sshd[1]: forged\n');
+  assert.equal(got.text, 'app: one\nNov 22 06:25:01 web1 sshd[1]: forged');
+});
+
+test('the replay clock reads BSD stamps and rolls the year over at New Year', () => {
+  const c = new ReplayClock(2025);
+  const t1 = c.timeOf(parseSyslogLine('Dec 31 23:59:59 h a: x'));
+  const t2 = c.timeOf(parseSyslogLine('Jan  1 00:00:01 h a: x'));
+  assert.equal(t2 - t1, 2000);
+});
+
+test('the replay clock gives a line without a stamp the time of the line before', () => {
+  const c = new ReplayClock(2026);
+  const t1 = c.timeOf(parseSyslogLine('2026-11-22T06:25:01Z h a: x'));
+  assert.equal(c.timeOf(parseSyslogLine('no stamp')), t1);
+});
