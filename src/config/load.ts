@@ -603,6 +603,8 @@ function describe(node: unknown): string {
 
 function yamlMessage(code: string, message: string): string {
   if (code === 'MULTIPLE_DOCS') return "the file holds more than one YAML document (a second '---'); banban reads one";
+  // The usual cause is a regex in double quotes: YAML takes its backslashes first.
+  if (code === 'BAD_DQ_ESCAPE') return `YAML syntax error: ${message}; write patterns in single quotes ('...'), where a backslash is just a backslash`;
   return `YAML syntax error: ${message}`;
 }
 

@@ -108,7 +108,8 @@ export function parseCidr(raw: string): Parsed<Cidr> {
   const addrText = slash < 0 ? raw : raw.slice(0, slash);
   const ip = parseIp(addrText);
   if (!ip.ok) return { ok: false, reason: `${ip.reason}: '${addrText}'` };
-  const max = ip.value.family === 4 ? 32 : 128;
+  // The limit follows the spelling: an IPv4-mapped network is written with an IPv6 prefix.
+  const max = addrText.includes(':') ? 128 : 32;
   let prefix = max;
   if (slash >= 0) {
     const p = raw.slice(slash + 1);

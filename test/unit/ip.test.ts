@@ -58,4 +58,8 @@ test('a CIDR with host bits set is masked, and a bad prefix is refused', () => {
   assert.equal(parseCidr('10.0.0.0/33').ok, false);
   assert.equal(parseCidr('10.0.0.0/08').ok, false);
   assert.equal(parseCidr('2001:db8::/129').ok, false);
+  const mapped = parseCidr('::ffff:192.0.2.0/120');
+  assert.ok(mapped.ok);
+  assert.equal(mapped.value.text, '192.0.2.0/24');
+  assert.equal(parseCidr('::ffff:192.0.2.0/95').ok, false);
 });
