@@ -54,6 +54,7 @@ export class Daemon {
   readonly #log: Logger;
   readonly #clock: Clock;
   readonly #enforcer: Enforcer;
+  readonly #writer: ListWriter;
   readonly #limiter = new RateLimiter(5, 60_000);
   readonly #timers: NodeJS.Timeout[] = [];
   #engine: BanEngine;
@@ -66,8 +67,9 @@ export class Daemon {
     this.#clock = opts.clock ?? monotonicMs;
     this.#engine = new BanEngine(config);
     const capacity = readIpListTot(opts.ipListTotPath);
+    this.#writer = opts.writer ?? new XtRecentLists(config.procDir);
     this.#enforcer = new Enforcer({
-      writer: opts.writer ?? new XtRecentLists(config.procDir),
+      writer: this.#writer,
       log: this.#log,
       conntrack: new ConntrackKiller(this.#log, { command: opts.conntrackCommand ?? 'conntrack' }),
       capacity,
@@ -83,6 +85,7 @@ export class Daemon {
     const d = new Daemon(opts, config);
     for (const w of warnings) opts.log.warn({ file: w.file, line: w.line, key: w.key }, w.message);
     d.#bind(config);
+    d.#checkLists(config);
     d.#timers.push(setInterval(() => d.#enforcer.retryPending(), opts.retryMs ?? 2000).unref());
     d.#timers.push(setInterval(() => d.#engine.prune(d.#clock()), opts.pruneMs ?? 60_000).unref());
     d.#log.info(
@@ -151,6 +154,7 @@ export class Daemon {
       }
     }
     this.#engine = new BanEngine(config, this.#engine.windows);
+    this.#checkLists(config);
     for (const w of loaded.warnings) this.#log.warn({ file: w.file, line: w.line, key: w.key }, w.message);
     this.#log.info({ config: config.file, socket: config.socket, blocktypes: config.blocktypes.map((b) => b.name) }, 'reloaded');
     return true;
@@ -161,6 +165,28 @@ export class Daemon {
     this.#socket?.close();
     this.#socket = undefined;
     this.#log.info({ ...this.stats, pending: this.#enforcer.pendingCount }, 'stopped');
+  }
+
+  /** Says at start, not at the first ban, when a target has no list yet. */
+  #checkLists(config: Config): void {
+    let present: Set<string>;
+    try {
+      present = new Set(this.#writer.targets());
+    } catch (err) {
+      this.#log.warn(
+        { procDir: config.procDir, err: (err as Error).message },
+        `cannot list ${config.procDir}: xt_recent is not loaded or no rule uses it yet; bans are kept and applied once the lists exist`,
+      );
+      return;
+    }
+    for (const target of this.#engine.targets) {
+      if (present.has(target)) continue;
+      this.#log.warn(
+        { target },
+        `list ${target} does not exist yet: no iptables rule uses --name ${target}. Bans for it are kept and applied once it exists. Add e.g. ` +
+          `"iptables -I INPUT 2 -m recent --name ${target} --rcheck --seconds 3600 -j DROP" and the same with ip6tables (see examples/iptables.rules)`,
+      );
+    }
   }
 
   #bind(config: Config): void {

@@ -64,7 +64,7 @@ describe('banban against real sshd, ssh, rsyslog and the kernel', { skip }, () =
         goodpatterns: [SSH_ACCEPTED_PATTERN],
         ignorenets: ['127.0.0.0/8', '::1/128', `${CLIENT4_IGNORED}/32`],
         blocktypes: {
-          ssh: { target: EXAMPLE_TARGET, minocc: MINOCC, interval: 60, resetconns: false, patterns: [SSH_FAILED_PATTERN] },
+          ssh: { target: EXAMPLE_TARGET, minocc: MINOCC, interval: 60, resetconns: true, patterns: [SSH_FAILED_PATTERN] },
           barrier: BARRIER_BLOCKTYPE,
         },
       });
@@ -116,7 +116,7 @@ describe('banban against real sshd, ssh, rsyslog and the kernel', { skip }, () =
     assert.equal(logged.blocktype, 'ssh');
 
     // resetconns: the daemon deletes the flow's conntrack entry (asynchronously)
-    if (process.env.X) await waitFor(`the conntrack entry of the held connection (port ${held.localPort}) to be deleted`, async () =>
+    await waitFor(`the conntrack entry of the held connection (port ${held.localPort}) to be deleted`, async () =>
       (await tb.conntrack(['-p', 'tcp', '-s', CLIENT4, '--sport', String(held.localPort)])).length === 0,
     );
     // ...so its next packet is no longer ESTABLISHED and meets the DROP rule

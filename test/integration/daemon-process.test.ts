@@ -150,6 +150,23 @@ describe('starting up', () => {
     }
   });
 
+  test('socket_owner and socket_group are given to the socket file', { skip: process.getuid?.() !== 0 && 'needs root to chown' }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'banban-it-'));
+    try {
+      const sock = join(dir, 'banban.sock');
+      const conf = join(dir, 'banban.yml');
+      writeFileSync(conf, config(dir, sock).replace('goodpatterns:', 'socket_owner: 65534\nsocket_group: 65534\ngoodpatterns:'));
+      const d = startDaemon(['run', '-c', conf]);
+      await d.waitFor((l) => l.msg === 'listening', 'listening');
+      const st = statSync(sock);
+      assert.deepEqual([st.uid, st.gid, st.mode & 0o777], [65534, 65534, 0o660]);
+      d.proc.kill('SIGTERM');
+      assert.equal((await d.exited).code, 0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('check and run refuse a broken config with exit 78, naming key and line', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'banban-it-'));
     try {
