@@ -18,7 +18,7 @@ import { loadConfig } from './config/load.js';
 import { ConfigError, formatProblem } from './config/problems.js';
 import { ConntrackKiller } from './enforce/conntrack.js';
 import { Enforcer } from './enforce/enforcer.js';
-import { readIpListTot, XtRecentLists } from './enforce/xt-recent.js';
+import { missingListHint, readIpListTot, XtRecentLists } from './enforce/xt-recent.js';
 import type { ListWriter } from './enforce/backend.js';
 import { monotonicMs, type Clock } from './lib/clock.js';
 import { RateLimiter, type Logger } from './lib/log.js';
@@ -183,8 +183,7 @@ export class Daemon {
       if (present.has(target)) continue;
       this.#log.warn(
         { target },
-        `list ${target} does not exist yet: no iptables rule uses --name ${target}. Bans for it are kept and applied once it exists. Add e.g. ` +
-          `"iptables -I INPUT 2 -m recent --name ${target} --rcheck --seconds 3600 -j DROP" and the same with ip6tables (see examples/iptables.rules)`,
+        `list ${target} does not exist yet: ${missingListHint(target)}. Bans for it are kept and applied once it exists`,
       );
     }
   }

@@ -17,6 +17,7 @@ import { RateLimiter, type Logger } from '../lib/log.js';
 import type { Decision } from '../pipeline.js';
 import type { ListWriter } from './backend.js';
 import type { ConntrackKiller } from './conntrack.js';
+import { missingListHint } from './xt-recent.js';
 
 export interface EnforcerOptions {
   writer: ListWriter;
@@ -155,8 +156,7 @@ export class Enforcer {
     if (err.code === 'ENOENT') {
       this.#log.error(
         { target, ip: ip.text, op, ...extra },
-        `list ${target} does not exist: no iptables rule uses --name ${target} yet. The write is kept and retried. Add the rule, e.g. ` +
-          `"iptables -I INPUT 2 -m recent --name ${target} --rcheck --seconds 3600 -j DROP" and the same with ip6tables (see examples/iptables.rules)`,
+        `list ${target} does not exist: ${missingListHint(target)}. The write is kept and retried`,
       );
     } else {
       this.#log.error({ target, ip: ip.text, op, code: err.code, err: err.message, ...extra }, `writing to list ${target} failed; the write is kept and retried`);

@@ -115,3 +115,11 @@ function readJiffies(): number | undefined {
     return undefined;
   }
 }
+
+/** What to tell an admin whose list does not exist: the rule that creates it. */
+export function missingListHint(target: string): string {
+  return (
+    `no iptables rule uses --name ${target} yet. Add one, e.g. ` +
+    `"iptables -I INPUT 2 -m recent --name ${target} --rcheck --seconds 3600 -j DROP" and the same with ip6tables (see examples/iptables.rules)`
+  );
+}
