@@ -38,7 +38,9 @@ export interface LoadResult {
 
 export interface LoadOverrides {
   /** --proc-dir: wins over the file's proc_dir */
-  procDir?: string;
+  procDir?: string | undefined;
+  /** --state-file: wins over the file's state_file */
+  stateFile?: string | undefined;
   /** text of /etc/passwd, for tests; read from the system when absent */
   passwdText?: string;
   /** text of /etc/group, for tests; read from the system when absent */
@@ -49,6 +51,7 @@ export interface LoadOverrides {
 const MAX_SOCKET_PATH_BYTES = 107;
 const MAX_MINOCC = 1000;
 const MAX_INTERVAL = 31 * 24 * 3600;
+const MAX_BANTIME = 366 * 24 * 3600;
 const MAX_MAX_TRACKED = 50_000_000;
 const BLOCKTYPE_NAME_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 
@@ -190,6 +193,9 @@ class Loader {
     let procDir = this.#absPath(entries.get('proc_dir'), DEFAULTS.procDir);
     if (this.#overrides.procDir !== undefined) procDir = path.resolve(this.#overrides.procDir);
     const maxTracked = this.#integer(entries.get('max_tracked'), 1, MAX_MAX_TRACKED, DEFAULTS.maxTracked);
+    let stateFile = this.#absPath(entries.get('state_file'), DEFAULTS.stateFile);
+    if (this.#overrides.stateFile !== undefined) stateFile = path.resolve(this.#overrides.stateFile);
+    const maxLine = this.#integer(entries.get('max_line'), 256, 65535, DEFAULTS.maxLine);
 
     if (this.#errorCount() > 0) return undefined;
     return {
@@ -203,6 +209,8 @@ class Loader {
       blocktypes,
       procDir,
       maxTracked,
+      stateFile,
+      maxLine,
     };
   }
 
@@ -374,6 +382,7 @@ class Loader {
     const minocc = this.#integer(entries.get('minocc'), 1, MAX_MINOCC, DEFAULTS.minocc);
     const interval = this.#interval(entries.get('interval'));
     const resetconns = this.#resetconns(entries.get('resetconns'));
+    const bantime = this.#seconds(entries.get('bantime'), DEFAULTS.bantime, MAX_BANTIME);
     const patternsEntry = entries.get('patterns');
     let patterns: Rule[] = [];
     if (patternsEntry === undefined) {
@@ -381,7 +390,7 @@ class Loader {
     } else {
       patterns = this.#patterns(patternsEntry, `${e.path}.patterns`, true);
     }
-    return { name, target, minocc, interval, resetconns, patterns };
+    return { name, target, minocc, interval, resetconns, bantime, patterns };
   }
 
   #target(e: Entry | undefined): string {
@@ -397,11 +406,15 @@ class Loader {
   }
 
   #interval(e: Entry | undefined): number {
-    if (e === undefined) return DEFAULTS.interval;
+    return this.#seconds(e, DEFAULTS.interval, MAX_INTERVAL);
+  }
+
+  #seconds(e: Entry | undefined, fallback: number, max: number): number {
+    if (e === undefined) return fallback;
     const n = this.#number(e);
-    if (n === undefined) return DEFAULTS.interval;
-    if (!(n > 0 && n <= MAX_INTERVAL)) {
-      this.#error(e.value, e.path, `must be a number of seconds greater than 0 and at most ${MAX_INTERVAL} (31 days), not ${n}`);
+    if (n === undefined) return fallback;
+    if (!(n > 0 && n <= max)) {
+      this.#error(e.value, e.path, `must be a number of seconds greater than 0 and at most ${max} (${Math.round(max / 86400)} days), not ${n}`);
     }
     return n;
   }

@@ -27,6 +27,8 @@ export interface Blocktype {
   readonly interval: number;
   /** delete the address's conntrack flows when it is blocked */
   readonly resetconns: boolean;
+  /** seconds a ban lasts for re-priming after a restart; match it to the rule's --seconds */
+  readonly bantime: number;
   readonly patterns: readonly Rule[];
 }
 
@@ -46,6 +48,10 @@ export interface Config {
   readonly procDir: string;
   /** most (blocktype, address) offence windows kept at once; the oldest is evicted */
   readonly maxTracked: number;
+  /** where windows and bans are saved across restarts */
+  readonly stateFile: string;
+  /** longest line (bytes) that is matched; longer datagrams are skipped, never matched */
+  readonly maxLine: number;
 }
 
 export const DEFAULT_CONFIG_FILE = '/etc/banban.yml';
@@ -58,6 +64,9 @@ export const DEFAULTS = {
   minocc: 3,
   interval: 600,
   resetconns: false,
+  bantime: 3600,
+  stateFile: '/var/lib/banban/state.json',
+  maxLine: 8192,
 } as const;
 
 export interface FieldDoc {
@@ -79,8 +88,11 @@ export const FIELDS: readonly FieldDoc[] = [
   { key: 'blocktypes.<name>.minocc', type: 'integer >= 1', default: String(DEFAULTS.minocc), doc: 'Offences from one address needed within interval to block it.' },
   { key: 'blocktypes.<name>.interval', type: 'seconds > 0', default: String(DEFAULTS.interval), doc: 'Length of the counting window.' },
   { key: 'blocktypes.<name>.resetconns', type: 'boolean (or 0/1)', default: String(DEFAULTS.resetconns), doc: "Also delete the address's conntrack flows, so open connections die." },
+  { key: 'blocktypes.<name>.bantime', type: 'seconds > 0', default: String(DEFAULTS.bantime), doc: "How long a ban lasts: after a restart or reboot, bans younger than this are written to the kernel list again. Set it to your rule's --seconds." },
   { key: 'blocktypes.<name>.patterns', type: 'list of regex', default: '(required)', doc: 'Lines that count as an offence. Each needs a named group (?<ip>...).' },
   { key: 'proc_dir', type: 'path', default: DEFAULTS.procDir, doc: 'Folder of the kernel lists. Only tests change it (also --proc-dir).' },
+  { key: 'state_file', type: 'path', default: DEFAULTS.stateFile, doc: 'Offence windows and active bans are saved here (atomically) on stop and every minute, and restored at start.' },
+  { key: 'max_line', type: 'integer 256 to 65535', default: String(DEFAULTS.maxLine), doc: 'Longest syslog line, in bytes, that is matched. A longer datagram is skipped: a cut line could show a cut address.' },
   { key: 'max_tracked', type: 'integer >= 1', default: String(DEFAULTS.maxTracked), doc: 'Most (blocktype, address) windows held at once; the least recently seen is dropped first.' },
 ];
 

@@ -108,19 +108,25 @@ test('every key listed in FIELDS is accepted by the loader', () => {
       'ignorenets: [10.0.0.0/8]',
       'proc_dir: /tmp/xt',
       'max_tracked: 10',
+      'state_file: /tmp/state.json',
+      'max_line: 4096',
       'blocktypes:',
       '  ssh:',
       '    target: T',
       '    minocc: 2',
       '    interval: 5',
       '    resetconns: true',
+      '    bantime: 7200',
       '    patterns:',
       String.raw`      - 'from (?<ip>\S+)'`,
     ),
   );
   assert.equal(config.maxTracked, 10);
+  assert.equal(config.stateFile, '/tmp/state.json');
+  assert.equal(config.maxLine, 4096);
+  assert.equal(config.blocktypes[0]!.bantime, 7200);
   const keys = FIELDS.map((f) => f.key.replace('blocktypes.<name>.', ''));
-  assert.deepEqual(keys.sort(), ['blocktypes', 'goodpatterns', 'ignorenets', 'interval', 'max_tracked', 'minocc', 'patterns', 'proc_dir', 'resetconns', 'socket', 'socket_group', 'socket_owner', 'target']);
+  assert.deepEqual(keys.sort(), ['bantime', 'blocktypes', 'goodpatterns', 'ignorenets', 'interval', 'max_line', 'max_tracked', 'minocc', 'patterns', 'proc_dir', 'resetconns', 'socket', 'socket_group', 'socket_owner', 'state_file', 'target']);
 });
 
 test('defaults fill every optional key', () => {
