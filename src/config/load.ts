@@ -458,6 +458,7 @@ class Loader {
         this.#add(this.#offsetIn(item, res.index), where, res.reason);
         return;
       }
+      for (const w of res.warnings) this.#warn(item, where, w);
       const first = seen.get(item.value);
       if (first !== undefined) {
         this.#warn(item, where, `is the same pattern as ${key}[${first}]; remove one`);

@@ -14,9 +14,10 @@
  * there is one.
  */
 import type { Rule } from '../config/schema.js';
+import { lintPattern } from './pattern-lint.js';
 
 export type CompiledRule =
-  | { ok: true; rule: Rule }
+  | { ok: true; rule: Rule; warnings: string[] }
   /** `index`: offset in `source` of the offending construct, when known */
   | { ok: false; reason: string; index?: number };
 
@@ -93,7 +94,9 @@ export function compileRule(source: string, where: string): CompiledRule {
     const hint = near !== undefined ? ` (it has (?<${near}>...); the name must be exactly 'ip', lower case)` : '';
     return { ok: false, reason: `pattern has no named group (?<ip>...) to capture the address${hint}` };
   }
-  return { ok: true, rule: { source, regex, where } };
+  const lint = lintPattern(body, flags);
+  if (lint.refuse !== undefined) return { ok: false, reason: lint.refuse };
+  return { ok: true, rule: { source, regex, where }, warnings: lint.warnings };
 }
 
 /**
