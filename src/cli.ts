@@ -81,10 +81,12 @@ function buildProgram(io: Io, setCode: (c: number) => void): Command {
     .description('run the daemon in the foreground (SIGHUP reloads, SIGTERM stops)')
     .addOption(configOpt())
     .addOption(procOpt())
+    .option('--state-file <file>', "where windows and bans are saved (overrides the config's state_file)")
+    .option('--save-every <seconds>', 'how often windows and bans are saved when they changed', '60')
     .option('--dry-run', 'log what would be written to the kernel lists, write nothing', false)
     .addOption(new Option('--log-format <format>', 'log lines as JSON (journald) or for people').choices(['json', 'pretty']).default('json'))
     .addOption(new Option('--log-level <level>', 'least severe level logged').choices(['debug', 'info', 'warn', 'error']).default('info'))
-    .action(async (o: { config: string; procDir?: string; dryRun: boolean; logFormat: LogFormat; logLevel: string }) => {
+    .action(async (o: RunOptions) => {
       setCode(await runDaemon(o, io));
     });
 
@@ -167,11 +169,23 @@ function buildProgram(io: Io, setCode: (c: number) => void): Command {
   return program;
 }
 
-async function runDaemon(o: { config: string; procDir?: string; dryRun: boolean; logFormat: LogFormat; logLevel: string }, io: Io): Promise<number> {
+interface RunOptions {
+  config: string;
+  procDir?: string;
+  stateFile?: string;
+  saveEvery: string;
+  dryRun: boolean;
+  logFormat: LogFormat;
+  logLevel: string;
+}
+
+async function runDaemon(o: RunOptions, io: Io): Promise<number> {
+  const saveEvery = Number(o.saveEvery);
+  if (!(saveEvery >= 0.1 && saveEvery <= 86400)) throw new ExitError(`--save-every '${o.saveEvery}' must be a number of seconds from 0.1 to 86400`, ExitCode.USAGE);
   const log = createLogger({ format: o.logFormat, level: o.logLevel });
   let daemon: Daemon;
   try {
-    daemon = Daemon.start({ configFile: o.config, procDir: o.procDir, dryRun: o.dryRun, log });
+    daemon = Daemon.start({ configFile: o.config, procDir: o.procDir, stateFile: o.stateFile, saveMs: saveEvery * 1000, dryRun: o.dryRun, log });
   } catch (err) {
     if (err instanceof SocketError) {
       log.fatal({ code: err.code }, err.message);
@@ -232,11 +246,31 @@ function describeReport(r: ReplayReport): string {
 }
 
 function summarise(c: Config): string {
-  const out = [`config ${c.file} is valid`, `socket      ${c.socket}`, `goodpatterns ${c.goodpatterns.length}`];
+  // A rule from an included file names it before its key path: `sshd:blocktypes.sshd.patterns[3]`.
+  const originOf = (where: string): string | undefined => {
+    const m = /^(.+):(?:goodpatterns\[\d+\]|blocktypes\.[A-Za-z0-9_.-]+\.patterns\[\d+\])$/.exec(where);
+    return m === null ? undefined : m[1];
+  };
+  const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+  const included = [...new Set([...c.goodpatterns, ...c.blocktypes.flatMap((b) => b.patterns)].map((r) => originOf(r.where)).filter((o) => o !== undefined))];
+  const out = [`config ${c.file} is valid`, `socket      ${c.socket}`];
+  if (included.length) out.push(`include     ${included.join(', ')}`);
+  const goodFrom = new Map<string, number>();
+  for (const r of c.goodpatterns) {
+    const o = originOf(r.where) ?? 'this file';
+    goodFrom.set(o, (goodFrom.get(o) ?? 0) + 1);
+  }
+  const goodDetail = included.length && c.goodpatterns.length ? ` (${[...goodFrom].map(([o, n]) => `${n} from ${o}`).join(', ')})` : '';
+  out.push(`goodpatterns ${c.goodpatterns.length}${goodDetail}`);
   out.push(`ignorenets  ${c.ignorenetsText.length ? c.ignorenetsText.join(', ') : '(none)'}`);
   out.push(`proc_dir    ${c.procDir}`, `max_tracked ${c.maxTracked}`, 'blocktypes:');
   for (const b of c.blocktypes) {
-    out.push(`  ${b.name}: ${b.patterns.length} patterns, block in ${b.target} after ${b.minocc} within ${b.interval}s${b.resetconns ? ', reset connections' : ''}`);
+    // Where the patterns came from: a preset, or this file (its own blocktype, or its patterns: replacing a preset's).
+    const origins = [...new Set(b.patterns.map((r) => originOf(r.where) ?? 'this file'))];
+    const from = included.length ? ` (patterns from ${origins.join(', ')})` : '';
+    out.push(
+      `  ${b.name}: ${plural(b.patterns.length, 'pattern')}${from}, block in ${b.target} after ${b.minocc} within ${b.interval}s for ${b.bantime}s${b.resetconns ? ', reset connections' : ''}`,
+    );
   }
   out.push(`targets     ${[...new Set(c.blocktypes.map((b) => b.target))].join(', ')}`);
   return `${out.join('\n')}\n`;

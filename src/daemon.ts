@@ -1,30 +1,39 @@
 /**
  * The running daemon: wires socket -> line parser -> engine -> enforcer, and
- * handles reload and shutdown. Everything that decides lives in the pure core
- * (track/ban-engine.ts); this file only moves values between the edges.
+ * handles reload, faults and shutdown. Everything that decides lives in the
+ * pure core (track/ban-engine.ts); this file moves values between the edges
+ * and keeps them healthy.
  *
  *   - reload (SIGHUP): the new config is validated in full first; a config
  *     with errors is refused and the running one stays. Offence counts carry
  *     over for blocktypes of the same name. A changed socket path, owner or
  *     group re-binds the socket; the old one is closed after the new one is
- *     bound, so no window exists with no socket at all.
- *   - stop (SIGTERM / SIGINT): closes and removes the socket, flushes logs.
- *   - timers: pending list writes are retried every `retryMs`; quiet windows
- *     are pruned every `pruneMs`. Both are unref'd: only the socket keeps
- *     the process alive.
+ *     bound, so there is never a moment with no socket at all.
+ *   - stop (SIGTERM / SIGINT): saves the state, closes and removes the
+ *     socket, flushes logs.
+ *   - watch (every `watchMs`): a list that appears, or is made anew (its
+ *     /proc inode changes: a reboot, a firewall reload, `iptables -F`), is
+ *     primed with the active bans; writes that failed are retried; a socket
+ *     file deleted or replaced under us is bound again.
+ *   - verify (every `verifyMs`): lists written to are read back, to catch
+ *     the kernel's silent evictions from a full list.
+ *   - housekeeping (every `saveMs`): quiet windows pruned, expired bans
+ *     dropped, state saved when anything changed.
+ * All timers are unref'd: only the socket keeps the process alive.
  */
 import type { Config } from './config/schema.js';
 import { loadConfig } from './config/load.js';
 import { ConfigError, formatProblem } from './config/problems.js';
+import type { ListWriter } from './enforce/backend.js';
 import { ConntrackKiller } from './enforce/conntrack.js';
 import { Enforcer } from './enforce/enforcer.js';
-import { missingListHint, readIpListTot, XtRecentLists } from './enforce/xt-recent.js';
-import type { ListWriter } from './enforce/backend.js';
+import { readIpListTot, XtRecentLists, missingListHint } from './enforce/xt-recent.js';
 import { monotonicMs, type Clock } from './lib/clock.js';
 import { RateLimiter, type Logger } from './lib/log.js';
 import { decodeDatagram } from './source/datagram.js';
 import { parseSyslogLine } from './source/syslog-line.js';
 import { MAX_DATAGRAM, SyslogSocket } from './source/syslog-socket.js';
+import { encodeState, readStateFile, writeFileAtomic, type SavedWindow } from './state/state-file.js';
 import { BanEngine } from './track/ban-engine.js';
 
 export interface DaemonOptions {
@@ -32,13 +41,19 @@ export interface DaemonOptions {
   log: Logger;
   /** overrides the config's proc_dir */
   procDir?: string | undefined;
+  /** overrides the config's state_file */
+  stateFile?: string | undefined;
   dryRun?: boolean;
+  /** monotonic ms, for windows */
   clock?: Clock;
+  /** wall-clock ms, for bans and the state file */
+  wallClock?: Clock;
   writer?: ListWriter;
   conntrackCommand?: string;
   ipListTotPath?: string;
-  retryMs?: number;
-  pruneMs?: number;
+  watchMs?: number;
+  verifyMs?: number;
+  saveMs?: number;
 }
 
 export interface DaemonStats {
@@ -53,18 +68,23 @@ export class Daemon {
   readonly #opts: DaemonOptions;
   readonly #log: Logger;
   readonly #clock: Clock;
-  readonly #enforcer: Enforcer;
+  readonly #wall: Clock;
   readonly #writer: ListWriter;
+  readonly #enforcer: Enforcer;
   readonly #limiter = new RateLimiter(5, 60_000);
   readonly #timers: NodeJS.Timeout[] = [];
+  /** last seen identity of each target's list; absent key: never seen */
+  readonly #listIds = new Map<string, number | undefined>();
   #engine: BanEngine;
   #socket: SyslogSocket | undefined;
+  #dirty = false;
   readonly stats: DaemonStats = { datagrams: 0, skipped: 0, matched: 0, blocks: 0, unblocks: 0 };
 
   private constructor(opts: DaemonOptions, config: Config) {
     this.#opts = opts;
     this.#log = opts.log;
     this.#clock = opts.clock ?? monotonicMs;
+    this.#wall = opts.wallClock ?? Date.now;
     this.#engine = new BanEngine(config);
     const capacity = readIpListTot(opts.ipListTotPath);
     this.#writer = opts.writer ?? new XtRecentLists(config.procDir);
@@ -75,19 +95,22 @@ export class Daemon {
       capacity,
       dryRun: opts.dryRun ?? false,
       maxEntries: config.maxTracked,
+      now: this.#wall,
     });
     this.#log.info({ ip_list_tot: capacity ?? null }, capacity === undefined ? 'xt_recent ip_list_tot unknown (module not loaded?)' : 'kernel list capacity');
   }
 
-  /** Loads the config, binds the socket, starts the timers. Throws ConfigError or SocketError. */
+  /** Loads config and state, binds the socket, starts the timers. Throws ConfigError or SocketError. */
   static start(opts: DaemonOptions): Daemon {
-    const { config, warnings } = loadConfig(opts.configFile, { procDir: opts.procDir });
+    const { config, warnings } = loadConfig(opts.configFile, { procDir: opts.procDir, stateFile: opts.stateFile });
     const d = new Daemon(opts, config);
     for (const w of warnings) opts.log.warn({ file: w.file, line: w.line, key: w.key }, w.message);
+    d.#restoreState(config);
     d.#bind(config);
-    d.#checkLists(config);
-    d.#timers.push(setInterval(() => d.#enforcer.retryPending(), opts.retryMs ?? 2000).unref());
-    d.#timers.push(setInterval(() => d.#engine.prune(d.#clock()), opts.pruneMs ?? 60_000).unref());
+    d.#watch();
+    d.#timers.push(setInterval(() => d.#guard('watch', () => d.#watch()), opts.watchMs ?? 2000).unref());
+    d.#timers.push(setInterval(() => d.#guard('verify', () => d.#enforcer.verify()), opts.verifyMs ?? 10_000).unref());
+    d.#timers.push(setInterval(() => d.#guard('housekeeping', () => d.#housekeeping()), opts.saveMs ?? 60_000).unref());
     d.#log.info(
       { socket: config.socket, config: config.file, blocktypes: config.blocktypes.map((b) => b.name), targets: d.#engine.targets, dryRun: opts.dryRun ?? false },
       'listening',
@@ -99,19 +122,27 @@ export class Daemon {
     return this.#engine.config;
   }
 
+  get enforcer(): Enforcer {
+    return this.#enforcer;
+  }
+
   /** One datagram, start to finish. Exposed for benchmarks and tests. */
   handleDatagram(buf: Buffer): void {
     this.stats.datagrams++;
-    const decoded = decodeDatagram(buf, MAX_DATAGRAM);
+    const decoded = decodeDatagram(buf, this.#engine.config.maxLine, MAX_DATAGRAM);
     if (!decoded.ok) {
       this.stats.skipped++;
-      this.#limited(`datagram:${decoded.reason}`, { reason: decoded.reason, bytes: buf.length }, 'datagram skipped');
+      this.#limited(`datagram:${decoded.reason}`, { reason: decoded.reason, bytes: buf.length }, 'datagram skipped: it is never matched');
       return;
     }
+    if (decoded.cut) this.#limited('datagram:cut', { bytes: buf.length }, 'datagram held a line break: only the text before it is matched');
     const line = parseSyslogLine(decoded.line);
     const outcome = this.#engine.handle(line.text, this.#clock());
     const v = outcome.verdict;
-    if (v.kind !== 'none') this.stats.matched++;
+    if (v.kind !== 'none') {
+      this.stats.matched++;
+      this.#dirty = true;
+    }
     if (v.rejected) {
       this.#limited(`rejected:${v.rejected.rule.where}`, { rule: v.rejected.rule.where, reason: v.rejected.reason }, 'pattern matched but captured no usable address; line skipped for that pattern');
     }
@@ -126,7 +157,7 @@ export class Daemon {
   reload(): boolean {
     let loaded;
     try {
-      loaded = loadConfig(this.#opts.configFile, { procDir: this.#opts.procDir });
+      loaded = loadConfig(this.#opts.configFile, { procDir: this.#opts.procDir, stateFile: this.#opts.stateFile });
     } catch (err) {
       if (err instanceof ConfigError) {
         this.#log.error({ problems: err.problems.map((p) => formatProblem(p)) }, 'reload refused: the config has errors; the running config stays');
@@ -154,37 +185,110 @@ export class Daemon {
       }
     }
     this.#engine = new BanEngine(config, this.#engine.windows);
-    this.#checkLists(config);
     for (const w of loaded.warnings) this.#log.warn({ file: w.file, line: w.line, key: w.key }, w.message);
+    this.#listIds.clear(); // look at every target afresh: new ones get primed
+    this.#watch();
     this.#log.info({ config: config.file, socket: config.socket, blocktypes: config.blocktypes.map((b) => b.name) }, 'reloaded');
     return true;
   }
 
   stop(): void {
     for (const t of this.#timers) clearInterval(t);
+    this.#saveState();
     this.#socket?.close();
     this.#socket = undefined;
-    this.#log.info({ ...this.stats, pending: this.#enforcer.pendingCount }, 'stopped');
+    this.#log.info({ ...this.stats, pending: this.#enforcer.pendingCount, activeBans: this.#enforcer.activeCount }, 'stopped');
   }
 
-  /** Says at start, not at the first ban, when a target has no list yet. */
-  #checkLists(config: Config): void {
-    let present: Set<string>;
+  /** Saves windows and bans now (SIGTERM, timers, tests). */
+  saveState(): void {
+    this.#saveState();
+  }
+
+  #watch(): void {
+    for (const target of this.#engine.targets) {
+      const id = this.#writer.identity(target);
+      const known = this.#listIds.has(target);
+      const before = this.#listIds.get(target);
+      this.#listIds.set(target, id);
+      if (id === undefined) {
+        if (!known || before !== undefined) {
+          this.#log.warn({ target }, `list ${target} does not exist: ${missingListHint(target)}. Bans for it stay active and are written once it exists`);
+        }
+        continue;
+      }
+      if (known && before === id) continue;
+      const primed = this.#enforcer.prime(target);
+      if (primed > 0 || known) {
+        this.#log.info({ target, primed }, known ? `list ${target} was made anew: active bans written again` : `list ${target} primed with active bans`);
+      }
+    }
+    this.#enforcer.retryPending();
+    if (this.#socket && !this.#socket.isReachable()) this.#rebindLostSocket();
+  }
+
+  #rebindLostSocket(): void {
+    const lost = this.#socket!;
     try {
-      present = new Set(this.#writer.targets());
+      this.#bind(this.#engine.config);
+      lost.close(); // not ours any more at that path: nothing is unlinked
+      this.#log.warn({ socket: lost.path }, 'the socket file was deleted or replaced under the daemon: bound it again');
     } catch (err) {
+      this.#socket = lost;
+      this.#limited('rebind', { socket: lost.path, err: (err as Error).message }, 'the socket file is gone and could not be bound again; retrying');
+    }
+  }
+
+  #housekeeping(): void {
+    const pruned = this.#engine.prune(this.#clock());
+    this.#enforcer.expire();
+    if (pruned > 0) this.#dirty = true;
+    if (this.#dirty) this.#saveState();
+  }
+
+  #restoreState(config: Config): void {
+    const wall = this.#wall();
+    const maxTimes = Math.max(...config.blocktypes.map((b) => b.minocc));
+    const loaded = readStateFile(config.stateFile, { maxWindows: config.maxTracked, maxBans: config.maxTracked * 4, maxTimes }, wall);
+    if (loaded.kind === 'none') return;
+    if (loaded.kind === 'corrupt') {
       this.#log.warn(
-        { procDir: config.procDir, err: (err as Error).message },
-        `cannot list ${config.procDir}: xt_recent is not loaded or no rule uses it yet; bans are kept and applied once the lists exist`,
+        { stateFile: config.stateFile, setAsideTo: loaded.setAsideTo ?? null, reason: loaded.reason },
+        'the state file is unusable and was set aside; starting with no saved windows or bans',
       );
       return;
     }
-    for (const target of this.#engine.targets) {
-      if (present.has(target)) continue;
-      this.#log.warn(
-        { target },
-        `list ${target} does not exist yet: ${missingListHint(target)}. Bans for it are kept and applied once it exists`,
-      );
+    const { state, skipped } = loaded;
+    const byName = new Map(config.blocktypes.map((b) => [b.name, b]));
+    const targets = new Set(this.#engine.targets);
+    const mono = this.#clock();
+    let windows = 0;
+    for (const w of state.windows) {
+      const bt = byName.get(w.blocktype);
+      if (bt === undefined) continue;
+      // Wall-clock times back onto this process's monotonic clock; old ones fall out of the window.
+      const times = w.times.filter((t) => t > wall - bt.interval * 1000 && t <= wall).map((t) => mono - (wall - t));
+      if (times.length === 0 || times.length >= bt.minocc) continue;
+      this.#engine.windows.restore(w.blocktype, w.ip, times);
+      windows++;
+    }
+    const bans = state.bans.filter((b) => targets.has(b.target) && b.until > wall);
+    this.#enforcer.restore(bans);
+    this.#log.info({ stateFile: config.stateFile, windows, bans: bans.length, skipped, savedAt: new Date(state.savedAt).toISOString() }, 'state restored');
+  }
+
+  #saveState(): void {
+    if (this.#opts.dryRun) return;
+    const config = this.#engine.config;
+    const wall = this.#wall();
+    const mono = this.#clock();
+    const windows: SavedWindow[] = [];
+    for (const w of this.#engine.windows.entries()) windows.push({ blocktype: w.blocktype, ip: w.ip, times: w.times.map((t) => Math.round(wall - (mono - t))) });
+    try {
+      writeFileAtomic(config.stateFile, encodeState({ savedAt: wall, windows, bans: this.#enforcer.snapshot() }));
+      this.#dirty = false;
+    } catch (err) {
+      this.#limited('state-save', { stateFile: config.stateFile, err: (err as Error).message }, 'could not save the state file; windows and bans stay in memory and saving is retried');
     }
   }
 
@@ -202,8 +306,17 @@ export class Daemon {
           this.#limited('internal', { err: (err as Error).stack ?? String(err) }, 'internal error while handling a datagram; line skipped');
         }
       },
-      onError: (err) => this.#log.error({ err: err.message }, 'socket error'),
+      onError: (err) => this.#limited('socket', { err: err.message }, 'socket error'),
     });
+  }
+
+  /** Timer bodies must not throw out of a timer: that would end the process. */
+  #guard(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.#limited(`timer:${what}`, { err: (err as Error).stack ?? String(err) }, `internal error in ${what}; will try again`);
+    }
   }
 
   #limited(key: string, fields: Record<string, unknown>, msg: string): void {

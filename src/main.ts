@@ -2,15 +2,10 @@
 /**
  * Entry point of the `banban` command: process.argv in, exit code out.
  */
-import { setFlagsFromString } from 'node:v8';
+// First, before any pattern is compiled: V8's linear-time regex fallback (see regex-engine.ts).
+import './match/regex-engine.js';
+import { main } from './cli.js';
 
-// Patterns come from admins and the text from attackers. With this flag V8
-// falls back to its linear-time engine when a match backtracks too much, so a
-// pattern with nested quantifiers cannot stall the daemon on a crafted line.
-// It must be set before any pattern runs, hence the dynamic import below.
-setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
-
-const { main } = await import('./cli.js');
 const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin });
 process.exitCode = code;
 // `run` has closed its socket and timers by now; anything else left (a

@@ -56,6 +56,8 @@ export type Decision =
       readonly target: string;
       readonly blocktype: string;
       readonly resetconns: boolean;
+      /** seconds the ban is kept for re-priming the list after a restart */
+      readonly bantime: number;
       /** offences seen in the window that tipped it */
       readonly offences: number;
     }

@@ -10,8 +10,9 @@
  * ignored and the default used silently, which for an intrusion-prevention
  * tool means blocking far more or far less than the admin asked for.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   isAlias,
   isMap,
@@ -55,6 +56,28 @@ const MAX_BANTIME = 366 * 24 * 3600;
 const MAX_MAX_TRACKED = 50_000_000;
 const BLOCKTYPE_NAME_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 
+/**
+ * The shipped presets, `presets/<name>.yml` at the top of the package. From
+ * the compiled file dist/src/config/load.js that is ../../../presets/.
+ */
+export const PRESET_DIR = fileURLToPath(new URL('../../../presets/', import.meta.url));
+/** An `include:` entry of this shape names a shipped preset; anything else is a path. */
+const PRESET_NAME_RE = /^[a-z0-9-]+$/;
+/** The only keys an included file may hold. */
+const INCLUDED_KEYS = ['goodpatterns', 'blocktypes'];
+
+/** Names of the shipped presets, sorted. */
+export function shippedPresets(): string[] {
+  try {
+    return readdirSync(PRESET_DIR)
+      .filter((f) => f.endsWith('.yml') && PRESET_NAME_RE.test(f.slice(0, -4)))
+      .map((f) => f.slice(0, -4))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
 const BT_PREFIX = 'blocktypes.<name>.';
 /** Known keys come from FIELDS, so the schema, the docs and the loader cannot drift apart. */
 const TOP_KEYS = FIELDS.map((f) => f.key).filter((k) => !k.includes('.'));
@@ -69,13 +92,17 @@ export function loadConfig(file: string, overrides: LoadOverrides = {}): LoadRes
   } catch (e) {
     throw new ConfigError(abs, [fileProblem(abs, readFailure(e as NodeJS.ErrnoException))]);
   }
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    throw new ConfigError(abs, [fileProblem(abs, 'is not valid UTF-8 text; save it as UTF-8')]);
-  }
+  const text = decodeUtf8(bytes);
+  if (text === undefined) throw new ConfigError(abs, [fileProblem(abs, 'is not valid UTF-8 text; save it as UTF-8')]);
   return parseConfig(text, abs, overrides);
+}
+
+function decodeUtf8(bytes: Buffer): string | undefined {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return undefined;
+  }
 }
 
 function readFailure(e: NodeJS.ErrnoException): string {
@@ -104,48 +131,99 @@ export function parseConfig(text: string, file: string, overrides: LoadOverrides
   return new Loader(text, file, overrides).run();
 }
 
-/** One pass over one document, accumulating problems. */
+/**
+ * A blocktype as one file gives it: only the keys written there. The
+ * including config's keys are laid over a preset's, key by key, and the
+ * defaults fill what neither gives.
+ */
+interface BlocktypePart {
+  readonly name: string;
+  /** the include entry it came from (`sshd`, `./local.yml`); undefined for the config's own */
+  readonly origin: string | undefined;
+  /** `FILE:LINE` of its name, for messages */
+  readonly at: string;
+  target?: string;
+  minocc?: number;
+  interval?: number;
+  resetconns?: boolean;
+  bantime?: number;
+  patterns?: Rule[];
+}
+
+/** What one entry of `include:` brought in. */
+interface Included {
+  readonly label: string;
+  readonly goodpatterns: Rule[];
+  readonly blocktypes: BlocktypePart[];
+  /** the list item naming it, for messages */
+  readonly item: YamlNode;
+  readonly key: string;
+}
+
+/**
+ * One pass over one document, accumulating problems. The same class reads
+ * an included file (`label` set): then only goodpatterns and blocktypes are
+ * allowed, and the rules it compiles say where they came from.
+ */
 class Loader {
   readonly #text: string;
   readonly #file: string;
   readonly #overrides: LoadOverrides;
+  /** the include entry this file was loaded for; undefined for the config itself */
+  readonly #label: string | undefined;
   readonly #lc = new LineCounter();
   readonly #problems: ConfigProblem[] = [];
+  /** files whose problems are in #problems, in the order they are shown: this file first, then its includes */
+  readonly #files: string[];
   /** offsets of duplicate keys already reported with their key path, so yaml's own report is dropped */
   readonly #duplicatesSeen = new Set<number>();
   #doc!: Document.Parsed;
 
-  constructor(text: string, file: string, overrides: LoadOverrides) {
+  constructor(text: string, file: string, overrides: LoadOverrides, label?: string) {
     this.#text = text;
     this.#file = file;
     this.#overrides = overrides;
+    this.#label = label;
+    this.#files = [file];
   }
 
   run(): LoadResult {
+    const config = this.#parse() ? this.#top() : undefined;
+    this.#finish();
+    if (config === undefined || this.#problems.some((p) => p.severity === 'error')) {
+      throw new ConfigError(this.#file, this.#problems);
+    }
+    return { config, warnings: this.#problems };
+  }
+
+  /** Reads this document as an included file; its problems are returned, not thrown. */
+  runIncluded(): { goodpatterns: Rule[]; blocktypes: BlocktypePart[]; problems: ConfigProblem[] } {
+    const part = this.#parse() ? this.#includedTop() : undefined;
+    this.#finish();
+    return { goodpatterns: part?.goodpatterns ?? [], blocktypes: part?.blocktypes ?? [], problems: this.#problems };
+  }
+
+  /** Parses the YAML; false after a syntax error. */
+  #parse(): boolean {
     this.#doc = parseDocument(this.#text, { lineCounter: this.#lc, prettyErrors: false, uniqueKeys: true });
     const syntaxErrors = this.#doc.errors.filter((e) => e.code !== 'DUPLICATE_KEY');
     for (const w of this.#doc.warnings) this.#add(w.pos[0], '', w.message, 'warning');
+    // After a syntax error the tree is yaml's best guess; validating it
+    // would bury the real mistake under follow-on errors ("blocktypes is
+    // required" because an indentation slip hid it).
+    for (const e of syntaxErrors) this.#add(e.pos[0], '', yamlMessage(e.code, e.message));
+    return syntaxErrors.length === 0;
+  }
 
-    let config: Config | undefined;
-    if (syntaxErrors.length > 0) {
-      // After a syntax error the tree is yaml's best guess; validating it
-      // would bury the real mistake under follow-on errors ("blocktypes is
-      // required" because an indentation slip hid it).
-      for (const e of syntaxErrors) this.#add(e.pos[0], '', yamlMessage(e.code, e.message));
-    } else {
-      config = this.#top();
-    }
+  /** yaml's own duplicate-key reports not yet given with a key path; then sorts: file by file, by line. */
+  #finish(): void {
     for (const e of this.#doc.errors) {
       if (e.code === 'DUPLICATE_KEY' && !this.#duplicatesSeen.has(e.pos[0])) {
         this.#add(e.pos[0], '', `duplicate key '${keyTextAt(this.#text, e.pos[0])}'; each key may appear once`);
       }
     }
-
-    this.#problems.sort((a, b) => sortLine(a) - sortLine(b) || a.col - b.col);
-    if (config === undefined || this.#problems.some((p) => p.severity === 'error')) {
-      throw new ConfigError(this.#file, this.#problems);
-    }
-    return { config, warnings: this.#problems };
+    const rank = (p: ConfigProblem): number => this.#files.indexOf(p.file);
+    this.#problems.sort((a, b) => rank(a) - rank(b) || sortLine(a) - sortLine(b) || a.col - b.col);
   }
 
   // ---- reporting -------------------------------------------------------
@@ -187,9 +265,11 @@ class Loader {
     const socket = this.#socket(entries.get('socket'));
     const socketOwner = this.#owner(entries.get('socket_owner'), 'socket_owner');
     const socketGroup = this.#owner(entries.get('socket_group'), 'socket_group');
-    const goodpatterns = this.#patterns(entries.get('goodpatterns'), 'goodpatterns', false);
+    const included = this.#includes(entries.get('include'));
+    // The presets' good patterns first, then the file's own.
+    const goodpatterns = [...included.flatMap((inc) => inc.goodpatterns), ...this.#patterns(entries.get('goodpatterns'), 'goodpatterns', false)];
     const nets = this.#ignorenets(entries.get('ignorenets'));
-    const blocktypes = this.#blocktypes(entries.get('blocktypes'), top);
+    const blocktypes = this.#blocktypes(entries.get('blocktypes'), top, included);
     let procDir = this.#absPath(entries.get('proc_dir'), DEFAULTS.procDir);
     if (this.#overrides.procDir !== undefined) procDir = path.resolve(this.#overrides.procDir);
     const maxTracked = this.#integer(entries.get('max_tracked'), 1, MAX_MAX_TRACKED, DEFAULTS.maxTracked);
@@ -340,12 +420,44 @@ class Loader {
     return nets;
   }
 
-  #blocktypes(e: Entry | undefined, top: YAMLMap): Blocktype[] {
-    const out: Blocktype[] = [];
-    if (e === undefined) {
-      this.#error(top, 'blocktypes', 'is required: a map from blocktype name to { target, minocc, interval, resetconns, patterns }');
-      return out;
+  /**
+   * The blocktypes: the included ones in include order, then the file's own.
+   * A blocktype the file names that an include also defines is laid over it
+   * key by key (a `patterns:` list replaces the included one whole).
+   */
+  #blocktypes(e: Entry | undefined, top: YAMLMap, included: Included[]): Blocktype[] {
+    const parts = new Map<string, BlocktypePart>();
+    for (const inc of included) {
+      for (const part of inc.blocktypes) {
+        const other = parts.get(part.name);
+        if (other !== undefined) {
+          this.#error(
+            inc.item,
+            inc.key,
+            `blocktype '${part.name}' is defined both by '${other.origin}' (${other.at}) and by '${inc.label}' (${part.at}); a blocktype may come from one include only, so drop one of them or copy one blocktype into this file under another name`,
+          );
+          continue;
+        }
+        parts.set(part.name, part);
+      }
     }
+    if (e === undefined) {
+      // With includes, the file need not add blocktypes of its own.
+      if (included.length === 0) {
+        this.#error(top, 'blocktypes', 'is required: a map from blocktype name to { target, minocc, interval, resetconns, patterns }, or include: a preset');
+      }
+    } else {
+      for (const own of this.#blocktypeParts(e, (name) => !parts.has(name))) {
+        const base = parts.get(own.name);
+        parts.set(own.name, base === undefined ? own : overlay(base, own));
+      }
+    }
+    return [...parts.values()].map(withDefaults);
+  }
+
+  /** The blocktypes map of one file, each with only the keys written. `needsPatterns(name)`: whether it must list patterns. */
+  #blocktypeParts(e: Entry, needsPatterns: (name: string) => boolean): BlocktypePart[] {
+    const out: BlocktypePart[] = [];
     const v = e.value;
     if (!isMap(v)) {
       const empty = v === null || (isScalar(v) && v.value === null);
@@ -358,13 +470,13 @@ class Loader {
       return out;
     }
     for (const [name, bt] of entries) {
-      const b = this.#blocktype(name, bt);
+      const b = this.#blocktypePart(name, bt, needsPatterns(name));
       if (b !== undefined) out.push(b);
     }
     return out;
   }
 
-  #blocktype(name: string, e: Entry): Blocktype | undefined {
+  #blocktypePart(name: string, e: Entry, needsPatterns: boolean): BlocktypePart | undefined {
     if (!BLOCKTYPE_NAME_RE.test(name)) {
       this.#error(e.key, e.path, `blocktype name '${name}' must be 1 to 64 letters, digits, '_', '.' or '-'`);
     }
@@ -376,21 +488,122 @@ class Loader {
     }
     const entries = this.#entries(v, e.path);
     for (const [key, kv] of entries) {
-      if (!BT_KEYS.includes(key)) this.#unknownKey(kv, key, e.path, BT_KEYS, TOP_KEYS);
+      if (!BT_KEYS.includes(key)) this.#unknownKey(kv, key, e.path, BT_KEYS, this.#label === undefined ? TOP_KEYS : INCLUDED_KEYS);
     }
-    const target = this.#target(entries.get('target'));
-    const minocc = this.#integer(entries.get('minocc'), 1, MAX_MINOCC, DEFAULTS.minocc);
-    const interval = this.#interval(entries.get('interval'));
-    const resetconns = this.#resetconns(entries.get('resetconns'));
-    const bantime = this.#seconds(entries.get('bantime'), DEFAULTS.bantime, MAX_BANTIME);
-    const patternsEntry = entries.get('patterns');
-    let patterns: Rule[] = [];
-    if (patternsEntry === undefined) {
+    const part: BlocktypePart = { name, origin: this.#label, at: `${this.#file}:${this.#lineOf(e.key)}` };
+    const given = (key: string): Entry | undefined => entries.get(key);
+    if (given('target')) part.target = this.#target(given('target'));
+    if (given('minocc')) part.minocc = this.#integer(given('minocc'), 1, MAX_MINOCC, DEFAULTS.minocc);
+    if (given('interval')) part.interval = this.#interval(given('interval'));
+    if (given('resetconns')) part.resetconns = this.#resetconns(given('resetconns'));
+    if (given('bantime')) part.bantime = this.#seconds(given('bantime'), DEFAULTS.bantime, MAX_BANTIME);
+    const patternsEntry = given('patterns');
+    if (patternsEntry !== undefined) {
+      part.patterns = this.#patterns(patternsEntry, `${e.path}.patterns`, true);
+    } else if (needsPatterns) {
       this.#error(e.key, `${e.path}.patterns`, 'is required: the list of log line patterns that count as an offence');
-    } else {
-      patterns = this.#patterns(patternsEntry, `${e.path}.patterns`, true);
     }
-    return { name, target, minocc, interval, resetconns, bantime, patterns };
+    return part;
+  }
+
+  // ---- include ---------------------------------------------------------
+
+  /**
+   * Loads each entry of `include:`: a bare name is a shipped preset, anything
+   * else a path relative to this file's folder. An included file's problems
+   * are reported with its own file name and lines.
+   */
+  #includes(e: Entry | undefined): Included[] {
+    const out: Included[] = [];
+    if (e === undefined) return out;
+    if (isScalar(e.value) && typeof e.value.value === 'string') {
+      this.#error(e.value, e.path, `must be a list, not the string '${e.value.value}'; write include: [${e.value.value}]`);
+      return out;
+    }
+    const items = this.#list(e, 'a list of preset names such as [sshd, postfix], or paths of YAML files');
+    if (items === undefined) return out;
+    const seen = new Map<string, number>();
+    items.forEach((item, i) => {
+      const key = `${e.path}[${i}]`;
+      if (!isScalar(item) || typeof item.value !== 'string') {
+        this.#error(item ?? e.value, key, `must be a preset name or the path of a YAML file, as a string, not ${describe(item)}`);
+        return;
+      }
+      const name = item.value;
+      if (name.trim() === '') {
+        this.#error(item, key, 'is empty; give a preset name such as sshd, or the path of a YAML file');
+        return;
+      }
+      const first = seen.get(name);
+      if (first !== undefined) {
+        this.#error(item, key, `'${name}' is already included as ${e.path}[${first}]; list it once`);
+        return;
+      }
+      seen.set(name, i);
+      let file: string;
+      if (PRESET_NAME_RE.test(name)) {
+        file = path.join(PRESET_DIR, `${name}.yml`);
+        if (!existsSync(file)) {
+          const shipped = shippedPresets();
+          this.#error(
+            item,
+            key,
+            `there is no shipped preset named '${name}'; the shipped presets are ${shipped.length ? shipped.join(', ') : `(none found in ${PRESET_DIR})`}. To include a file of your own, give its path, such as ./${name}.yml`,
+          );
+          return;
+        }
+      } else {
+        file = path.resolve(path.dirname(this.#file), name);
+      }
+      let bytes: Buffer;
+      try {
+        bytes = readFileSync(file);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        const why =
+          code === 'ENOENT' ? 'it does not exist' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (err as Error).message;
+        this.#error(item, key, `cannot read the included file ${file}: ${why}${code === 'ENOENT' && !name.includes('/') ? ' (a relative path is taken from the folder of this file)' : ''}`);
+        return;
+      }
+      const text = decodeUtf8(bytes);
+      if (text === undefined) {
+        this.#error(item, key, `the included file ${file} is not valid UTF-8 text; save it as UTF-8`);
+        return;
+      }
+      const res = new Loader(text, file, this.#overrides, name).runIncluded();
+      if (!this.#files.includes(file)) this.#files.push(file);
+      this.#problems.push(...res.problems);
+      out.push({ label: name, goodpatterns: res.goodpatterns, blocktypes: res.blocktypes, item, key });
+    });
+    return out;
+  }
+
+  /** The top level of an included file: goodpatterns and blocktypes only. */
+  #includedTop(): { goodpatterns: Rule[]; blocktypes: BlocktypePart[] } | undefined {
+    const top = this.#deref(this.#doc.contents);
+    if (top === null || (isScalar(top) && top.value === null)) {
+      this.#add(0, '', 'the included file is empty; it needs goodpatterns: or blocktypes:');
+      return undefined;
+    }
+    if (!isMap(top)) {
+      this.#error(top, '', `the top level must be a map (goodpatterns:, blocktypes:), not ${describe(top)}`);
+      return undefined;
+    }
+    const entries = this.#entries(top, '');
+    for (const [name, e] of entries) {
+      if (INCLUDED_KEYS.includes(name)) continue;
+      if (name === 'include') {
+        this.#error(e.key, e.path, 'an included file cannot include others; list every preset in the include: of the config itself');
+      } else if (TOP_KEYS.includes(name)) {
+        this.#error(e.key, e.path, `cannot be set in an included file, which holds only goodpatterns and blocktypes; set it in the config that includes this file`);
+      } else {
+        this.#unknownKey(e, name, '', INCLUDED_KEYS, BT_KEYS);
+      }
+    }
+    const goodpatterns = this.#patterns(entries.get('goodpatterns'), 'goodpatterns', false);
+    const bt = entries.get('blocktypes');
+    const blocktypes = bt === undefined ? [] : this.#blocktypeParts(bt, () => true);
+    return { goodpatterns, blocktypes };
   }
 
   #target(e: Entry | undefined): string {
@@ -453,7 +666,8 @@ class Loader {
         this.#error(item ?? e.value, where, `must be a regular expression as a string, not ${describe(item)}; quote it`);
         return;
       }
-      const res = compileRule(item.value, where);
+      // A rule from an included file says which: `sshd:blocktypes.sshd.patterns[3]`.
+      const res = compileRule(item.value, this.#label === undefined ? where : `${this.#label}:${where}`);
       if (!res.ok) {
         this.#add(this.#offsetIn(item, res.index), where, res.reason);
         return;
@@ -579,6 +793,31 @@ class Loader {
     if ((item.type === 'QUOTE_SINGLE' || item.type === 'QUOTE_DOUBLE') && raw.slice(1, -1) === value) return range[0] + 1 + index;
     return range[0];
   }
+}
+
+/** `own`'s keys laid over `base`'s; `patterns` replaces the list whole. */
+function overlay(base: BlocktypePart, own: BlocktypePart): BlocktypePart {
+  return {
+    ...base,
+    ...(own.target !== undefined && { target: own.target }),
+    ...(own.minocc !== undefined && { minocc: own.minocc }),
+    ...(own.interval !== undefined && { interval: own.interval }),
+    ...(own.resetconns !== undefined && { resetconns: own.resetconns }),
+    ...(own.bantime !== undefined && { bantime: own.bantime }),
+    ...(own.patterns !== undefined && { patterns: own.patterns }),
+  };
+}
+
+function withDefaults(p: BlocktypePart): Blocktype {
+  return {
+    name: p.name,
+    target: p.target ?? DEFAULTS.target,
+    minocc: p.minocc ?? DEFAULTS.minocc,
+    interval: p.interval ?? DEFAULTS.interval,
+    resetconns: p.resetconns ?? DEFAULTS.resetconns,
+    bantime: p.bantime ?? DEFAULTS.bantime,
+    patterns: p.patterns ?? [],
+  };
 }
 
 interface Entry {

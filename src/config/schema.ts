@@ -81,6 +81,7 @@ export const FIELDS: readonly FieldDoc[] = [
   { key: 'socket', type: 'path', default: DEFAULTS.socket, doc: 'UNIX datagram socket the syslog daemon writes to. A stale socket file is replaced; any other file there is refused. Mode 0660.' },
   { key: 'socket_owner', type: 'user name or uid', default: '(unchanged)', doc: 'Owner given to the socket file.' },
   { key: 'socket_group', type: 'group name or gid', default: '(unchanged)', doc: "Group given to the socket file, e.g. the syslog daemon's group so it may write." },
+  { key: 'include', type: 'list of preset names or paths', default: '[]', doc: "Shipped presets (sshd, postfix, ...; see Presets) or YAML files of your own whose goodpatterns and blocktypes are added to this file's. A blocktype this file also names is overridden key by key." },
   { key: 'goodpatterns', type: 'list of regex', default: '[]', doc: 'A match unblocks the address in every target and forgets its offences. Each needs a named group (?<ip>...).' },
   { key: 'ignorenets', type: 'list of CIDR', default: '[]', doc: 'IPv4 and IPv6 networks (or single addresses) that are never counted or blocked.' },
   { key: 'blocktypes', type: 'map of name to blocktype', default: '(required)', doc: 'What to count and where to block; see below.' },

@@ -25,4 +25,10 @@ export interface ListWriter {
   read(target: string): ListEntry[];
   /** names of the lists that exist */
   targets(): string[];
+  /**
+   * Something that changes when the list is destroyed and made again (the
+   * inode of its /proc file), or undefined when it does not exist. A new
+   * identity means an empty list: every ban must be written again.
+   */
+  identity(target: string): number | undefined;
 }

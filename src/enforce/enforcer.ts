@@ -1,18 +1,24 @@
 /**
  * Applies decisions to the kernel lists, and never loses one.
  *
- *   - block: `+ADDR` to the target's list, then (resetconns) the conntrack cut;
- *   - unblock: `-ADDR` to every target, and any pending block of it cancelled;
- *   - a write that fails (list missing because no rule names it yet, or was
- *     flushed away; any other /proc error) is kept as pending, reported with
- *     what to do (rate-limited), and retried by `retryPending`, which the
- *     daemon calls every few seconds; for each (target, address) only the
- *     latest command is kept, so a later unblock supersedes a pending block;
- *   - the addresses written to each list are counted, and a warning is given
- *     when a list holds more than the kernel's ip_list_tot, because the
- *     kernel then silently forgets the oldest.
+ *   - block: `+ADDR` to the target's list, then (resetconns) the conntrack
+ *     cut. The ban is remembered as active until its bantime has passed;
+ *   - unblock: `-ADDR` to every target; the address's active bans end;
+ *   - a list that does not exist (no rule names it yet, or `iptables -F`
+ *     destroyed it) is reported with the rule to add (rate-limited); the ban
+ *     stays active and `prime` writes it once the list exists again;
+ *   - any other failed write is kept as pending and retried by
+ *     `retryPending`; for each (target, address) only the latest command is
+ *     kept, so a later unblock supersedes a pending block;
+ *   - `verify` reads a list back and reports active bans it no longer holds:
+ *     the kernel drops the oldest entry of a full list (ip_list_tot) without
+ *     a word, and an admin may have removed some by hand.
+ *
+ * The daemon calls `prime`, `retryPending` and `verify` from its timers; all
+ * times are wall-clock milliseconds, because active bans outlive the process
+ * (state file) and must be comparable after a reboot.
  */
-import type { ParsedIp } from '../lib/ip.js';
+import { parseIp } from '../lib/ip.js';
 import { RateLimiter, type Logger } from '../lib/log.js';
 import type { Decision } from '../pipeline.js';
 import type { ListWriter } from './backend.js';
@@ -27,9 +33,21 @@ export interface EnforcerOptions {
   capacity?: number | undefined;
   /** log what would be written, write nothing */
   dryRun?: boolean;
-  /** most addresses remembered per list and pending in all */
+  /** most active bans remembered per list, and pending writes in all */
   maxEntries?: number;
+  /** wall clock, ms */
   now?: () => number;
+}
+
+/** A ban this daemon decided, as kept in memory and in the state file. */
+export interface ActiveBan {
+  readonly ip: string;
+  readonly target: string;
+  readonly blocktype: string;
+  /** wall-clock ms when it was decided */
+  readonly at: number;
+  /** wall-clock ms after which it is no longer re-primed */
+  readonly until: number;
 }
 
 type Op = '+' | '-';
@@ -42,14 +60,17 @@ export class Enforcer {
   readonly #dryRun: boolean;
   readonly #maxEntries: number;
   readonly #now: () => number;
-  /** target -> address -> command not yet accepted by the kernel */
-  readonly #pending = new Map<string, Map<string, { op: Op; ip: ParsedIp }>>();
-  /** target -> addresses this daemon has in the list (insertion order = age) */
-  readonly #listed = new Map<string, Set<string>>();
+  /** target -> address -> command the kernel refused for a reason other than a missing list */
+  readonly #pending = new Map<string, Map<string, { op: Op; ip: string }>>();
+  /** target -> address -> ban (insertion order = age) */
+  readonly #bans = new Map<string, Map<string, ActiveBan>>();
+  /** targets written to since the last `verify` */
+  readonly #written = new Set<string>();
   readonly #limiter = new RateLimiter(3, 60_000);
   readonly #overCapacityWarned = new Set<string>();
   writes = 0;
   writeErrors = 0;
+  evictions = 0;
 
   constructor(opts: EnforcerOptions) {
     this.#writer = opts.writer;
@@ -67,13 +88,21 @@ export class Enforcer {
     return n;
   }
 
+  get activeCount(): number {
+    let n = 0;
+    for (const m of this.#bans.values()) n += m.size;
+    return n;
+  }
+
   apply(d: Decision): void {
     if (d.kind === 'block') {
       if (this.#dryRun) {
         this.#log.info({ ip: d.ip.text, target: d.target, blocktype: d.blocktype, offences: d.offences, dryRun: true }, 'would block');
         return;
       }
-      this.#command(d.target, '+', d.ip);
+      const at = this.#now();
+      this.#remember({ ip: d.ip.text, target: d.target, blocktype: d.blocktype, at, until: at + d.bantime * 1000 });
+      this.#command(d.target, '+', d.ip.text);
       this.#log.info({ ip: d.ip.text, target: d.target, blocktype: d.blocktype, offences: d.offences }, 'blocked');
       if (d.resetconns) this.#conntrack?.kill(d.ip);
       return;
@@ -82,84 +111,173 @@ export class Enforcer {
       this.#log.info({ ip: d.ip.text, targets: d.targets, dryRun: true }, 'would unblock');
       return;
     }
-    for (const target of d.targets) this.#command(target, '-', d.ip);
+    for (const target of d.targets) {
+      this.#bans.get(target)?.delete(d.ip.text);
+      this.#command(target, '-', d.ip.text);
+    }
     this.#log.info({ ip: d.ip.text, targets: d.targets }, 'unblocked');
+  }
+
+  /** Active bans still within their bantime, oldest first (for the state file). */
+  snapshot(): ActiveBan[] {
+    this.expire();
+    return [...this.#bans.values()].flatMap((m) => [...m.values()]).sort((a, b) => a.at - b.at);
+  }
+
+  /** Takes over bans from the state file; the caller primes the lists afterwards. */
+  restore(bans: readonly ActiveBan[]): void {
+    for (const b of bans) this.#remember(b);
+    this.expire();
+  }
+
+  /** Forgets bans whose bantime has passed. */
+  expire(): void {
+    const now = this.#now();
+    for (const [target, m] of this.#bans) {
+      for (const [ip, b] of m) if (b.until <= now) m.delete(ip);
+      if (m.size === 0) this.#bans.delete(target);
+    }
+  }
+
+  /**
+   * Writes every active ban of `target` that the list does not hold. Called
+   * when a list appears or is made anew (after a reboot, a restart of the
+   * firewall, `iptables -F`). Returns how many were written.
+   */
+  prime(target: string): number {
+    if (this.#dryRun) return 0;
+    this.expire();
+    const bans = this.#bans.get(target);
+    if (bans === undefined || bans.size === 0) return 0;
+    let present: Set<string>;
+    try {
+      present = new Set(this.#writer.read(target).map((e) => e.ip));
+    } catch {
+      present = new Set();
+    }
+    let n = 0;
+    for (const b of bans.values()) {
+      if (present.has(b.ip)) continue;
+      if (!this.#write(target, '+', b.ip)) break;
+      n++;
+    }
+    return n;
   }
 
   /** Re-tries every pending command; returns how many are still pending. */
   retryPending(): number {
     for (const [target, cmds] of this.#pending) {
       for (const [key, { op, ip }] of cmds) {
-        if (!this.#write(target, op, ip)) break; // the list is still missing: try the others next time
+        if (!this.#write(target, op, ip)) break; // still failing: try again next time
         cmds.delete(key);
-        this.#log.info({ ip: ip.text, target, op }, 'pending list write applied');
+        this.#log.info({ ip, target, op }, 'pending list write applied');
       }
       if (cmds.size === 0) this.#pending.delete(target);
     }
     return this.pendingCount;
   }
 
-  #command(target: string, op: Op, ip: ParsedIp): void {
-    const queued = this.#pending.get(target);
-    if (queued?.has(ip.text)) {
-      // Keep order: a command behind a pending one for the same address waits its turn.
-      queued.delete(ip.text);
-      queued.set(ip.text, { op, ip });
-      return;
-    }
-    if (this.#write(target, op, ip)) return;
-    if (op === '-' && !this.#listed.get(target)?.has(ip.text)) return; // nothing of ours to remove
-    let cmds = this.#pending.get(target);
-    if (cmds === undefined) this.#pending.set(target, (cmds = new Map()));
-    if (this.pendingCount >= this.#maxEntries) {
-      this.#log.error({ target, ip: ip.text }, 'too many pending list writes: dropping this one');
-      return;
-    }
-    cmds.set(ip.text, { op, ip });
-  }
-
-  /** true when the kernel took the command */
-  #write(target: string, op: Op, ip: ParsedIp): boolean {
-    try {
-      this.#writer.write(target, op, ip.text);
-      this.writes++;
-    } catch (err) {
-      this.writeErrors++;
-      this.#reportWriteError(target, op, ip, err as NodeJS.ErrnoException);
-      return false;
-    }
-    this.#track(target, op, ip.text);
-    return true;
-  }
-
-  #track(target: string, op: Op, ip: string): void {
-    let set = this.#listed.get(target);
-    if (set === undefined) this.#listed.set(target, (set = new Set()));
-    set.delete(ip);
-    if (op === '-') return;
-    set.add(ip);
-    if (set.size > this.#maxEntries) set.delete(set.values().next().value!);
-    if (this.#capacity !== undefined && set.size > this.#capacity && !this.#overCapacityWarned.has(target)) {
-      this.#overCapacityWarned.add(target);
+  /**
+   * Reads back the lists written to since the last call and reports active
+   * bans they no longer hold. Those bans are forgotten: re-adding them to a
+   * full list would only push out others. Returns how many were missing.
+   */
+  verify(): number {
+    let missing = 0;
+    for (const target of this.#written) {
+      this.#written.delete(target);
+      const bans = this.#bans.get(target);
+      if (bans === undefined || bans.size === 0) continue;
+      let entries: string[];
+      try {
+        entries = this.#writer.read(target).map((e) => e.ip);
+      } catch {
+        continue; // a missing list is the watcher's business
+      }
+      const present = new Set(entries);
+      const gone = [...bans.values()].filter((b) => !present.has(b.ip));
+      if (gone.length === 0) continue;
+      for (const b of gone) bans.delete(b.ip);
+      missing += gone.length;
+      const full = this.#capacity !== undefined && entries.length >= this.#capacity;
+      if (full) this.evictions += gone.length;
       this.#log.warn(
-        { target, listed: set.size, ip_list_tot: this.#capacity },
-        `list ${target} now holds more addresses than the kernel keeps (ip_list_tot=${this.#capacity}): the oldest are silently forgotten. ` +
-          'Raise it with "options xt_recent ip_list_tot=N" in /etc/modprobe.d/ (module) or xt_recent.ip_list_tot=N on the kernel command line (built in)',
+        { target, missing: gone.length, listed: entries.length, ip_list_tot: this.#capacity ?? null, sample: gone.slice(0, 5).map((b) => b.ip) },
+        full
+          ? `list ${target} is full (ip_list_tot=${this.#capacity}) and the kernel evicted ${gone.length} banned addresses: they are no longer blocked. ${RAISE_HINT}`
+          : `${gone.length} addresses banned in ${target} are no longer in the list: removed from outside banban (banban unblock, echo -ADDR, a firewall reload)`,
+      );
+    }
+    return missing;
+  }
+
+  #remember(b: ActiveBan): void {
+    if (parseIp(b.ip).ok === false) return;
+    let m = this.#bans.get(b.target);
+    if (m === undefined) this.#bans.set(b.target, (m = new Map()));
+    m.delete(b.ip);
+    m.set(b.ip, b);
+    if (m.size > this.#maxEntries) m.delete(m.keys().next().value!);
+    if (this.#capacity !== undefined && m.size > this.#capacity && !this.#overCapacityWarned.has(b.target)) {
+      this.#overCapacityWarned.add(b.target);
+      this.#log.warn(
+        { target: b.target, active: m.size, ip_list_tot: this.#capacity },
+        `list ${b.target} now has more active bans than the kernel keeps (ip_list_tot=${this.#capacity}): the oldest are silently forgotten. ${RAISE_HINT}`,
       );
     }
   }
 
-  #reportWriteError(target: string, op: Op, ip: ParsedIp, err: NodeJS.ErrnoException): void {
+  #command(target: string, op: Op, ip: string): void {
+    const queued = this.#pending.get(target);
+    if (queued?.has(ip)) {
+      // Keep order: a command behind a pending one for the same address waits its turn.
+      queued.delete(ip);
+      queued.set(ip, { op, ip });
+      return;
+    }
+    const err = this.#tryWrite(target, op, ip);
+    if (err === undefined || err.code === 'ENOENT') return; // a missing list is primed when it appears
+    let cmds = this.#pending.get(target);
+    if (cmds === undefined) this.#pending.set(target, (cmds = new Map()));
+    if (this.pendingCount >= this.#maxEntries) {
+      this.#log.error({ target, ip }, 'too many pending list writes: dropping this one');
+      return;
+    }
+    cmds.set(ip, { op, ip });
+  }
+
+  /** true when the kernel took the command */
+  #write(target: string, op: Op, ip: string): boolean {
+    return this.#tryWrite(target, op, ip) === undefined;
+  }
+
+  #tryWrite(target: string, op: Op, ip: string): NodeJS.ErrnoException | undefined {
+    try {
+      this.#writer.write(target, op, ip);
+    } catch (err) {
+      this.writeErrors++;
+      this.#reportWriteError(target, op, ip, err as NodeJS.ErrnoException);
+      return err as NodeJS.ErrnoException;
+    }
+    this.writes++;
+    this.#written.add(target);
+    return undefined;
+  }
+
+  #reportWriteError(target: string, op: Op, ip: string, err: NodeJS.ErrnoException): void {
     const suppressed = this.#limiter.allow(`${target}:${err.code}`, this.#now());
     if (suppressed === undefined) return;
     const extra = suppressed > 0 ? { suppressed } : {};
     if (err.code === 'ENOENT') {
       this.#log.error(
-        { target, ip: ip.text, op, ...extra },
-        `list ${target} does not exist: ${missingListHint(target)}. The write is kept and retried`,
+        { target, ip, op, ...extra },
+        `list ${target} does not exist: ${missingListHint(target)}. Bans stay active and are written when the list appears`,
       );
     } else {
-      this.#log.error({ target, ip: ip.text, op, code: err.code, err: err.message, ...extra }, `writing to list ${target} failed; the write is kept and retried`);
+      this.#log.error({ target, ip, op, code: err.code, err: err.message, ...extra }, `writing to list ${target} failed; the write is kept and retried`);
     }
   }
 }
+
+const RAISE_HINT =
+  'Raise ip_list_tot: "options xt_recent ip_list_tot=N" in /etc/modprobe.d/xt_recent.conf (module), or xt_recent.ip_list_tot=N on the kernel command line (built in)';

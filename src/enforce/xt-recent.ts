@@ -15,7 +15,7 @@
  * With `--proc-dir` pointing at an ordinary folder (tests, trials) the same
  * code appends the commands to plain files, one per line; `read` replays them.
  */
-import { closeSync, constants, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, openSync, readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ListEntry, ListWriter } from './backend.js';
 
@@ -41,6 +41,14 @@ export class XtRecentLists implements ListWriter {
 
   targets(): string[] {
     return readdirSync(this.dir).sort();
+  }
+
+  identity(target: string): number | undefined {
+    try {
+      return statSync(join(this.dir, target)).ino;
+    } catch {
+      return undefined;
+    }
   }
 }
 

@@ -65,8 +65,20 @@ export class SyslogSocket {
   private constructor(
     readonly path: string,
     sock: UnixDgramSocket,
+    /** inode of the socket file we bound: tells ours from a stranger's at the same path */
+    readonly ino: number,
   ) {
     this.#sock = sock;
+  }
+
+  /** false when the socket file was deleted or replaced under us (then nobody can reach us) */
+  isReachable(): boolean {
+    try {
+      const st = lstatSync(this.path);
+      return st.isSocket() && st.ino === this.ino;
+    } catch {
+      return false;
+    }
   }
 
   /** Binds synchronously; throws SocketError saying what is wrong and what to do. */
@@ -103,15 +115,16 @@ export class SyslogSocket {
     sock.removeAllListeners('error');
     sock.on('error', opts.onError);
     sock.on('message', opts.onDatagram);
-    return new SyslogSocket(opts.path, sock);
+    return new SyslogSocket(opts.path, sock, lstatSync(opts.path).ino);
   }
 
-  /** Stops receiving and removes the socket file. */
+  /** Stops receiving and removes the socket file, if the file at the path is still ours. */
   close(): void {
     if (this.#sock === undefined) return;
+    const ours = this.isReachable();
     this.#sock.close();
     this.#sock = undefined;
-    unlinkQuietly(this.path);
+    if (ours) unlinkQuietly(this.path);
   }
 }
 

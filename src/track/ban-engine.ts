@@ -62,6 +62,7 @@ export class BanEngine {
           target: bt.target,
           blocktype: bt.name,
           resetconns: bt.resetconns,
+          bantime: bt.bantime,
           offences: count,
         });
       }

@@ -65,6 +65,15 @@ export class OffenceWindows {
     return count;
   }
 
+  /** Puts back a saved window (state file), respecting the cap. */
+  restore(blocktype: string, ip: string, times: readonly number[]): void {
+    if (times.length === 0) return;
+    const key = blocktype + SEP + ip;
+    this.#windows.delete(key);
+    if (this.#windows.size >= this.cap) this.#evictOldest();
+    this.#windows.set(key, [...times]);
+  }
+
   /** Forgets every window of this address (a good line was seen). */
   forget(ip: string, blocktypes: readonly string[]): void {
     for (const bt of blocktypes) this.#windows.delete(bt + SEP + ip);

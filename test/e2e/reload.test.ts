@@ -33,9 +33,11 @@ describe('banban reloading its config on SIGHUP', { skip }, () => {
   let daemon: Daemon;
   let configPath: string;
   let socket: string;
+  let stateFile: string;
 
   const config = (patterns: string[]): DaemonConfig => ({
     socket,
+    state_file: stateFile,
     ignorenets: ['127.0.0.0/8', '::1/128'],
     blocktypes: {
       ssh: { target: EXAMPLE_TARGET, minocc: MINOCC, interval: 60, resetconns: false, patterns },
@@ -62,7 +64,7 @@ describe('banban reloading its config on SIGHUP', { skip }, () => {
       tb = await Testbed.create({ tag: 'hup', lists: [BARRIER_LIST] });
       cleanup.defer('remove namespaces', () => tb.destroy());
       const dir = cleanup.tempDir('hup');
-      ({ config: configPath, socket } = daemonPaths(dir));
+      ({ config: configPath, socket, stateFile } = daemonPaths(dir));
       writeConfig(configPath, config([SSH_FAILED_PATTERN]));
       daemon = await Daemon.start(tb, configPath, socket);
       rsyslog = await Rsyslog.start(dir, socket);

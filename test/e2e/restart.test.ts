@@ -31,6 +31,7 @@ describe('banban restarted while rsyslog keeps sending', { skip }, () => {
   let rsyslog: Rsyslog;
   let configPath: string;
   let socket: string;
+  let stateFile: string;
   let noise: { stop: () => Promise<number> } | undefined;
 
   async function failLines(ip: string): Promise<void> {
@@ -64,9 +65,10 @@ describe('banban restarted while rsyslog keeps sending', { skip }, () => {
       tb = await Testbed.create({ tag: 'rst', lists: [BARRIER_LIST] });
       cleanup.defer('remove namespaces', () => tb.destroy());
       const dir = cleanup.tempDir('rst');
-      ({ config: configPath, socket } = daemonPaths(dir));
+      ({ config: configPath, socket, stateFile } = daemonPaths(dir));
       writeConfig(configPath, {
         socket,
+        state_file: stateFile,
         ignorenets: ['127.0.0.0/8', '::1/128'],
         blocktypes: {
           ssh: { target: EXAMPLE_TARGET, minocc: MINOCC, interval: 60, resetconns: false, patterns: [SSH_FAILED_PATTERN] },

@@ -28,6 +28,11 @@ import { HeldConnection, probe, startListener } from './lib/tcp-peer.js';
 /** a plain TCP service on the server (the example firewall's "mail" port) */
 const MAIL_PORT = 25;
 const MINOCC = 3;
+/** an IPv6 network in ignorenets; its addresses only appear in injected lines */
+const IGNORED_NET6 = '2001:db8:ffff::/48';
+const IGNORED6 = '2001:db8:ffff::9';
+/** just outside IGNORED_NET6: the control that the same lines do ban */
+const NOT_IGNORED6 = '2001:db8:fffe::9';
 
 const skip = skipReason(['sshd', 'ssh', 'sshpass', 'ssh-keygen']);
 
@@ -61,8 +66,9 @@ describe('banban against real sshd, ssh, rsyslog and the kernel', { skip }, () =
       const paths = daemonPaths(dir);
       writeConfig(paths.config, {
         socket: paths.socket,
+        state_file: paths.stateFile,
         goodpatterns: [SSH_ACCEPTED_PATTERN],
-        ignorenets: ['127.0.0.0/8', '::1/128', `${CLIENT4_IGNORED}/32`],
+        ignorenets: ['127.0.0.0/8', '::1/128', `${CLIENT4_IGNORED}/32`, IGNORED_NET6],
         blocktypes: {
           ssh: { target: EXAMPLE_TARGET, minocc: MINOCC, interval: 60, resetconns: true, patterns: [SSH_FAILED_PATTERN] },
           barrier: BARRIER_BLOCKTYPE,
@@ -178,6 +184,15 @@ describe('banban against real sshd, ssh, rsyslog and the kernel', { skip }, () =
       'the daemon must not log a ban for an ignored address',
     );
     assert.equal(await probe(tb.client, SERVER4, MAIL_PORT, { localAddress: CLIENT4_IGNORED }), 'connected');
+  });
+
+  it('never blocks an IPv6 address inside an ignorenets network, while its neighbour outside is blocked', async () => {
+    for (const ip of [IGNORED6, NOT_IGNORED6]) {
+      for (let i = 0; i < MINOCC + 1; i++) await inject(rsyslog, 'sshd[1234]', `Failed password for root from ${ip} port ${43000 + i} ssh2`);
+    }
+    await waitFor(`${NOT_IGNORED6} in the list`, () => tb.listed(EXAMPLE_TARGET, NOT_IGNORED6));
+    await barrier(tb, rsyslog);
+    assert.equal(await tb.listed(EXAMPLE_TARGET, IGNORED6), false, `${IGNORED6} is inside ${IGNORED_NET6}`);
   });
 
   it('kept every part running throughout', () => {

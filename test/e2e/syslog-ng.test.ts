@@ -52,6 +52,7 @@ describe('banban fed by a real syslog-ng instead of rsyslog', { skip }, () => {
       const paths = daemonPaths(dir);
       writeConfig(paths.config, {
         socket: paths.socket,
+        state_file: paths.stateFile,
         goodpatterns: [SSH_ACCEPTED_PATTERN],
         ignorenets: ['127.0.0.0/8', '::1/128'],
         blocktypes: {

@@ -88,18 +88,39 @@ interface UnixDgramSocket {
 }
 const unix = require('unix-dgram') as { createSocket(type: 'unix_dgram'): UnixDgramSocket };
 
-/** Sends each string as one datagram to the socket at `path`. */
+/**
+ * Sends each string as one datagram to the socket at `path`. When the
+ * receiver's queue is full (unix-dgram says 'congestion'), it waits until the
+ * socket is writable again and re-sends, as a syslog daemon would.
+ */
 export async function sendDatagrams(path: string, lines: (string | Buffer)[]): Promise<void> {
   const sock = unix.createSocket('unix_dgram');
+  let writable: (() => void) | undefined;
+  sock.on('writable', () => writable?.());
   await new Promise<void>((resolve, reject) => {
     sock.on('error', (e) => reject(e as Error));
     sock.on('connect', () => resolve());
     sock.connect(path);
   });
-  for (const line of lines) {
-    await new Promise<void>((resolve, reject) => sock.send(typeof line === 'string' ? Buffer.from(line) : line, (e) => (e ? reject(e) : resolve())));
+  try {
+    for (const line of lines) {
+      const buf = typeof line === 'string' ? Buffer.from(line) : line;
+      for (;;) {
+        const err = await new Promise<Error | undefined>((resolve) => sock.send(buf, (e) => resolve(e)));
+        if (err === undefined) break;
+        if (err.message !== 'congestion') throw err;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 50); // writable is not always reported; try again soon anyway
+          writable = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+    }
+  } finally {
+    sock.close();
   }
-  sock.close();
 }
 
 /** Runs a short banban command to completion. */

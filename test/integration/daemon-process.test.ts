@@ -20,6 +20,7 @@ goodpatterns:
   - 'sshd\\[\\d+\\]: Accepted \\S+ for \\S+ from (?<ip>\\S+) port \\d+ ssh2$'
 ignorenets: [127.0.0.0/8]
 proc_dir: ${join(dir, 'proc')}
+state_file: ${join(dir, 'state.json')}
 blocktypes:
   ssh:
     target: BLOCKER

@@ -22,6 +22,9 @@ class MemoryLists implements ListWriter {
   targets(): string[] {
     return [...this.lists.keys()];
   }
+  identity(target: string): number | undefined {
+    return this.lists.has(target) ? 1 : undefined;
+  }
 }
 
 function logCollector() {
@@ -40,33 +43,79 @@ const ip = (s: string): ParsedIp => {
   assert.ok(r.ok);
   return r.value;
 };
-const block = (a: string, target = 'BLOCKER') => ({ kind: 'block' as const, ip: ip(a), target, blocktype: 'ssh', resetconns: false, offences: 3 });
+const block = (a: string, target = 'BLOCKER') => ({ kind: 'block' as const, ip: ip(a), target, blocktype: 'ssh', resetconns: false, bantime: 3600, offences: 3 });
 
-test('a ban due while its list is missing is kept and applied once the list exists', () => {
+test('a ban due while its list is missing stays active and is written when the list appears', () => {
   const lists = new MemoryLists();
   const { lines, log } = logCollector();
   const e = new Enforcer({ writer: lists, log });
   e.apply(block('192.0.2.1'));
-  assert.equal(e.pendingCount, 1);
+  assert.equal(e.activeCount, 1);
   assert.ok(lines.some((l) => String(l['msg']).includes('no iptables rule uses --name BLOCKER')));
-  assert.equal(e.retryPending(), 1);
+  assert.equal(e.prime('BLOCKER'), 0);
   lists.lists.set('BLOCKER', []);
-  assert.equal(e.retryPending(), 0);
+  assert.equal(e.prime('BLOCKER'), 1);
   assert.deepEqual(lists.lists.get('BLOCKER'), ['192.0.2.1']);
+  assert.equal(e.prime('BLOCKER'), 0, 'what the list holds is not written again');
 });
 
-test('an unblock after a pending block supersedes it', () => {
+test('an unblock ends the active ban, so a list made anew does not get it back', () => {
   const lists = new MemoryLists();
   const { log } = logCollector();
   const e = new Enforcer({ writer: lists, log });
   e.apply(block('192.0.2.1'));
   e.apply({ kind: 'unblock', ip: ip('192.0.2.1'), targets: ['BLOCKER'] });
   lists.lists.set('BLOCKER', []);
-  e.retryPending();
+  e.prime('BLOCKER');
   assert.deepEqual(lists.lists.get('BLOCKER'), []);
 });
 
-test('a warning is given once when a list holds more than ip_list_tot addresses', () => {
+test('a write refused for another reason is retried, and a later unblock supersedes it', () => {
+  const lists = new MemoryLists();
+  lists.lists.set('BLOCKER', []);
+  const { log } = logCollector();
+  const e = new Enforcer({ writer: lists, log });
+  const write = lists.write.bind(lists);
+  lists.write = () => {
+    throw Object.assign(new Error('EIO'), { code: 'EIO' });
+  };
+  e.apply(block('192.0.2.1'));
+  e.apply(block('192.0.2.2'));
+  assert.equal(e.pendingCount, 2);
+  e.apply({ kind: 'unblock', ip: ip('192.0.2.2'), targets: ['BLOCKER'] });
+  lists.write = write;
+  assert.equal(e.retryPending(), 0);
+  assert.deepEqual(lists.lists.get('BLOCKER'), ['192.0.2.1']);
+});
+
+test('bans past their bantime are neither primed nor saved', () => {
+  const lists = new MemoryLists();
+  const { log } = logCollector();
+  let now = 1_000_000;
+  const e = new Enforcer({ writer: lists, log, now: () => now });
+  e.apply(block('192.0.2.1'));
+  now += 3_600_001;
+  lists.lists.set('BLOCKER', []);
+  assert.equal(e.prime('BLOCKER'), 0);
+  assert.deepEqual(e.snapshot(), []);
+});
+
+test('verify reports bans the kernel evicted from a full list, with the fix', () => {
+  const lists = new MemoryLists();
+  lists.lists.set('BLOCKER', []);
+  const { lines, log } = logCollector();
+  const e = new Enforcer({ writer: lists, log, capacity: 3 });
+  for (const a of ['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.4']) e.apply(block(a));
+  lists.lists.set('BLOCKER', ['192.0.2.2', '192.0.2.3', '192.0.2.4']); // what a full kernel list does
+  assert.equal(e.verify(), 1);
+  assert.equal(e.evictions, 1);
+  const w = lines.find((l) => String(l['msg']).includes('evicted'));
+  assert.ok(w);
+  assert.match(String(w['msg']), /xt_recent\.ip_list_tot=N/);
+  assert.equal(e.verify(), 0, 'nothing was written since: nothing is read back');
+});
+
+test('a warning is given once when a list has more active bans than ip_list_tot', () => {
   const lists = new MemoryLists();
   lists.lists.set('BLOCKER', []);
   const { lines, log } = logCollector();

@@ -31,6 +31,12 @@ export interface BlocktypeConfig {
 
 export interface DaemonConfig {
   socket: string;
+  /**
+   * Where the daemon saves offence windows and bans across restarts (and
+   * restores them from at start). Always a test's own temp file: the default
+   * under /var/lib would carry bans from one test run into the next.
+   */
+  state_file: string;
   goodpatterns?: string[];
   ignorenets?: string[];
   blocktypes: Record<string, BlocktypeConfig>;
@@ -136,6 +142,6 @@ export async function barrier(tb: Testbed, syslog: SyslogDaemon): Promise<string
 }
 
 /** Temp-dir layout shared by the test files. */
-export function daemonPaths(dir: string): { socket: string; config: string } {
-  return { socket: join(dir, 'banban.sock'), config: join(dir, 'banban.yml') };
+export function daemonPaths(dir: string): { socket: string; config: string; stateFile: string } {
+  return { socket: join(dir, 'banban.sock'), config: join(dir, 'banban.yml'), stateFile: join(dir, 'banban-state.json') };
 }

@@ -9,20 +9,12 @@
  * Names carry the test process's pid, so runs never collide, and a run that
  * was killed before it could clean up is swept by the next one.
  */
+import { execFileSync } from 'node:child_process';
 import { CLIENT4, CLIENT4_IGNORED, CLIENT6, PREFIX4, PREFIX6, SERVER4, SERVER6, normalizeIp } from './addresses.js';
 import { loadExampleRules, type Flavour } from './firewall.js';
-import { run, runOk, type RunOptions, type RunResult } from './proc.js';
+import { onEmergency, pidAlive, run, runOk, type RunOptions, type RunResult } from './proc.js';
 
 const PREFIX = 'bbe2e-';
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Removes namespaces left behind by test runs that died without cleaning up. */
 async function sweepStale(): Promise<void> {
@@ -53,6 +45,7 @@ export class Testbed {
   readonly server: string;
   readonly client: string;
   private flavour: Flavour | undefined;
+  private forgetEmergency: () => void = () => {};
 
   private constructor(tag: string) {
     this.server = `${PREFIX}${process.pid}-${tag}s`;
@@ -66,6 +59,23 @@ export class Testbed {
   static async create({ tag = '', lists = [] as readonly string[], seconds }: { tag?: string; lists?: readonly string[]; seconds?: number } = {}): Promise<Testbed> {
     await sweepStale();
     const tb = new Testbed(tag);
+    // if the run is interrupted, at least the namespaces go (with whatever
+    // still runs inside them: deleting the name alone would not stop it)
+    tb.forgetEmergency = onEmergency(() => {
+      for (const ns of [tb.server, tb.client]) {
+        try {
+          const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' });
+          for (const p of pids.split('\n').map(Number).filter((n) => n > 0)) process.kill(p, 'SIGKILL');
+        } catch {
+          // not there
+        }
+        try {
+          execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+        } catch {
+          // not there
+        }
+      }
+    });
     try {
       await tb.build(lists, seconds);
     } catch (e) {
@@ -137,6 +147,7 @@ export class Testbed {
   }
 
   async destroy(): Promise<void> {
+    this.forgetEmergency();
     for (const ns of [this.server, this.client]) {
       await killNamespaceProcesses(ns);
       await run('ip', ['netns', 'del', ns]);

@@ -6,9 +6,11 @@
  * line on stderr says why, so that a green `npm test` run by a normal user
  * is not mistaken for a proven daemon.
  */
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pidAlive } from './proc.js';
 
 /** The repository root: the nearest folder above this file with banban's package.json. */
 export const repoRoot: string = (() => {
@@ -50,6 +52,27 @@ export function which(prog: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Says why the tests are skipped, once per `node --test` run: every test file
+ * runs in its own process, so the first one to skip leaves a marker named
+ * after the runner's pid (our parent) and the others stay quiet. Markers of
+ * runners that are gone are removed.
+ */
+function announceSkip(text: string): void {
+  const marker = (pid: number) => join(tmpdir(), `banban-e2e-skip-said-${pid}`);
+  try {
+    for (const name of readdirSync(tmpdir())) {
+      const m = /^banban-e2e-skip-said-(\d+)$/.exec(name);
+      if (m && Number(m[1]) !== process.ppid && !pidAlive(Number(m[1]))) rmSync(join(tmpdir(), name), { force: true });
+    }
+    writeFileSync(marker(process.ppid), '', { flag: 'wx' });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return;
+    // any other trouble: better said twice than not at all
+  }
+  process.stderr.write(text);
+}
+
 let announced = false;
 
 /**
@@ -67,7 +90,7 @@ export function skipReason(extra: readonly string[] = []): string | undefined {
   }
   if (reason !== undefined && !announced) {
     announced = true;
-    process.stderr.write(`\n!!!!! banban e2e tests SKIPPED: ${reason} !!!!!\n\n`);
+    announceSkip(`\n!!!!! banban e2e tests SKIPPED: ${reason} !!!!!\n\n`);
   }
   return reason;
 }

@@ -207,6 +207,16 @@ export class Service {
   }
 }
 
+/** Whether a process exists (EPERM: it does, but is not ours to signal). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 function killGroup(pid: number, sig: NodeJS.Signals): void {
   if (pid <= 0) return;
   try {
@@ -214,6 +224,40 @@ function killGroup(pid: number, sig: NodeJS.Signals): void {
   } catch {
     // group already gone
   }
+}
+
+/**
+ * Last-resort cleanup when the test process is interrupted (Ctrl-C, the
+ * runner's SIGTERM on a timeout) or exits without its `after` hooks having
+ * run: the services run in their own process groups, so nothing else would
+ * stop them. Only synchronous work is possible here.
+ */
+const emergencySteps = new Set<() => void>();
+
+/** Registers a synchronous undo step for an interrupted run; returns its remover. */
+export function onEmergency(step: () => void): () => void {
+  emergencySteps.add(step);
+  return () => emergencySteps.delete(step);
+}
+
+function emergency(): void {
+  for (const svc of live) killGroup(svc.pid, 'SIGKILL');
+  for (const step of [...emergencySteps].reverse()) {
+    try {
+      step();
+    } catch {
+      // keep going: the next step may still free something
+    }
+  }
+  emergencySteps.clear();
+}
+
+process.on('exit', emergency);
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    emergency();
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  });
 }
 
 /** Stops every service still running; for a test file's final cleanup hook. */

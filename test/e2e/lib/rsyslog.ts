@@ -31,6 +31,25 @@ export function exampleRsyslogConf(socket: string): string {
   return text.split(EXAMPLE_SOCKET).join(socket);
 }
 
+/** The whole config of the test's rsyslogd: the example inside what a main rsyslog.conf provides. */
+export function rsyslogConf({ work, inputSocket, captureFile, forwardTo }: { work: string; inputSocket: string; captureFile: string; forwardTo: string }): string {
+  return [
+    '# written by test/e2e/lib/rsyslog.ts',
+    `global(workDirectory="${work}")`,
+    // SysSock.Use="off": leave /dev/log alone; our input is the private socket.
+    // RateLimit.Interval="0": tests log bursts from one process.
+    'module(load="imuxsock" SysSock.Use="off")',
+    `input(type="imuxsock" Socket="${inputSocket}" RateLimit.Interval="0")`,
+    '',
+    '# ---- examples/rsyslog.conf, socket path replaced ----',
+    exampleRsyslogConf(forwardTo),
+    '# ---- end of example ----',
+    '',
+    `*.* action(type="omfile" file="${captureFile}" template="RSYSLOG_TraditionalFileFormat")`,
+    '',
+  ].join('\n');
+}
+
 export class Rsyslog implements SyslogDaemon {
   readonly kind = 'rsyslog';
   private constructor(
@@ -46,24 +65,7 @@ export class Rsyslog implements SyslogDaemon {
     const inputSocket = join(dir, 'rsyslog-input.sock');
     const captureFile = join(dir, 'rsyslog-captured.log');
     const conf = join(dir, 'rsyslog.conf');
-    writeFileSync(
-      conf,
-      [
-        '# written by test/e2e/lib/rsyslog.ts',
-        `global(workDirectory="${work}")`,
-        // SysSock.Use="off": leave /dev/log alone; our input is the private socket.
-        // RateLimit.Interval="0": tests log bursts from one process.
-        'module(load="imuxsock" SysSock.Use="off")',
-        `input(type="imuxsock" Socket="${inputSocket}" RateLimit.Interval="0")`,
-        '',
-        '# ---- examples/rsyslog.conf, socket path replaced ----',
-        exampleRsyslogConf(forwardTo),
-        '# ---- end of example ----',
-        '',
-        `*.* action(type="omfile" file="${captureFile}" template="RSYSLOG_TraditionalFileFormat")`,
-        '',
-      ].join('\n'),
-    );
+    writeFileSync(conf, rsyslogConf({ work, inputSocket, captureFile, forwardTo }));
     const pidFile = join(dir, 'rsyslogd.pid');
     // -n: stay in the foreground, so the test owns the process
     const service = new Service('rsyslogd', 'rsyslogd', ['-n', '-f', conf, '-i', pidFile]);

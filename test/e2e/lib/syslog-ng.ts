@@ -56,6 +56,30 @@ export function exampleSyslogNgConf(socket: string): string {
   return text.split(EXAMPLE_SOCKET).join(socket);
 }
 
+/** The whole config of the test's syslog-ng: the example after what Debian's main syslog-ng.conf provides. */
+export function syslogNgConf({ version, inputSocket, captureFile, forwardTo }: { version: string; inputSocket: string; captureFile: string; forwardTo: string }): string {
+  return [
+    `@version: ${version}`,
+    '# written by test/e2e/lib/syslog-ng.ts',
+    // use-dns(no) and dns-cache(no): never look anything up; stats-freq(0): no periodic stats lines
+    'options { chain-hostnames(no); use-dns(no); dns-cache(no); stats-freq(0); };',
+    `source s_src { unix-dgram("${inputSocket}"); internal(); };`,
+    '',
+    '# ---- examples/syslog-ng.conf, socket path replaced ----',
+    exampleSyslogNgConf(forwardTo),
+    '# ---- end of example ----',
+    '',
+    `destination d_bbe2e_capture { file("${captureFile}"); };`,
+    'log { source(s_src); destination(d_bbe2e_capture); };',
+    '',
+  ].join('\n');
+}
+
+/** argv options that keep a syslog-ng's state files in `dir`, away from a system syslog-ng's */
+export function privateFileOptions(dir: string): string[] {
+  return [`--persist-file=${join(dir, 'syslog-ng.persist')}`, `--pidfile=${join(dir, 'syslog-ng.pid')}`, `--control=${join(dir, 'syslog-ng.ctl')}`];
+}
+
 export class SyslogNg implements SyslogDaemon {
   readonly kind = 'syslog-ng';
   private constructor(
@@ -68,24 +92,7 @@ export class SyslogNg implements SyslogDaemon {
     const inputSocket = join(dir, 'syslog-ng-input.sock');
     const captureFile = join(dir, 'syslog-ng-captured.log');
     const conf = join(dir, 'syslog-ng.conf');
-    writeFileSync(
-      conf,
-      [
-        `@version: ${install.version}`,
-        '# written by test/e2e/lib/syslog-ng.ts',
-        // use-dns(no) and dns-cache(no): never look anything up; stats-freq(0): no periodic stats lines
-        'options { chain-hostnames(no); use-dns(no); dns-cache(no); stats-freq(0); };',
-        `source s_src { unix-dgram("${inputSocket}"); internal(); };`,
-        '',
-        '# ---- examples/syslog-ng.conf, socket path replaced ----',
-        exampleSyslogNgConf(forwardTo),
-        '# ---- end of example ----',
-        '',
-        `destination d_bbe2e_capture { file("${captureFile}"); };`,
-        'log { source(s_src); destination(d_bbe2e_capture); };',
-        '',
-      ].join('\n'),
-    );
+    writeFileSync(conf, syslogNgConf({ version: install.version, inputSocket, captureFile, forwardTo }));
     const service = new Service(
       'syslog-ng',
       install.binary,
@@ -95,9 +102,7 @@ export class SyslogNg implements SyslogDaemon {
         '-f',
         conf,
         `--module-path=${install.modulePath}`,
-        `--persist-file=${join(dir, 'syslog-ng.persist')}`,
-        `--pidfile=${join(dir, 'syslog-ng.pid')}`,
-        `--control=${join(dir, 'syslog-ng.ctl')}`,
+        ...privateFileOptions(dir),
       ],
       { env: { ...process.env, LD_LIBRARY_PATH: install.libraryPath } },
     );

@@ -1,0 +1,170 @@
+/**
+ * What survives a restart: offence windows and active bans, in one JSON
+ * file.
+ *
+ *   - saved atomically: written to a temporary file in the same folder,
+ *     fsync'ed, renamed over the old one, and the folder fsync'ed, so a
+ *     crash or power cut leaves either the old file or the new one;
+ *   - times are wall-clock milliseconds (the daemon's monotonic clock
+ *     restarts with the process);
+ *   - read as hostile input: it is validated field by field, entries that
+ *     fail are skipped and counted, and a file that cannot be read as a
+ *     state file at all is set aside (renamed `.corrupt-<time>`) with a
+ *     warning: the daemon starts empty rather than not at all.
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { dirname, join, basename } from 'node:path';
+import { TARGET_NAME_RE } from '../config/schema.js';
+import type { ActiveBan } from '../enforce/enforcer.js';
+import { parseIp } from '../lib/ip.js';
+
+export const STATE_VERSION = 1;
+
+export interface SavedWindow {
+  readonly blocktype: string;
+  readonly ip: string;
+  /** wall-clock ms, oldest first */
+  readonly times: readonly number[];
+}
+
+export interface SavedState {
+  readonly savedAt: number;
+  readonly windows: readonly SavedWindow[];
+  readonly bans: readonly ActiveBan[];
+}
+
+export interface DecodeLimits {
+  maxWindows: number;
+  maxBans: number;
+  /** longest window kept (the largest minocc) */
+  maxTimes: number;
+}
+
+export type Decoded = { ok: true; state: SavedState; skipped: number } | { ok: false; reason: string };
+
+export function encodeState(s: SavedState): string {
+  return JSON.stringify({
+    version: STATE_VERSION,
+    savedAt: s.savedAt,
+    windows: s.windows.map((w) => [w.blocktype, w.ip, w.times]),
+    bans: s.bans.map((b) => [b.ip, b.target, b.blocktype, b.at, b.until]),
+  });
+}
+
+const NAME_RE = /^[A-Za-z0-9_.-]{1,64}$/;
+const isTime = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n) && n >= 0 && n < 1e14;
+
+/** Validates a state file's text. Bad entries are skipped; a bad structure fails the whole file. */
+export function decodeState(text: string, limits: DecodeLimits): Decoded {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    return { ok: false, reason: `not JSON: ${(e as Error).message}` };
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, reason: 'not a JSON object' };
+  const o = raw as Record<string, unknown>;
+  if (o['version'] !== STATE_VERSION) return { ok: false, reason: `unknown version ${JSON.stringify(o['version'])} (this banban reads ${STATE_VERSION})` };
+  if (!isTime(o['savedAt'])) return { ok: false, reason: 'savedAt is not a time' };
+  if (!Array.isArray(o['windows']) || !Array.isArray(o['bans'])) return { ok: false, reason: 'windows and bans must be lists' };
+  let skipped = 0;
+  const windows: SavedWindow[] = [];
+  for (const w of o['windows'] as unknown[]) {
+    if (windows.length >= limits.maxWindows) {
+      skipped++;
+      continue;
+    }
+    const ok =
+      Array.isArray(w) &&
+      w.length === 3 &&
+      typeof w[0] === 'string' &&
+      NAME_RE.test(w[0]) &&
+      canonicalIp(w[1]) &&
+      Array.isArray(w[2]) &&
+      w[2].length > 0 &&
+      w[2].length <= limits.maxTimes &&
+      (w[2] as unknown[]).every(isTime);
+    if (!ok) {
+      skipped++;
+      continue;
+    }
+    windows.push({ blocktype: w[0] as string, ip: w[1] as string, times: [...(w[2] as number[])].sort((a, b) => a - b) });
+  }
+  const bans: ActiveBan[] = [];
+  for (const b of o['bans'] as unknown[]) {
+    if (bans.length >= limits.maxBans) {
+      skipped++;
+      continue;
+    }
+    const ok =
+      Array.isArray(b) &&
+      b.length === 5 &&
+      canonicalIp(b[0]) &&
+      typeof b[1] === 'string' &&
+      TARGET_NAME_RE.test(b[1]) &&
+      typeof b[2] === 'string' &&
+      NAME_RE.test(b[2]) &&
+      isTime(b[3]) &&
+      isTime(b[4]) &&
+      b[4] >= b[3];
+    if (!ok) {
+      skipped++;
+      continue;
+    }
+    bans.push({ ip: b[0] as string, target: b[1] as string, blocktype: b[2] as string, at: b[3] as number, until: b[4] as number });
+  }
+  return { ok: true, state: { savedAt: o['savedAt'] as number, windows, bans }, skipped };
+}
+
+/** Only addresses in the canonical form banban itself writes. */
+function canonicalIp(v: unknown): boolean {
+  if (typeof v !== 'string') return false;
+  const r = parseIp(v);
+  return r.ok && r.value.text === v;
+}
+
+/** write, fsync, rename, fsync the folder */
+export function writeFileAtomic(path: string, text: string): void {
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.tmp`);
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  const dfd = openSync(dir, 'r');
+  try {
+    fsyncSync(dfd);
+  } finally {
+    closeSync(dfd);
+  }
+}
+
+export type LoadedState =
+  | { kind: 'none' }
+  | { kind: 'loaded'; state: SavedState; skipped: number }
+  | { kind: 'corrupt'; reason: string; setAsideTo: string | undefined };
+
+/** Reads the state file; a corrupt one is renamed out of the way so the next save does not meet it again. */
+export function readStateFile(path: string, limits: DecodeLimits, now: number): LoadedState {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'none' };
+    return { kind: 'corrupt', reason: `cannot read it: ${(e as Error).message}`, setAsideTo: undefined };
+  }
+  const decoded = decodeState(text, limits);
+  if (decoded.ok) return { kind: 'loaded', state: decoded.state, skipped: decoded.skipped };
+  const aside = `${path}.corrupt-${new Date(now).toISOString().replace(/[:.]/g, '-')}`;
+  try {
+    renameSync(path, aside);
+    return { kind: 'corrupt', reason: decoded.reason, setAsideTo: aside };
+  } catch {
+    return { kind: 'corrupt', reason: decoded.reason, setAsideTo: undefined };
+  }
+}
