@@ -252,7 +252,8 @@ function summarise(c: Config): string {
     return m === null ? undefined : m[1];
   };
   const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
-  const included = [...new Set([...c.goodpatterns, ...c.blocktypes.flatMap((b) => b.patterns)].map((r) => originOf(r.where)).filter((o) => o !== undefined))];
+  // Include order: each preset brings a blocktype, in include order; a file with only good patterns comes last.
+  const included = [...new Set([...c.blocktypes.flatMap((b) => b.patterns), ...c.goodpatterns].map((r) => originOf(r.where)).filter((o) => o !== undefined))];
   const out = [`config ${c.file} is valid`, `socket      ${c.socket}`];
   if (included.length) out.push(`include     ${included.join(', ')}`);
   const goodFrom = new Map<string, number>();
