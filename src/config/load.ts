@@ -158,6 +158,8 @@ interface Included {
   /** the list item naming it, for messages */
   readonly item: YamlNode;
   readonly key: string;
+  /** read without errors */
+  readonly loaded: boolean;
 }
 
 /**
@@ -445,6 +447,8 @@ class Loader {
       // With includes, the file need not add blocktypes of its own.
       if (included.length === 0) {
         this.#error(top, 'blocktypes', 'is required: a map from blocktype name to { target, minocc, interval, resetconns, patterns }, or include: a preset');
+      } else if (parts.size === 0 && included.every((inc) => inc.loaded)) {
+        this.#error(top, 'blocktypes', 'is required: the included files define no blocktypes, so nothing would ever be blocked');
       }
     } else {
       for (const own of this.#blocktypeParts(e, (name) => !parts.has(name))) {
@@ -573,7 +577,7 @@ class Loader {
       const res = new Loader(text, file, this.#overrides, name).runIncluded();
       if (!this.#files.includes(file)) this.#files.push(file);
       this.#problems.push(...res.problems);
-      out.push({ label: name, goodpatterns: res.goodpatterns, blocktypes: res.blocktypes, item, key });
+      out.push({ label: name, goodpatterns: res.goodpatterns, blocktypes: res.blocktypes, item, key, loaded: !res.problems.some((p) => p.severity === 'error') });
     });
     return out;
   }
