@@ -29,6 +29,7 @@ import { ConntrackKiller } from './enforce/conntrack.js';
 import { Enforcer } from './enforce/enforcer.js';
 import { readIpListTot, XtRecentLists, missingListHint } from './enforce/xt-recent.js';
 import { monotonicMs, type Clock } from './lib/clock.js';
+import { parseIp } from './lib/ip.js';
 import { RateLimiter, type Logger } from './lib/log.js';
 import { decodeDatagram } from './source/datagram.js';
 import { parseSyslogLine } from './source/syslog-line.js';
@@ -269,7 +270,9 @@ export class Daemon {
       // Wall-clock times back onto this process's monotonic clock; old ones fall out of the window.
       const times = w.times.filter((t) => t > wall - bt.interval * 1000 && t <= wall).map((t) => mono - (wall - t));
       if (times.length === 0 || times.length >= bt.minocc) continue;
-      this.#engine.windows.restore(w.blocktype, w.ip, times);
+      const ip = parseIp(w.ip);
+      if (!ip.ok) continue;
+      this.#engine.windows.restore(w.blocktype, ip.value, times, bt.minocc);
       windows++;
     }
     const bans = state.bans.filter((b) => targets.has(b.target) && b.until > wall);

@@ -549,10 +549,11 @@ class Loader {
         file = path.join(PRESET_DIR, `${name}.yml`);
         if (!existsSync(file)) {
           const shipped = shippedPresets();
+          const near = suggest(name, shipped);
           this.#error(
             item,
             key,
-            `there is no shipped preset named '${name}'; the shipped presets are ${shipped.length ? shipped.join(', ') : `(none found in ${PRESET_DIR})`}. To include a file of your own, give its path, such as ./${name}.yml`,
+            `there is no shipped preset named '${name}'${near !== undefined ? `; did you mean '${near}'?` : ''}; the shipped presets are ${shipped.length ? shipped.join(', ') : `(none found in ${PRESET_DIR})`}. To include a file of your own, give its path, such as ./${name}.yml`,
           );
           return;
         }
@@ -566,7 +567,10 @@ class Loader {
         const code = (err as NodeJS.ErrnoException).code;
         const why =
           code === 'ENOENT' ? 'it does not exist' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (err as Error).message;
-        this.#error(item, key, `cannot read the included file ${file}: ${why}${code === 'ENOENT' && !name.includes('/') ? ' (a relative path is taken from the folder of this file)' : ''}`);
+        let hint = '';
+        if (code === 'ENOENT' && !path.isAbsolute(name)) hint = ` (a relative path is taken from the folder of ${this.#file})`;
+        if (code === 'ENOENT' && shippedPresets().includes(name.toLowerCase())) hint = `; the shipped preset is spelled '${name.toLowerCase()}'`;
+        this.#error(item, key, `cannot read the included file ${file}: ${why}${hint}`);
         return;
       }
       const text = decodeUtf8(bytes);

@@ -87,7 +87,41 @@ function parseIpv6(raw: string): Parsed<ParsedIp> {
   if (isV4Mapped(bytes)) {
     return { ok: true, value: ipv4(`${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`) };
   }
-  return { ok: true, value: { text: addr.correctForm(), family: 6, bytes } };
+  return { ok: true, value: { text: formatIpv6(bytes), family: 6, bytes } };
+}
+
+/**
+ * 16 address bytes to banban's canonical text: IPv4 for IPv4-mapped
+ * addresses, else RFC 5952 (lower case, no leading zeros, the first longest
+ * run of two or more zero groups compressed).
+ */
+export function formatIpBytes(bytes: Uint8Array): string {
+  if (bytes.length === 4) return bytes.join('.');
+  if (isV4Mapped(bytes)) return `${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`;
+  return formatIpv6(bytes);
+}
+
+function formatIpv6(b: Uint8Array): string {
+  const g: number[] = [];
+  for (let i = 0; i < 8; i++) g.push((b[i * 2]! << 8) | b[i * 2 + 1]!);
+  let bestAt = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestAt = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (from: number, to: number) => g.slice(from, to).map((x) => x.toString(16)).join(':');
+  if (bestAt < 0) return hex(0, 8);
+  return `${hex(0, bestAt)}::${hex(bestAt + bestLen, 8)}`;
 }
 
 function isV4Mapped(b: Uint8Array): boolean {
@@ -137,10 +171,7 @@ function maskBytes(bytes: Uint8Array, prefix: number): void {
 }
 
 function formatBytes(bytes: Uint8Array, family: IpFamily): string {
-  if (family === 4) return bytes.join('.');
-  const groups: string[] = [];
-  for (let g = 0; g < 8; g++) groups.push(((bytes[g * 2]! << 8) | bytes[g * 2 + 1]!).toString(16));
-  return new Address6(groups.join(':')).correctForm();
+  return family === 4 ? bytes.join('.') : formatIpv6(bytes);
 }
 
 /** A set of networks; `contains` is a linear scan, fine for the handful an admin lists. */

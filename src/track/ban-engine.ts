@@ -43,7 +43,7 @@ export class BanEngine {
     if (verdict.kind === 'none') return { verdict, ignored: NO_IPS, decisions: NO_DECISIONS };
     if (verdict.kind === 'good') {
       if (this.#config.ignorenets.contains(verdict.ip)) return { verdict, ignored: [verdict.ip], decisions: NO_DECISIONS };
-      this.windows.forget(verdict.ip.text, this.#names);
+      this.windows.forget(verdict.ip, this.#names);
       return { verdict, ignored: NO_IPS, decisions: [{ kind: 'unblock', ip: verdict.ip, targets: this.targets }] };
     }
     let ignored: ParsedIp[] | undefined;
@@ -54,7 +54,7 @@ export class BanEngine {
         continue;
       }
       const bt = this.#byName.get(off.blocktype)!;
-      const count = this.windows.record(bt.name, off.ip.text, now, bt.interval * 1000, bt.minocc);
+      const count = this.windows.record(bt.name, off.ip, now, bt.interval * 1000, bt.minocc);
       if (count >= bt.minocc) {
         (decisions ??= []).push({
           kind: 'block',

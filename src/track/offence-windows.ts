@@ -8,35 +8,366 @@
  *   - times older than `interval` are dropped whenever a window is touched,
  *     and `prune` drops windows that have gone quiet, so a window never
  *     outlives its interval by more than one prune period;
- *   - at most `cap` windows exist: when a new one would exceed it, the least
- *     recently touched is evicted (Map keeps insertion order, and a touched
- *     window is moved to the end). Memory is bounded by the cap whatever an
- *     attacker sends.
+ *   - each blocktype holds at most `cap` windows: when a new one would exceed
+ *     it, the least recently touched is evicted. Memory is bounded by the cap
+ *     whatever an attacker sends.
+ *
+ * Layout. Millions of attacking addresses must fit in little memory (a JS
+ * Map of strings to arrays costs over 300 bytes a window), so each blocktype
+ * has one table of flat typed arrays:
+ *   - the address as four 32-bit words (IPv4 as ::ffff:a.b.c.d);
+ *   - the last minocc-1 times, as Uint32 milliseconds from a base time that
+ *     moves forward every few weeks (exact to the millisecond);
+ *   - prev/next slot links of a least-recently-used list;
+ *   - an open-addressing index (linear probing, backward-shift deletion)
+ *     hashed with a per-process random seed, so an attacker who controls a
+ *     /64 cannot choose addresses that pile into one probe chain.
+ * At minocc 3 a window costs about 48 bytes. Tables start small and double
+ * up to the cap.
  *
  * Unlike the Perl banban, each blocktype counts on its own: an SSH failure
  * does not bring a mail offender nearer its threshold.
  */
+import { formatIpBytes, parseIp, type ParsedIp } from '../lib/ip.js';
+
 export interface WindowEntry {
   readonly blocktype: string;
   readonly ip: string;
+  /** oldest first */
   readonly times: readonly number[];
 }
 
-const SEP = '\u0000';
+const SEED = (Math.random() * 0x7fffffff) | 0;
+/** longest interval the config allows, plus a day: times older than this are never looked at */
+const MAX_WINDOW_MS = 32 * 86_400_000;
+/** Uint32 ms offsets reach 49.7 days: move the base on a day before that (about every 16 days) */
+const REBASE_AT_MS = 2 ** 32 - 86_400_000;
+const INITIAL_SLOTS = 1024;
+const NIL = -1;
+
+/** The four address words of an IPv4 or IPv6 address. */
+function wordsOf(ip: ParsedIp, out: Uint32Array): void {
+  const b = ip.bytes;
+  if (b.length === 4) {
+    out[0] = 0;
+    out[1] = 0;
+    out[2] = 0xffff;
+    out[3] = ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
+    return;
+  }
+  for (let w = 0; w < 4; w++) out[w] = ((b[w * 4]! << 24) | (b[w * 4 + 1]! << 16) | (b[w * 4 + 2]! << 8) | b[w * 4 + 3]!) >>> 0;
+}
+
+function hashWords(k: Uint32Array): number {
+  let h = SEED ^ 0x9e3779b9;
+  for (let w = 0; w < 4; w++) {
+    h = Math.imul(h ^ k[w]!, 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+  }
+  return h >>> 0;
+}
+
+/** One blocktype's windows. */
+class WindowTable {
+  readonly ring: number;
+  #slots = 0;
+  #keys!: Uint32Array;
+  /** ms since #base, oldest first within each slot's run of `ring` */
+  #times!: Uint32Array;
+  /** time 0 of #times; set on first use, moved forward by #rebase */
+  #base = NaN;
+  #count!: Uint16Array;
+  #prev!: Int32Array;
+  #next!: Int32Array;
+  /** slot + 1; 0 = empty bucket */
+  #index!: Int32Array;
+  #mask = 0;
+  #free: number[] = [];
+  #used = 0;
+  #lruHead = NIL;
+  #lruTail = NIL;
+  #size = 0;
+  evicted = 0;
+  readonly #k = new Uint32Array(4);
+
+  constructor(
+    ring: number,
+    readonly cap: number,
+  ) {
+    this.ring = Math.max(1, ring);
+    this.#allocate(Math.min(cap, INITIAL_SLOTS));
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  record(ip: ParsedIp, now: number, intervalMs: number, minocc: number): number {
+    wordsOf(ip, this.#k);
+    let slot = this.#find(this.#k);
+    if (slot === NIL) {
+      if (minocc <= 1) return 1; // decided at once: nothing to remember
+      slot = this.#insert(this.#k);
+    } else {
+      this.#touch(slot);
+      this.#expire(slot, now - intervalMs);
+    }
+    const count = this.#count[slot]! + 1;
+    if (count >= minocc) {
+      this.#remove(slot);
+      return count;
+    }
+    this.#push(slot, now);
+    return count;
+  }
+
+  forget(ip: ParsedIp): void {
+    wordsOf(ip, this.#k);
+    const slot = this.#find(this.#k);
+    if (slot !== NIL) this.#remove(slot);
+  }
+
+  restore(ip: ParsedIp, times: readonly number[]): void {
+    wordsOf(ip, this.#k);
+    let slot = this.#find(this.#k);
+    if (slot === NIL) slot = this.#insert(this.#k);
+    else this.#count[slot] = 0;
+    for (const t of times.slice(-this.ring)) this.#push(slot, t);
+  }
+
+  /** Drops windows whose newest time is older than `horizon`; returns how many. */
+  prune(horizon: number): number {
+    let dropped = 0;
+    // Walk from the least recently touched: those are the likeliest to be quiet.
+    for (let s = this.#lruHead; s !== NIL; ) {
+      const next = this.#next[s]!;
+      if (this.#newest(s) < horizon) {
+        this.#remove(s);
+        dropped++;
+      }
+      s = next;
+    }
+    return dropped;
+  }
+
+  *entries(): IterableIterator<{ ip: string; times: number[] }> {
+    for (let s = this.#lruHead; s !== NIL; s = this.#next[s]!) {
+      yield { ip: this.#ipText(s), times: this.#timesOf(s) };
+    }
+  }
+
+  // ---- slots ------------------------------------------------------------
+
+  #allocate(slots: number): void {
+    const old = this.#slots;
+    const grow = <T extends Uint32Array | Uint16Array | Int32Array>(a: T | undefined, n: number, make: (n: number) => T): T => {
+      const b = make(n);
+      if (a !== undefined) b.set(a);
+      return b;
+    };
+    this.#keys = grow(old ? this.#keys : undefined, slots * 4, (n) => new Uint32Array(n));
+    this.#times = grow(old ? this.#times : undefined, slots * this.ring, (n) => new Uint32Array(n));
+    this.#count = grow(old ? this.#count : undefined, slots, (n) => new Uint16Array(n));
+    this.#prev = grow(old ? this.#prev : undefined, slots, (n) => new Int32Array(n));
+    this.#next = grow(old ? this.#next : undefined, slots, (n) => new Int32Array(n));
+    this.#slots = slots;
+    let buckets = 1;
+    while (buckets < slots * 2) buckets <<= 1;
+    this.#index = new Int32Array(buckets);
+    this.#mask = buckets - 1;
+    for (let s = this.#lruHead; s !== NIL; s = this.#next[s]!) this.#place(s);
+  }
+
+  #insert(k: Uint32Array): number {
+    if (this.#size >= this.cap) {
+      this.#remove(this.#lruHead);
+      this.evicted++;
+    }
+    let slot: number;
+    if (this.#free.length > 0) {
+      slot = this.#free.pop()!;
+    } else {
+      if (this.#used >= this.#slots) this.#allocate(Math.min(this.cap, this.#slots * 2));
+      slot = this.#used++;
+    }
+    this.#keys.set(k, slot * 4);
+    this.#count[slot] = 0;
+    this.#linkTail(slot);
+    this.#place(slot);
+    this.#size++;
+    return slot;
+  }
+
+  #remove(slot: number): void {
+    this.#unplace(slot);
+    this.#unlink(slot);
+    this.#free.push(slot);
+    this.#size--;
+  }
+
+  // ---- the ring of times -------------------------------------------------
+  // Each slot's times are kept compacted, oldest first: rings are short
+  // (minocc - 1), so shifting beats keeping a head index per slot.
+
+  #offset(t: number): number {
+    if (Number.isNaN(this.#base)) this.#base = t - MAX_WINDOW_MS;
+    if (t - this.#base >= REBASE_AT_MS) this.#rebase(t - MAX_WINDOW_MS);
+    // A time before the base (a restored window older than any interval) counts as the base.
+    return Math.max(0, Math.round(t - this.#base));
+  }
+
+  /** Moves the base forward, dropping times older than the new base: no interval reaches back that far. */
+  #rebase(newBase: number): void {
+    const shift = Math.round(newBase - this.#base);
+    for (let s = this.#lruHead; s !== NIL; s = this.#next[s]!) {
+      const base = s * this.ring;
+      let n = this.#count[s]!;
+      let drop = 0;
+      while (drop < n && this.#times[base + drop]! < shift) drop++;
+      for (let i = drop; i < n; i++) this.#times[base + i - drop] = this.#times[base + i]! - shift;
+      this.#count[s] = n - drop;
+    }
+    this.#base += shift;
+  }
+
+  #push(slot: number, t: number): void {
+    const v = this.#offset(t);
+    const n = this.#count[slot]!;
+    const base = slot * this.ring;
+    if (n < this.ring) {
+      this.#times[base + n] = v;
+      this.#count[slot] = n + 1;
+    } else {
+      // Full: the oldest time gives way (only when minocc shrank on reload).
+      this.#times.copyWithin(base, base + 1, base + n);
+      this.#times[base + n - 1] = v;
+    }
+  }
+
+  #expire(slot: number, horizon: number): void {
+    const base = slot * this.ring;
+    const n = this.#count[slot]!;
+    const h = horizon - this.#base;
+    let drop = 0;
+    while (drop < n && this.#times[base + drop]! < h) drop++;
+    if (drop === 0) return;
+    this.#times.copyWithin(base, base + drop, base + n);
+    this.#count[slot] = n - drop;
+  }
+
+  #newest(slot: number): number {
+    const n = this.#count[slot]!;
+    if (n === 0) return -Infinity;
+    return this.#base + this.#times[slot * this.ring + n - 1]!;
+  }
+
+  #timesOf(slot: number): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.#count[slot]!; i++) out.push(this.#base + this.#times[slot * this.ring + i]!);
+    return out;
+  }
+
+  #ipText(slot: number): string {
+    const bytes = new Uint8Array(16);
+    for (let w = 0; w < 4; w++) {
+      const v = this.#keys[slot * 4 + w]!;
+      bytes[w * 4] = v >>> 24;
+      bytes[w * 4 + 1] = (v >>> 16) & 0xff;
+      bytes[w * 4 + 2] = (v >>> 8) & 0xff;
+      bytes[w * 4 + 3] = v & 0xff;
+    }
+    return formatIpBytes(bytes);
+  }
+
+  // ---- the least-recently-used list -------------------------------------
+
+  #linkTail(slot: number): void {
+    this.#prev[slot] = this.#lruTail;
+    this.#next[slot] = NIL;
+    if (this.#lruTail !== NIL) this.#next[this.#lruTail] = slot;
+    else this.#lruHead = slot;
+    this.#lruTail = slot;
+  }
+
+  #unlink(slot: number): void {
+    const p = this.#prev[slot]!;
+    const n = this.#next[slot]!;
+    if (p !== NIL) this.#next[p] = n;
+    else this.#lruHead = n;
+    if (n !== NIL) this.#prev[n] = p;
+    else this.#lruTail = p;
+  }
+
+  #touch(slot: number): void {
+    if (this.#lruTail === slot) return;
+    this.#unlink(slot);
+    this.#linkTail(slot);
+  }
+
+  // ---- the index (linear probing) ---------------------------------------
+
+  #keyEquals(slot: number, k: Uint32Array): boolean {
+    const o = slot * 4;
+    const keys = this.#keys;
+    return keys[o] === k[0] && keys[o + 1] === k[1] && keys[o + 2] === k[2] && keys[o + 3] === k[3];
+  }
+
+  #find(k: Uint32Array): number {
+    for (let b = hashWords(k) & this.#mask; ; b = (b + 1) & this.#mask) {
+      const e = this.#index[b]!;
+      if (e === 0) return NIL;
+      if (this.#keyEquals(e - 1, k)) return e - 1;
+    }
+  }
+
+  #bucketOfSlot(slot: number): number {
+    const k = this.#keys.subarray(slot * 4, slot * 4 + 4);
+    return hashWords(k) & this.#mask;
+  }
+
+  #place(slot: number): void {
+    let b = this.#bucketOfSlot(slot);
+    while (this.#index[b] !== 0) b = (b + 1) & this.#mask;
+    this.#index[b] = slot + 1;
+  }
+
+  /** Backward-shift deletion: no tombstones, so probe chains never grow from churn. */
+  #unplace(slot: number): void {
+    let b = this.#bucketOfSlot(slot);
+    while (this.#index[b] !== slot + 1) b = (b + 1) & this.#mask;
+    let hole = b;
+    for (let j = (hole + 1) & this.#mask; this.#index[j] !== 0; j = (j + 1) & this.#mask) {
+      const home = this.#bucketOfSlot(this.#index[j]! - 1);
+      // Move j back into the hole if its home is not cyclically in (hole, j].
+      const inRange = hole <= j ? home > hole && home <= j : home > hole || home <= j;
+      if (!inRange) {
+        this.#index[hole] = this.#index[j]!;
+        hole = j;
+      }
+    }
+    this.#index[hole] = 0;
+  }
+}
 
 export class OffenceWindows {
-  readonly #windows = new Map<string, number[]>();
-  #evicted = 0;
+  readonly #tables = new Map<string, WindowTable>();
 
+  /** `cap`: most windows per blocktype */
   constructor(readonly cap: number) {}
 
   get size(): number {
-    return this.#windows.size;
+    let n = 0;
+    for (const t of this.#tables.values()) n += t.size;
+    return n;
   }
 
-  /** windows dropped because the cap was reached, since start */
+  /** windows dropped because a cap was reached, since start */
   get evicted(): number {
-    return this.#evicted;
+    let n = 0;
+    for (const t of this.#tables.values()) n += t.evicted;
+    return n;
   }
 
   /**
@@ -44,67 +375,59 @@ export class OffenceWindows {
    * holds with this one; when that reaches `minocc` the window is cleared and
    * the caller is expected to block.
    */
-  record(blocktype: string, ip: string, now: number, intervalMs: number, minocc: number): number {
-    const key = blocktype + SEP + ip;
-    let times = this.#windows.get(key);
-    if (times === undefined) {
-      times = [];
-      if (this.#windows.size >= this.cap) this.#evictOldest();
-    } else {
-      this.#windows.delete(key);
-      const horizon = now - intervalMs;
-      let drop = 0;
-      // A replayed file can go back in time a little (merged logs): such times count as now.
-      while (drop < times.length && times[drop]! < horizon) drop++;
-      if (drop > 0) times.splice(0, drop);
-    }
-    times.push(now);
-    const count = times.length;
-    if (count >= minocc) return count;
-    this.#windows.set(key, times);
-    return count;
-  }
-
-  /** Puts back a saved window (state file), respecting the cap. */
-  restore(blocktype: string, ip: string, times: readonly number[]): void {
-    if (times.length === 0) return;
-    const key = blocktype + SEP + ip;
-    this.#windows.delete(key);
-    if (this.#windows.size >= this.cap) this.#evictOldest();
-    this.#windows.set(key, [...times]);
+  record(blocktype: string, ip: ParsedIp, now: number, intervalMs: number, minocc: number): number {
+    return this.#table(blocktype, minocc).record(ip, now, intervalMs, minocc);
   }
 
   /** Forgets every window of this address (a good line was seen). */
-  forget(ip: string, blocktypes: readonly string[]): void {
-    for (const bt of blocktypes) this.#windows.delete(bt + SEP + ip);
+  forget(ip: ParsedIp, blocktypes: readonly string[]): void {
+    for (const bt of blocktypes) this.#tables.get(bt)?.forget(ip);
   }
 
-  /** Drops windows whose newest offence is older than their blocktype's interval. */
+  /** Puts back a saved window (state file). */
+  restore(blocktype: string, ip: ParsedIp, times: readonly number[], minocc: number): void {
+    if (times.length > 0) this.#table(blocktype, minocc).restore(ip, times);
+  }
+
+  /** Drops windows whose newest offence is older than their blocktype's interval; a blocktype no longer configured is dropped whole. */
   prune(now: number, intervalMsOf: (blocktype: string) => number | undefined): number {
     let dropped = 0;
-    for (const [key, times] of this.#windows) {
-      const bt = key.slice(0, key.indexOf(SEP));
+    for (const [bt, table] of this.#tables) {
       const interval = intervalMsOf(bt);
-      if (interval === undefined || times[times.length - 1]! < now - interval) {
-        this.#windows.delete(key);
-        dropped++;
+      if (interval === undefined) {
+        dropped += table.size;
+        this.#tables.delete(bt);
+      } else {
+        dropped += table.prune(now - interval);
       }
     }
     return dropped;
   }
 
   *entries(): IterableIterator<WindowEntry> {
-    for (const [key, times] of this.#windows) {
-      const sep = key.indexOf(SEP);
-      yield { blocktype: key.slice(0, sep), ip: key.slice(sep + 1), times };
+    for (const [blocktype, table] of this.#tables) {
+      for (const e of table.entries()) yield { blocktype, ip: e.ip, times: e.times };
     }
   }
 
-  #evictOldest(): void {
-    const oldest = this.#windows.keys().next();
-    if (!oldest.done) {
-      this.#windows.delete(oldest.value);
-      this.#evicted++;
+  /** The blocktype's table, made anew (windows carried over) when a reload changed its minocc. */
+  #table(blocktype: string, minocc: number): WindowTable {
+    const ring = Math.max(1, minocc - 1);
+    let t = this.#tables.get(blocktype);
+    if (t !== undefined && t.ring === ring) return t;
+    const fresh = new WindowTable(ring, this.cap);
+    if (t !== undefined) {
+      for (const e of t.entries()) {
+        const ip = ipFromText(e.ip);
+        if (ip) fresh.restore(ip, e.times);
+      }
     }
+    this.#tables.set(blocktype, (t = fresh));
+    return t;
   }
+}
+
+function ipFromText(text: string): ParsedIp | undefined {
+  const r = parseIp(text);
+  return r.ok ? r.value : undefined;
 }

@@ -117,7 +117,7 @@ describe('banban reloading its config on SIGHUP', { skip }, () => {
       await waitFor(`${ip} in the list under the old config`, () => tb.listed(EXAMPLE_TARGET, ip));
       assert.ok(daemon.socketExists(), 'the socket is still there');
       // checked last, so that a wording slip does not hide whether the old config still works
-      assert.equal(verdict.msg, 'reload refused', `the refusal is logged with msg "reload refused": ${JSON.stringify(verdict)}`);
+      assert.ok(String(verdict.msg).startsWith('reload refused'), `the refusal is logged with a msg starting "reload refused": ${JSON.stringify(verdict)}`);
     });
   }
 });

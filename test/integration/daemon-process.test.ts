@@ -33,7 +33,7 @@ ${extra}`;
 
 const listed = (dir: string) => parseList(readFileSync(join(dir, 'proc', 'BLOCKER'), 'utf8'), undefined).map((e) => e.ip);
 
-describe('the daemon process', () => {
+describe('the daemon process', { timeout: 60_000 }, () => {
   let dir: string;
   let conf: string;
   let sock: string;
@@ -121,7 +121,7 @@ describe('the daemon process', () => {
   });
 });
 
-describe('starting up', () => {
+describe('starting up', { timeout: 60_000 }, () => {
   test('a stale socket file is replaced, and another kind of file is refused', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'banban-it-'));
     try {
@@ -190,7 +190,7 @@ describe('starting up', () => {
   });
 });
 
-describe('banban test', () => {
+describe('banban test', { timeout: 60_000 }, () => {
   test('replays a log with its own timestamps and prints the JSON report', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'banban-it-'));
     try {

@@ -41,7 +41,7 @@ ${extraBt}`,
 
 const blocked = (d: DaemonProcess, ip: string) => d.waitFor((l) => l.msg === 'blocked' && l['ip'] === ip, `the block of ${ip}`);
 
-describe('hostile datagrams', () => {
+describe('hostile datagrams', { timeout: 60_000 }, () => {
   let s: ReturnType<typeof setup>;
   let d: DaemonProcess;
   before(async () => {
@@ -84,7 +84,7 @@ describe('hostile datagrams', () => {
   });
 });
 
-describe('regex denial of service', () => {
+describe('regex denial of service', { timeout: 60_000 }, () => {
   test('a catastrophic pattern fed crafted lines does not stall the daemon: others are still banned', async () => {
     const s = setup(
       '',
@@ -111,7 +111,7 @@ describe('regex denial of service', () => {
   });
 });
 
-describe('faults', () => {
+describe('faults', { timeout: 60_000 }, () => {
   test('a socket file deleted under the running daemon is bound again', async () => {
     const s = setup();
     const d = startDaemon(['run', '-c', s.conf]);
@@ -164,7 +164,7 @@ describe('faults', () => {
   });
 });
 
-describe('state across restarts', () => {
+describe('state across restarts', { timeout: 60_000 }, () => {
   test('kill -9 loses no count older than the last save, and a list made anew is primed with the bans', async () => {
     const s = setup();
     const stateFile = join(s.dir, 'state', 'state.json');

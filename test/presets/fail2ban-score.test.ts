@@ -28,12 +28,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { PRESET_DIR } from '../../src/config/load.js';
 import { runCli } from '../helpers/daemon-process.js';
 import { findLogDir, LOG_DIRS, parseCases, score, SERVICES, type ReplayJson, type Score, type Service } from './lib/fail2ban.js';
 
 const logDir = findLogDir();
+/** dist/test/presets -> the repo root */
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
 interface Row {
   service: Service;
@@ -61,12 +64,14 @@ const pct = (n: number, d: number): string => (d === 0 ? '-' : `${((100 * n) / d
 
 function table(rows: Row[]): string {
   const out = [
-    '| service | fail2ban log (mode) | lines with an IP host | address only on an earlier line | matched | share of the rest | wrong address |',
-    '|---|---|---|---|---|---|---|',
+    '| service | fail2ban log (mode) | lines with an IP host | of which the address is only on an earlier line | matched | share of lines with the address | `match: false` lines | wrong address |',
+    '|---|---|---|---|---|---|---|---|',
   ];
   for (const { service, s } of rows) {
     const scorable = s.ipLines - s.elsewhere;
-    out.push(`| ${service.preset} | \`${service.file}\` (${service.mode}) | ${s.ipLines} | ${s.elsewhere} | ${s.matched} | ${pct(s.matched, scorable)} | ${s.wrong} |`);
+    out.push(
+      `| ${service.preset} | \`${service.file}\` (${service.mode}) | ${s.ipLines} | ${s.elsewhere} | ${s.matched} | ${pct(s.matched, scorable)} | ${s.noMatchLines} | ${s.wrong} |`,
+    );
   }
   return out.join('\n');
 }
@@ -82,7 +87,8 @@ test("the presets match fail2ban's test logs, with the right address", async (t)
   const work = mkdtempSync(path.join(tmpdir(), 'banban-f2b-'));
   try {
     const rows = await Promise.all(SERVICES.map((svc) => scoreService(svc, logDir, work)));
-    console.log(`fail2ban logs: ${logDir}\n${table(rows)}`);
+    const current = table(rows);
+    console.log(`fail2ban logs: ${logDir}\n${current}`);
     for (const { service, s } of rows) {
       await t.test(service.preset, () => {
         const details = [
@@ -99,6 +105,10 @@ test("the presets match fail2ban's test logs, with the right address", async (t)
         );
       });
     }
+    await t.test("the README's table is the current one", () => {
+      const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+      for (const row of current.split('\n')) assert.ok(readme.includes(`${row}\n`), `README's Presets table lacks the row:\n${row}\n(the whole table:)\n${current}`);
+    });
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

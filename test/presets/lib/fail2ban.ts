@@ -232,13 +232,12 @@ export function nginx(raw: string, json: FailJson): string {
  * apache's `ErrorLog syslog:...`: tag `apache2[pid]` (Debian's binary), and
  * the message is the error log line without its `[date]`.
  */
-export function apache(raw: string, json: FailJson): string {
+export function apache(raw: string): string {
   if (isSyslog(raw)) return asSyslog(raw);
   const m = /^\[[A-Z][a-z]{2} ([A-Z][a-z]{2}) (\d\d) (\d\d:\d\d:\d\d)(?:\.\d+)? \d{4}\] (.*)$/.exec(raw);
   if (!m) return raw;
   const pid = /\[pid (\d+)/.exec(m[4]!)?.[1] ?? '1000';
-  const stamp = `${m[1]} ${String(Number(m[2])).padStart(2, ' ')} ${m[3]}`;
-  return `${stamp || stampOf(json)} web apache2[${pid}]: ${m[4]}`;
+  return `${m[1]} ${String(Number(m[2])).padStart(2, ' ')} ${m[3]} web apache2[${pid}]: ${m[4]}`;
 }
 
 /**
@@ -294,6 +293,8 @@ export interface Score {
   matched: number;
   /** `match: true` lines whose address appears only on an earlier line */
   elsewhere: number;
+  /** `match: false` lines: none of them may give a bad match */
+  noMatchLines: number;
   /** lines where a bad match (and so, with minocc 1, a block) has the wrong address, or any address on a `match: false` line */
   wrong: number;
   /** blocked addresses that no line expected */
@@ -310,7 +311,7 @@ export function score(cases: readonly Case[], report: ReplayJson): Score {
     if (m.kind !== 'bad') continue;
     bad.set(m.line, [...(bad.get(m.line) ?? []), m.ip]);
   }
-  const s: Score = { ipLines: 0, matched: 0, elsewhere: 0, wrong: 0, wrongBlocks: [], misses: [], wrongCases: [] };
+  const s: Score = { ipLines: 0, matched: 0, elsewhere: 0, noMatchLines: 0, wrong: 0, wrongBlocks: [], misses: [], wrongCases: [] };
   const expected = new Set<string>();
   cases.forEach((c, i) => {
     const got = bad.get(i + 1) ?? [];
@@ -323,6 +324,7 @@ export function score(cases: readonly Case[], report: ReplayJson): Score {
         if (!addressInLine(c)) s.elsewhere++;
       }
     }
+    if (!c.match) s.noMatchLines++;
     const wrongHere = c.match ? got.filter((ip) => ip !== c.ip) : got;
     if (wrongHere.length) {
       s.wrong++;

@@ -1,0 +1,110 @@
+/**
+ * The compact window tables against a plain reference model: the same
+ * random operations must give the same counts, decisions and contents.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseIp, type ParsedIp } from '../../src/lib/ip.js';
+import { OffenceWindows } from '../../src/track/offence-windows.js';
+
+/** The obvious implementation: a Map of arrays in least-recently-touched order. */
+class Reference {
+  readonly m = new Map<string, number[]>();
+  evicted = 0;
+  constructor(readonly cap: number) {}
+  record(bt: string, ip: string, now: number, interval: number, minocc: number): number {
+    const key = `${bt} ${ip}`;
+    let times = this.m.get(key);
+    if (times === undefined) {
+      if (minocc <= 1) return 1;
+      if ([...this.m.keys()].filter((k) => k.startsWith(`${bt} `)).length >= this.cap) {
+        const oldest = [...this.m.keys()].find((k) => k.startsWith(`${bt} `))!;
+        this.m.delete(oldest);
+        this.evicted++;
+      }
+      times = [];
+    } else {
+      this.m.delete(key);
+      times = times.filter((t) => t >= now - interval);
+    }
+    const count = times.length + 1;
+    if (count >= minocc) return count;
+    times.push(now);
+    this.m.set(key, times);
+    return count;
+  }
+  forget(ip: string, bts: string[]): void {
+    for (const bt of bts) this.m.delete(`${bt} ${ip}`);
+  }
+}
+
+const ip = (s: string): ParsedIp => {
+  const r = parseIp(s);
+  assert.ok(r.ok, s);
+  return r.value;
+};
+
+function rng(seed: number) {
+  return () => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed / 2 ** 32;
+  };
+}
+
+test('random records, forgets and evictions agree with the reference model', () => {
+  const rand = rng(42);
+  const pool = Array.from({ length: 300 }, (_, i) => (i % 3 === 0 ? `2001:db8::${i.toString(16)}` : `192.0.2.${i % 256}`)).map((s) => ip(s).text);
+  const unique = [...new Set(pool)];
+  const w = new OffenceWindows(150);
+  const ref = new Reference(150);
+  let now = 0;
+  for (let step = 0; step < 30_000; step++) {
+    now += Math.floor(rand() * 2000);
+    const a = unique[Math.floor(rand() * unique.length)]!;
+    const bt = rand() < 0.7 ? 'ssh' : 'mail';
+    const minocc = bt === 'ssh' ? 4 : 2;
+    if (rand() < 0.03) {
+      w.forget(ip(a), ['ssh', 'mail']);
+      ref.forget(a, ['ssh', 'mail']);
+      continue;
+    }
+    assert.equal(w.record(bt, ip(a), now, 60_000, minocc), ref.record(bt, a, now, 60_000, minocc), `step ${step}`);
+  }
+  assert.equal(w.evicted, ref.evicted);
+  assert.equal(w.size, ref.m.size);
+  // Same contents, in the same least-recently-touched order per blocktype (times not yet expired may differ: they expire on touch).
+  const got = [...w.entries()].map((e) => `${e.blocktype} ${e.ip}`).sort();
+  assert.deepEqual(got, [...ref.m.keys()].sort());
+});
+
+test('times stay exact across the base moving forward (months of uptime)', () => {
+  const w = new OffenceWindows(10);
+  const day = 86_400_000;
+  let now = 1000;
+  // One offence every 10 days for a year: never 3 within a day, never a block.
+  for (let i = 0; i < 40; i++, now += 10 * day) assert.equal(w.record('ssh', ip('192.0.2.1'), now, day, 3), 1);
+  // Then three within a second, after the base has moved several times.
+  assert.equal(w.record('ssh', ip('192.0.2.2'), now, day, 3), 1);
+  assert.equal(w.record('ssh', ip('192.0.2.2'), now + 500, day, 3), 2);
+  assert.equal(w.record('ssh', ip('192.0.2.2'), now + 999, day, 3), 3);
+  const e = [...w.entries()].find((x) => x.ip === '192.0.2.1')!;
+  assert.deepEqual(e.times, [now - 10 * day]);
+});
+
+test('a reload that changes minocc keeps the windows, and the tables grow past their first size', () => {
+  const w = new OffenceWindows(100_000);
+  for (let i = 0; i < 5000; i++) w.record('ssh', ip(`10.0.${i >> 8}.${i & 255}`), i, 60_000, 5);
+  assert.equal(w.size, 5000);
+  assert.equal(w.record('ssh', ip('10.0.0.7'), 6000, 60_000, 3), 2, 'the window had one offence, now two');
+  assert.equal(w.record('ssh', ip('10.0.0.7'), 6001, 60_000, 3), 3);
+  assert.equal(w.size, 4999);
+});
+
+test('prune drops quiet windows and whole blocktypes no longer configured', () => {
+  const w = new OffenceWindows(10);
+  w.record('ssh', ip('192.0.2.1'), 0, 1000, 3);
+  w.record('ssh', ip('192.0.2.2'), 5000, 1000, 3);
+  w.record('old', ip('192.0.2.3'), 5000, 1000, 3);
+  assert.equal(w.prune(5500, (bt) => (bt === 'ssh' ? 1000 : undefined)), 2);
+  assert.deepEqual([...w.entries()].map((e) => e.ip), ['192.0.2.2']);
+});
