@@ -10,49 +10,64 @@
  *
  * The captured text is parsed strictly (lib/ip.ts). A capture that is not a
  * literal address makes that match void; the line's other matches still count.
+ *
+ * prefilter.ts skips the patterns that cannot match a line, without changing
+ * the outcome: a line no pattern concerns costs a few Set lookups.
  */
-import type { Blocktype, Config, Rule } from '../config/schema.js';
+import type { Config, Rule } from '../config/schema.js';
 import { parseIp, type ParsedIp } from '../lib/ip.js';
 import type { Offence, RejectedAddress, Verdict } from '../pipeline.js';
+import { FilteredRules, keyLengthFor } from './prefilter.js';
 
 const NONE: Verdict = { kind: 'none' };
 
 export class Matcher {
-  readonly #good: readonly Rule[];
-  readonly #blocktypes: readonly Blocktype[];
+  readonly #good: FilteredRules;
+  readonly #blocktypes: readonly { name: string; rules: FilteredRules }[];
+  readonly #keyLength: number;
 
   constructor(config: Pick<Config, 'goodpatterns' | 'blocktypes'>) {
-    this.#good = config.goodpatterns;
-    this.#blocktypes = config.blocktypes;
+    this.#keyLength = keyLengthFor([...config.goodpatterns, ...config.blocktypes.flatMap((b) => b.patterns)]);
+    this.#good = new FilteredRules(config.goodpatterns, this.#keyLength);
+    this.#blocktypes = config.blocktypes.map((b) => ({ name: b.name, rules: new FilteredRules(b.patterns, this.#keyLength) }));
   }
 
   match(text: string): Verdict {
+    const key = text.slice(0, this.#keyLength);
     let rejected: RejectedAddress | undefined;
-    for (const rule of this.#good) {
-      const got = capture(rule, text);
-      if (got === undefined) continue;
-      if (typeof got === 'string') {
-        rejected ??= { raw: text, reason: got, rule };
-        continue;
-      }
-      return { kind: 'good', ip: got, rule };
-    }
+    const note = (r: RejectedAddress) => {
+      rejected ??= r;
+    };
+    const good = this.#good.mayMatch(key) ? firstMatch(this.#good, text, note) : undefined;
+    if (good) return { kind: 'good', ip: good.ip, rule: good.rule };
     let offences: Offence[] | undefined;
     for (const bt of this.#blocktypes) {
-      for (const rule of bt.patterns) {
-        const got = capture(rule, text);
-        if (got === undefined) continue;
-        if (typeof got === 'string') {
-          rejected ??= { raw: text, reason: got, rule };
-          continue;
-        }
-        (offences ??= []).push({ blocktype: bt.name, ip: got, rule });
-        break;
-      }
+      if (!bt.rules.mayMatch(key)) continue;
+      const hit = firstMatch(bt.rules, text, note);
+      if (hit) (offences ??= []).push({ blocktype: bt.name, ip: hit.ip, rule: hit.rule });
     }
     if (offences) return rejected ? { kind: 'bad', offences, rejected } : { kind: 'bad', offences };
     return rejected ? { kind: 'none', rejected } : NONE;
   }
+}
+
+/** The first rule of the list that matches with a usable address; rules that match without one are noted. */
+function firstMatch(list: FilteredRules, text: string, note: (r: RejectedAddress) => void): { ip: ParsedIp; rule: Rule } | undefined {
+  for (let i = 0; i < list.rules.length; i++) {
+    const p = list.prefixes[i];
+    if (p !== undefined && !text.startsWith(p)) continue;
+    const inf = list.infixes[i];
+    if (inf !== undefined && !text.includes(inf)) continue;
+    const rule = list.rules[i]!;
+    const got = capture(rule, text);
+    if (got === undefined) continue;
+    if (typeof got === 'string') {
+      note({ raw: text, reason: got, rule });
+      continue;
+    }
+    return { ip: got, rule };
+  }
+  return undefined;
 }
 
 /** undefined: no match; string: matched but the capture is not an address (why); else the address */

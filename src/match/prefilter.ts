@@ -1,0 +1,186 @@
+/**
+ * Cheap tests that let the matcher skip patterns that cannot match a line.
+ *
+ * Most syslog lines concern no pattern (cron, systemd, the kernel), and an
+ * admin who includes every preset has hundreds of patterns. Nearly all of
+ * them start `^prog\[` or `^prog: `: a literal the line must begin with. So:
+ *   - `literalPrefix` finds that literal in a pattern's source;
+ *   - a pattern with one is tried only on lines that start with it;
+ *   - a list of patterns (goodpatterns, a blocktype) whose every pattern has
+ *     one is skipped at once when the line's first `keyLength` characters
+ *     start none of them.
+ * A pattern without such a prefix is tried only on lines that contain the
+ * longest literal it requires anywhere (`requiredLiteral`, at least 4
+ * characters), e.g. ` authentication failure; logname=`. A pattern with
+ * neither (a top-level `|`, the `i` flag) is always tried. The filter never
+ * changes what matches, only how fast.
+ */
+import type { Rule } from '../config/schema.js';
+
+/** The literal text every match must start with, or undefined. */
+export function literalPrefix(source: string, flags: string): string | undefined {
+  if (flags.includes('i') || !source.startsWith('^') || hasTopLevelAlternation(source)) return undefined;
+  let out = '';
+  for (let i = 1; i < source.length; i++) {
+    const c = source[i]!;
+    let lit: string | undefined;
+    let next = i + 1;
+    if (c === '\\') {
+      const e = source[i + 1];
+      if (e === undefined || /[A-Za-z0-9]/.test(e)) break; // \d \S \1 ...: not a literal
+      lit = e;
+      next = i + 2;
+    } else if ('.[](){}*+?|^$'.includes(c)) {
+      break;
+    } else {
+      lit = c;
+    }
+    const q = source[next];
+    if (q === '?' || q === '*' || (q === '{' && /^\{0*,|^\{0\}/.test(source.slice(next)))) break; // optional: not part of every match
+    out += lit;
+    i = next - 1;
+    if (q === '+' || q === '{') break; // repeated: what follows is not at a fixed place
+  }
+  return out.length > 0 ? out : undefined;
+}
+
+/**
+ * The longest literal that every match contains, found among the pattern's
+ * top-level pieces (not inside groups, classes or optional parts).
+ */
+export function requiredLiteral(source: string, flags: string): string | undefined {
+  if (flags.includes('i') || hasTopLevelAlternation(source)) return undefined;
+  let best = '';
+  let run = '';
+  const end = () => {
+    if (run.length > best.length) best = run;
+    run = '';
+  };
+  for (let i = 0; i < source.length; ) {
+    const c = source[i]!;
+    let lit: string | undefined;
+    let next = i + 1;
+    if (c === '\\') {
+      const e = source[i + 1];
+      if (e !== undefined && !/[A-Za-z0-9]/.test(e)) lit = e;
+      next = i + 2;
+    } else if (c === '(') {
+      next = skipGroup(source, i);
+    } else if (c === '[') {
+      next = skipClass(source, i);
+    } else if (!'.]){}*+?|^$'.includes(c)) {
+      lit = c;
+    }
+    const q = source[next];
+    if (lit === undefined) {
+      end();
+    } else if (q === '?' || q === '*' || q === '{') {
+      end();
+    } else {
+      run += lit;
+      if (q === '+') end();
+    }
+    // a quantifier belongs to the piece before it: step over it
+    i = next;
+    while (i < source.length && '?*+'.includes(source[i]!)) i++;
+    if (source[i] === '{') {
+      const close = source.indexOf('}', i);
+      i = close < 0 ? source.length : close + 1;
+    }
+  }
+  end();
+  return best.length >= 4 ? best : undefined;
+}
+
+/** index after the `)` closing the group that opens at `i` */
+function skipGroup(src: string, i: number): number {
+  let depth = 0;
+  let inClass = false;
+  for (; i < src.length; i++) {
+    const c = src[i]!;
+    if (c === '\\') {
+      i++;
+      continue;
+    }
+    if (inClass) {
+      if (c === ']') inClass = false;
+      continue;
+    }
+    if (c === '[') inClass = true;
+    else if (c === '(') depth++;
+    else if (c === ')' && --depth === 0) return i + 1;
+  }
+  return src.length;
+}
+
+/** index after the `]` closing the class that opens at `i` */
+function skipClass(src: string, i: number): number {
+  let j = i + 1;
+  if (src[j] === '^') j++;
+  if (src[j] === ']') j++;
+  for (; j < src.length; j++) {
+    if (src[j] === '\\') j++;
+    else if (src[j] === ']') return j + 1;
+  }
+  return src.length;
+}
+
+function hasTopLevelAlternation(src: string): boolean {
+  let depth = 0;
+  let inClass = false;
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i]!;
+    if (c === '\\') {
+      i++;
+      continue;
+    }
+    if (inClass) {
+      if (c === ']') inClass = false;
+      continue;
+    }
+    if (c === '[') inClass = true;
+    else if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === '|' && depth === 0) return true;
+  }
+  return false;
+}
+
+/** One ordered list of rules with its prefilter. */
+export class FilteredRules {
+  readonly rules: readonly Rule[];
+  /** per rule: the literal its matches start with */
+  readonly prefixes: readonly (string | undefined)[];
+  /** per rule without a prefix: a literal its matches contain */
+  readonly infixes: readonly (string | undefined)[];
+  /** the first keyLength characters of each prefix; undefined when some rule has no prefix */
+  readonly #keys: Set<string> | undefined;
+  readonly #keyLength: number;
+
+  constructor(rules: readonly Rule[], keyLength: number) {
+    this.rules = rules;
+    this.prefixes = rules.map((r) => literalPrefix(r.regex.source, r.regex.flags));
+    this.infixes = rules.map((r, i) => (this.prefixes[i] === undefined ? requiredLiteral(r.regex.source, r.regex.flags) : undefined));
+    this.#keyLength = keyLength;
+    this.#keys = this.prefixes.every((p) => p !== undefined) ? new Set(this.prefixes.map((p) => p!.slice(0, keyLength))) : undefined;
+  }
+
+  /** false when no rule of the list can match a line starting with `key` */
+  mayMatch(key: string): boolean {
+    return this.#keys === undefined || this.#keys.has(key);
+  }
+
+  get keyLength(): number {
+    return this.#keyLength;
+  }
+}
+
+/** The key length for a set of lists: short enough that every prefix has it, at most 4. */
+export function keyLengthFor(rules: readonly Rule[]): number {
+  let k = 4;
+  for (const r of rules) {
+    const p = literalPrefix(r.regex.source, r.regex.flags);
+    if (p !== undefined) k = Math.min(k, p.length);
+  }
+  return Math.max(1, k);
+}

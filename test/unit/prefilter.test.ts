@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parseConfig } from '../../src/config/load.js';
+import type { Config, Rule } from '../../src/config/schema.js';
+import { parseIp } from '../../src/lib/ip.js';
+import { Matcher } from '../../src/match/matcher.js';
+import { literalPrefix, requiredLiteral } from '../../src/match/prefilter.js';
+import { parseSyslogLine } from '../../src/source/syslog-line.js';
+
+const CASES: [string, string | undefined][] = [
+  [String.raw`^sshd\[\d+\]: Failed`, 'sshd['],
+  [String.raw`^postfix/(?:submission/)?smtpd\[`, 'postfix/'],
+  [String.raw`^dovecot: imap-login: `, 'dovecot: imap-login: '],
+  [String.raw`^pure-ftpd: \(`, 'pure-ftpd: ('],
+  [String.raw`^sshd?\[`, 'ssh'],
+  [String.raw`^ab*c`, 'a'],
+  [String.raw`^ab+c`, 'ab'],
+  [String.raw`^a{0,2}b`, undefined],
+  [String.raw`^\S+ sshd`, undefined],
+  [String.raw`sshd\[\d+\]`, undefined],
+  [String.raw`^sshd: x|^dovecot: y`, undefined],
+  [String.raw`^(?:sshd|dovecot): x`, undefined],
+  [String.raw`^a|b`, undefined],
+  [String.raw`^sshd[0-9]`, 'sshd'],
+];
+for (const [src, want] of CASES) {
+  test(`the literal prefix of ${src} is ${JSON.stringify(want)}`, () => assert.equal(literalPrefix(src, ''), want));
+}
+test('a case-insensitive pattern has no prefix', () => assert.equal(literalPrefix('^sshd', 'i'), undefined));
+
+const REQUIRED: [string, string | undefined][] = [
+  [String.raw`^[-\w.]+(?:\[\d+\])?: (?:pam_unix|x) authentication failure; logname=\S* uid`, ' authentication failure; logname='],
+  [String.raw`^(?:apache2|httpd): \[client (?<ip>\S+)\] user \S+ not found`, ': [client '],
+  [String.raw`x(?:abcdefgh)?yz`, undefined],
+  [String.raw`abcd?efgh`, 'efgh'],
+  [String.raw`abcde+fgh`, 'abcde'],
+  [String.raw`[abcdef]{2}ghij`, 'ghij'],
+  [String.raw`one|two three four`, undefined],
+];
+for (const [src, want] of REQUIRED) {
+  test(`the literal required by ${src} is ${JSON.stringify(want)}`, () => assert.equal(requiredLiteral(src, ''), want));
+}
+
+/** Every rule, tried in order, no filter: what the matcher must agree with. */
+function naive(config: Config, text: string): string {
+  const cap = (r: Rule) => {
+    const m = r.regex.exec(text);
+    if (!m) return undefined;
+    const ip = parseIp(m.groups?.['ip'] ?? '');
+    return ip.ok ? ip.value.text : undefined;
+  };
+  for (const r of config.goodpatterns) {
+    const ip = cap(r);
+    if (ip) return `good ${ip}`;
+  }
+  const out: string[] = [];
+  for (const bt of config.blocktypes) {
+    for (const r of bt.patterns) {
+      const ip = cap(r);
+      if (ip) {
+        out.push(`${bt.name} ${ip}`);
+        break;
+      }
+    }
+  }
+  return out.length ? `bad ${out.join(',')}` : 'none';
+}
+
+test('with every preset included, the prefiltered matcher agrees with trying every rule on real log lines', () => {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+  const presets = readdirSync(join(root, 'presets')).filter((f) => f.endsWith('.yml')).map((f) => f.slice(0, -4));
+  const config = parseConfig(`include: [${presets.join(', ')}]\n`, join(root, 'all.yml')).config;
+  const lines: string[] = [];
+  const f2b = ['/opt/banban-test/fail2ban/usr/lib/python3/dist-packages/fail2ban/tests/files/logs', '/usr/lib/python3/dist-packages/fail2ban/tests/files/logs'].find((d) => existsSync(d));
+  if (f2b) for (const f of readdirSync(f2b, { withFileTypes: true }).filter((e) => e.isFile())) lines.push(...readFileSync(join(f2b, f.name), 'latin1').split('\n'));
+  for (const l of readFileSync(join(root, 'test', 'corpus', 'injection.jsonl'), 'utf8').split('\n').filter(Boolean)) lines.push((JSON.parse(l) as { line: string }).line);
+  lines.push('Nov 22 06:25:01 h CRON[1]: (root) CMD (true)', 'Nov 22 06:25:01 h kernel: [1.0] x', '');
+  const m = new Matcher(config);
+  let matched = 0;
+  for (const line of lines) {
+    const text = parseSyslogLine(line).text;
+    const v = m.match(text);
+    const got = v.kind === 'good' ? `good ${v.ip.text}` : v.kind === 'bad' ? `bad ${v.offences.map((o) => `${o.blocktype} ${o.ip.text}`).join(',')}` : 'none';
+    assert.equal(got, naive(config, text), line);
+    if (got !== 'none') matched++;
+  }
+  assert.ok(matched > 50, `only ${matched} lines matched: the comparison says little`);
+});
