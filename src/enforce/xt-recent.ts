@@ -17,6 +17,7 @@
  */
 import { closeSync, constants, openSync, readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseIp } from '../lib/ip.js';
 import type { ListEntry, ListWriter } from './backend.js';
 
 export const IP_LIST_TOT_PATH = '/sys/module/xt_recent/parameters/ip_list_tot';
@@ -69,14 +70,18 @@ interface JiffiesNow {
 
 /**
  * Parses a list file. Kernel lines look like
- * `src=192.0.2.7 ttl: 0 last_seen: 4295084304 oldest_pkt: 1 4295084304`;
+ * `src=192.0.2.7 ttl: 0 last_seen: 4295084304 oldest_pkt: 1 4295084304`,
+ * IPv6 written out in full (`src=2001:0db8:0000:...`);
  * a plain-folder list holds `+ADDR` / `-ADDR` lines, replayed in order.
  */
 export function parseList(text: string, clock: JiffiesNow | undefined): ListEntry[] {
   const entries = new Map<string, ListEntry>();
   for (const line of text.split('\n')) {
     if (line.startsWith('src=')) {
-      const ip = line.slice(4, line.indexOf(' ') < 0 ? undefined : line.indexOf(' '));
+      // The kernel prints IPv6 in full (%pI6: 2001:0db8:0000:...); compare in banban's canonical form.
+      const raw = line.slice(4, line.indexOf(' ') < 0 ? undefined : line.indexOf(' '));
+      const parsed = parseIp(raw);
+      const ip = parsed.ok ? parsed.value.text : raw;
       const seen = /last_seen: (\d+)/.exec(line);
       const age = clock && seen ? Math.max(0, Math.round((clock.now - Number(seen[1])) / clock.hz)) : undefined;
       entries.set(ip, { ip, ageSeconds: age });

@@ -63,3 +63,10 @@ test('a CIDR with host bits set is masked, and a bad prefix is refused', () => {
   assert.equal(mapped.value.text, '192.0.2.0/24');
   assert.equal(parseCidr('::ffff:192.0.2.0/95').ok, false);
 });
+
+test('kernel list lines are read back in canonical form, IPv6 printed in full included', async () => {
+  const { parseList } = await import('../../src/enforce/xt-recent.js');
+  const text = 'src=192.0.2.7 ttl: 0 last_seen: 4295084304 oldest_pkt: 1 4295084304\nsrc=2001:0db8:0000:0000:0000:0000:0000:0001 ttl: 0 last_seen: 4295084304 oldest_pkt: 1 4295084304\n';
+  assert.deepEqual(parseList(text, undefined).map((e) => e.ip), ['192.0.2.7', '2001:db8::1']);
+  assert.deepEqual(parseList(text, { now: 4295084304 + 250 * 10, hz: 250 }).map((e) => e.ageSeconds), [10, 10]);
+});
