@@ -263,8 +263,9 @@ function summarise(c: Config): string {
   }
   const goodDetail = included.length && c.goodpatterns.length ? ` (${[...goodFrom].map(([o, n]) => `${n} from ${o}`).join(', ')})` : '';
   out.push(`goodpatterns ${c.goodpatterns.length}${goodDetail}`);
+  if (c.sessionpatterns.length) out.push(`sessionpatterns ${c.sessionpatterns.length}`);
   out.push(`ignorenets  ${c.ignorenetsText.length ? c.ignorenetsText.join(', ') : '(none)'}`);
-  out.push(`proc_dir    ${c.procDir}`, `max_tracked ${c.maxTracked}`, 'blocktypes:');
+  out.push(`proc_dir    ${c.procDir}`, `state_file  ${c.stateFile}`, `max_tracked ${c.maxTracked} per blocktype`, `max_line    ${c.maxLine}`, 'blocktypes:');
   for (const b of c.blocktypes) {
     // Where the patterns came from: a preset, or this file (its own blocktype, or its patterns: replacing a preset's).
     const origins = [...new Set(b.patterns.map((r) => originOf(r.where) ?? 'this file'))];

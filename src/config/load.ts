@@ -64,7 +64,7 @@ export const PRESET_DIR = fileURLToPath(new URL('../../../presets/', import.meta
 /** An `include:` entry of this shape names a shipped preset; anything else is a path. */
 const PRESET_NAME_RE = /^[a-z0-9-]+$/;
 /** The only keys an included file may hold. */
-const INCLUDED_KEYS = ['goodpatterns', 'blocktypes'];
+const INCLUDED_KEYS = ['goodpatterns', 'sessionpatterns', 'blocktypes'];
 
 /** Names of the shipped presets, sorted. */
 export function shippedPresets(): string[] {
@@ -154,6 +154,7 @@ interface BlocktypePart {
 interface Included {
   readonly label: string;
   readonly goodpatterns: Rule[];
+  readonly sessionpatterns: Rule[];
   readonly blocktypes: BlocktypePart[];
   /** the list item naming it, for messages */
   readonly item: YamlNode;
@@ -199,10 +200,10 @@ class Loader {
   }
 
   /** Reads this document as an included file; its problems are returned, not thrown. */
-  runIncluded(): { goodpatterns: Rule[]; blocktypes: BlocktypePart[]; problems: ConfigProblem[] } {
+  runIncluded(): { goodpatterns: Rule[]; sessionpatterns: Rule[]; blocktypes: BlocktypePart[]; problems: ConfigProblem[] } {
     const part = this.#parse() ? this.#includedTop() : undefined;
     this.#finish();
-    return { goodpatterns: part?.goodpatterns ?? [], blocktypes: part?.blocktypes ?? [], problems: this.#problems };
+    return { goodpatterns: part?.goodpatterns ?? [], sessionpatterns: part?.sessionpatterns ?? [], blocktypes: part?.blocktypes ?? [], problems: this.#problems };
   }
 
   /** Parses the YAML; false after a syntax error. */
@@ -270,6 +271,7 @@ class Loader {
     const included = this.#includes(entries.get('include'));
     // The presets' good patterns first, then the file's own.
     const goodpatterns = [...included.flatMap((inc) => inc.goodpatterns), ...this.#patterns(entries.get('goodpatterns'), 'goodpatterns', false)];
+    const sessionpatterns = [...included.flatMap((inc) => inc.sessionpatterns), ...this.#patterns(entries.get('sessionpatterns'), 'sessionpatterns', false)];
     const nets = this.#ignorenets(entries.get('ignorenets'));
     const blocktypes = this.#blocktypes(entries.get('blocktypes'), top, included);
     let procDir = this.#absPath(entries.get('proc_dir'), DEFAULTS.procDir);
@@ -286,6 +288,7 @@ class Loader {
       socketOwner,
       socketGroup,
       goodpatterns,
+      sessionpatterns,
       ignorenetsText: nets.map((n) => n.text),
       ignorenets: new NetSet(nets),
       blocktypes,
@@ -581,13 +584,13 @@ class Loader {
       const res = new Loader(text, file, this.#overrides, name).runIncluded();
       if (!this.#files.includes(file)) this.#files.push(file);
       this.#problems.push(...res.problems);
-      out.push({ label: name, goodpatterns: res.goodpatterns, blocktypes: res.blocktypes, item, key, loaded: !res.problems.some((p) => p.severity === 'error') });
+      out.push({ label: name, goodpatterns: res.goodpatterns, sessionpatterns: res.sessionpatterns, blocktypes: res.blocktypes, item, key, loaded: !res.problems.some((p) => p.severity === 'error') });
     });
     return out;
   }
 
   /** The top level of an included file: goodpatterns and blocktypes only. */
-  #includedTop(): { goodpatterns: Rule[]; blocktypes: BlocktypePart[] } | undefined {
+  #includedTop(): { goodpatterns: Rule[]; sessionpatterns: Rule[]; blocktypes: BlocktypePart[] } | undefined {
     const top = this.#deref(this.#doc.contents);
     if (top === null || (isScalar(top) && top.value === null)) {
       this.#add(0, '', 'the included file is empty; it needs goodpatterns: or blocktypes:');
@@ -603,15 +606,16 @@ class Loader {
       if (name === 'include') {
         this.#error(e.key, e.path, 'an included file cannot include others; list every preset in the include: of the config itself');
       } else if (TOP_KEYS.includes(name)) {
-        this.#error(e.key, e.path, `cannot be set in an included file, which holds only goodpatterns and blocktypes; set it in the config that includes this file`);
+        this.#error(e.key, e.path, `cannot be set in an included file, which holds only goodpatterns, sessionpatterns and blocktypes; set it in the config that includes this file`);
       } else {
         this.#unknownKey(e, name, '', INCLUDED_KEYS, BT_KEYS);
       }
     }
     const goodpatterns = this.#patterns(entries.get('goodpatterns'), 'goodpatterns', false);
+    const sessionpatterns = this.#patterns(entries.get('sessionpatterns'), 'sessionpatterns', false);
     const bt = entries.get('blocktypes');
     const blocktypes = bt === undefined ? [] : this.#blocktypeParts(bt, () => true);
-    return { goodpatterns, blocktypes };
+    return { goodpatterns, sessionpatterns, blocktypes };
   }
 
   #target(e: Entry | undefined): string {
@@ -675,7 +679,8 @@ class Loader {
         return;
       }
       // A rule from an included file says which: `sshd:blocktypes.sshd.patterns[3]`.
-      const res = compileRule(item.value, this.#label === undefined ? where : `${this.#label}:${where}`);
+      // Only a blocktype's patterns may count against the address a process logged before.
+      const res = compileRule(item.value, this.#label === undefined ? where : `${this.#label}:${where}`, { allowPid: required });
       if (!res.ok) {
         this.#add(this.#offsetIn(item, res.index), where, res.reason);
         return;

@@ -15,6 +15,11 @@ export interface Rule {
   readonly regex: RegExp;
   /** where it came from, for messages: `goodpatterns[2]`, `blocktypes.ssh.patterns[0]` */
   readonly where: string;
+  /**
+   * The pattern captures `(?<pid>...)`, not the address: the address is the
+   * one the same process (`prog[pid]`) logged last (see `sessionpatterns`).
+   */
+  readonly byPid?: true;
 }
 
 export interface Blocktype {
@@ -40,6 +45,8 @@ export interface Config {
   readonly socketOwner: number | undefined;
   readonly socketGroup: number | undefined;
   readonly goodpatterns: readonly Rule[];
+  /** lines that tell which address a process (`prog[pid]`) is talking to; never an offence */
+  readonly sessionpatterns: readonly Rule[];
   /** the networks as written, canonicalised, for summaries */
   readonly ignorenetsText: readonly string[];
   readonly ignorenets: NetSet;
@@ -83,6 +90,7 @@ export const FIELDS: readonly FieldDoc[] = [
   { key: 'socket_group', type: 'group name or gid', default: '(unchanged)', doc: "Group given to the socket file, e.g. the syslog daemon's group so it may write." },
   { key: 'include', type: 'list of preset names or paths', default: '[]', doc: "Shipped presets (sshd, postfix, ...; see Presets) or YAML files of your own whose goodpatterns and blocktypes are added to this file's. A blocktype this file also names is overridden key by key." },
   { key: 'goodpatterns', type: 'list of regex', default: '[]', doc: 'A match unblocks the address in every target and forgets its offences. Each needs a named group (?<ip>...).' },
+  { key: 'sessionpatterns', type: 'list of regex', default: '[]', doc: 'Lines that only note which address a process (prog[pid]) talks to, e.g. sshd\'s "Connection from". A blocktype pattern with (?<pid>...) instead of (?<ip>...) counts against that address.' },
   { key: 'ignorenets', type: 'list of CIDR', default: '[]', doc: 'IPv4 and IPv6 networks (or single addresses) that are never counted or blocked.' },
   { key: 'blocktypes', type: 'map of name to blocktype', default: '(required)', doc: 'What to count and where to block; see below.' },
   { key: 'blocktypes.<name>.target', type: 'list name', default: DEFAULTS.target, doc: 'xt_recent list written to: /proc/net/xt_recent/<target>, the --name of your iptables rule.' },
@@ -90,7 +98,7 @@ export const FIELDS: readonly FieldDoc[] = [
   { key: 'blocktypes.<name>.interval', type: 'seconds > 0', default: String(DEFAULTS.interval), doc: 'Length of the counting window.' },
   { key: 'blocktypes.<name>.resetconns', type: 'boolean (or 0/1)', default: String(DEFAULTS.resetconns), doc: "Also delete the address's conntrack flows, so open connections die." },
   { key: 'blocktypes.<name>.bantime', type: 'seconds > 0', default: String(DEFAULTS.bantime), doc: "How long a ban lasts: after a restart or reboot, bans younger than this are written to the kernel list again. Set it to your rule's --seconds." },
-  { key: 'blocktypes.<name>.patterns', type: 'list of regex', default: '(required)', doc: 'Lines that count as an offence. Each needs a named group (?<ip>...).' },
+  { key: 'blocktypes.<name>.patterns', type: 'list of regex', default: '(required)', doc: 'Lines that count as an offence. Each needs a named group (?<ip>...), or (?<pid>...) to count against the address that process logged last.' },
   { key: 'proc_dir', type: 'path', default: DEFAULTS.procDir, doc: 'Folder of the kernel lists. Only tests change it (also --proc-dir).' },
   { key: 'state_file', type: 'path', default: DEFAULTS.stateFile, doc: 'Offence windows and active bans are saved here (atomically) on stop and every minute, and restored at start.' },
   { key: 'max_line', type: 'integer 256 to 65535', default: String(DEFAULTS.maxLine), doc: 'Longest syslog line, in bytes, that is matched. A longer datagram is skipped: a cut line could show a cut address.' },

@@ -13,6 +13,13 @@
  *
  * prefilter.ts skips the patterns that cannot match a line, without changing
  * the outcome: a line no pattern concerns costs a few Set lookups.
+ *
+ * Some programs name the client on one line and report its failure on a
+ * later line of the same process without it (sshd: `Connection from ADDR`,
+ * then `fatal: ... [preauth]`). A blocktype pattern that captures `pid`
+ * instead of `ip` is returned unresolved, keyed by `prog[pid]`, and
+ * `seen` says which address the line's process showed (a sessionpattern, or
+ * any pattern that captured an address); the engine keeps that memory.
  */
 import type { Config, Rule } from '../config/schema.js';
 import { parseIp, type ParsedIp } from '../lib/ip.js';
@@ -21,44 +28,94 @@ import { FilteredRules, keyLengthFor } from './prefilter.js';
 
 const NONE: Verdict = { kind: 'none' };
 
+/** What the matcher found; the engine turns it into the final Verdict. */
+export interface MatchResult {
+  readonly verdict: Verdict;
+  /** blocktype patterns that matched by process id: their address is the one `session` showed before */
+  readonly byPid?: readonly { blocktype: string; session: string; rule: Rule }[];
+  /** this line's process (`prog[pid]`) and the address it named */
+  readonly seen?: { session: string; ip: ParsedIp };
+}
+
+const NOTHING: MatchResult = { verdict: NONE };
+/** `prog[pid]: ` at the start of a line's text */
+const TAG_RE = /^([^\s[\]:]+\[\d+\]): /;
+
+type Hit = { ip: ParsedIp; rule: Rule } | { session: string; rule: Rule };
+
 export class Matcher {
   readonly #good: FilteredRules;
+  readonly #sessions: FilteredRules;
   readonly #blocktypes: readonly { name: string; rules: FilteredRules }[];
   readonly #keyLength: number;
+  /** whether any rule works by process id: only then are sessions noted */
+  readonly #trackSessions: boolean;
 
-  constructor(config: Pick<Config, 'goodpatterns' | 'blocktypes'>) {
-    this.#keyLength = keyLengthFor([...config.goodpatterns, ...config.blocktypes.flatMap((b) => b.patterns)]);
+  constructor(config: Pick<Config, 'goodpatterns' | 'blocktypes'> & Partial<Pick<Config, 'sessionpatterns'>>) {
+    const sessionpatterns = config.sessionpatterns ?? [];
+    this.#keyLength = keyLengthFor([...config.goodpatterns, ...sessionpatterns, ...config.blocktypes.flatMap((b) => b.patterns)]);
     this.#good = new FilteredRules(config.goodpatterns, this.#keyLength);
+    this.#sessions = new FilteredRules(sessionpatterns, this.#keyLength);
     this.#blocktypes = config.blocktypes.map((b) => ({ name: b.name, rules: new FilteredRules(b.patterns, this.#keyLength) }));
+    this.#trackSessions = config.blocktypes.some((b) => b.patterns.some((r) => r.byPid));
   }
 
+  /** The verdict alone, for callers that keep no session memory. */
   match(text: string): Verdict {
+    return this.find(text).verdict;
+  }
+
+  find(text: string): MatchResult {
     const key = text.slice(0, this.#keyLength);
     let rejected: RejectedAddress | undefined;
     const note = (r: RejectedAddress) => {
       rejected ??= r;
     };
     const good = this.#good.mayMatch(key) ? firstMatch(this.#good, text, note) : undefined;
-    if (good) return { kind: 'good', ip: good.ip, rule: good.rule };
+    if (good && 'ip' in good) return this.#withSeen({ verdict: { kind: 'good', ip: good.ip, rule: good.rule } }, text, good.ip);
     let offences: Offence[] | undefined;
+    let byPid: { blocktype: string; session: string; rule: Rule }[] | undefined;
     for (const bt of this.#blocktypes) {
       if (!bt.rules.mayMatch(key)) continue;
       const hit = firstMatch(bt.rules, text, note);
-      if (hit) (offences ??= []).push({ blocktype: bt.name, ip: hit.ip, rule: hit.rule });
+      if (hit === undefined) continue;
+      if ('ip' in hit) (offences ??= []).push({ blocktype: bt.name, ip: hit.ip, rule: hit.rule });
+      else (byPid ??= []).push({ blocktype: bt.name, session: hit.session, rule: hit.rule });
     }
-    if (offences) return rejected ? { kind: 'bad', offences, rejected } : { kind: 'bad', offences };
-    return rejected ? { kind: 'none', rejected } : NONE;
+    let verdict: Verdict;
+    if (offences) verdict = rejected ? { kind: 'bad', offences, rejected } : { kind: 'bad', offences };
+    else verdict = rejected ? { kind: 'none', rejected } : NONE;
+    if (!this.#trackSessions) return verdict === NONE ? NOTHING : { verdict };
+    let seenIp = offences?.[0]?.ip;
+    if (seenIp === undefined && this.#sessions.mayMatch(key)) {
+      const s = firstMatch(this.#sessions, text, note);
+      if (s && 'ip' in s) seenIp = s.ip;
+    }
+    const result = byPid ? { verdict, byPid } : { verdict };
+    return seenIp ? this.#withSeen(result, text, seenIp) : result;
+  }
+
+  #withSeen(result: MatchResult, text: string, ip: ParsedIp): MatchResult {
+    if (!this.#trackSessions) return result;
+    const tag = TAG_RE.exec(text);
+    return tag ? { ...result, seen: { session: tag[1]!, ip } } : result;
   }
 }
 
-/** The first rule of the list that matches with a usable address; rules that match without one are noted. */
-function firstMatch(list: FilteredRules, text: string, note: (r: RejectedAddress) => void): { ip: ParsedIp; rule: Rule } | undefined {
+/** The first rule of the list that matches with a usable address (or a process id); rules that match without one are noted. */
+function firstMatch(list: FilteredRules, text: string, note: (r: RejectedAddress) => void): Hit | undefined {
   for (let i = 0; i < list.rules.length; i++) {
     const p = list.prefixes[i];
     if (p !== undefined && !text.startsWith(p)) continue;
     const inf = list.infixes[i];
     if (inf !== undefined && !text.includes(inf)) continue;
     const rule = list.rules[i]!;
+    if (rule.byPid) {
+      const m = rule.regex.exec(text);
+      const tag = m === null ? null : TAG_RE.exec(text);
+      if (tag) return { session: tag[1]!, rule };
+      continue;
+    }
     const got = capture(rule, text);
     if (got === undefined) continue;
     if (typeof got === 'string') {

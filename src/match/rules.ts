@@ -64,7 +64,7 @@ type ScanResult = { ok: true; groupNames: string[] } | { ok: false; reason: stri
  * Compiles one pattern. `where` names it in messages and in the Rule
  * (`goodpatterns[2]`, `blocktypes.ssh.patterns[0]`).
  */
-export function compileRule(source: string, where: string): CompiledRule {
+export function compileRule(source: string, where: string, opts: { allowPid?: boolean } = {}): CompiledRule {
   if (source.includes('\n') || source.includes('\r')) {
     // Usually a YAML block scalar (`|` or `>`) keeping its final newline; a
     // syslog line never contains one, so the pattern could never match.
@@ -89,14 +89,17 @@ export function compileRule(source: string, where: string): CompiledRule {
     return { ok: false, reason: `not a valid regular expression: ${(e as Error).message}` };
   }
 
-  if (!scan.groupNames.includes('ip')) {
+  // A blocktype pattern may instead capture the process id: the address is the one that process logged last.
+  const byPid = opts.allowPid === true && !scan.groupNames.includes('ip') && scan.groupNames.includes('pid');
+  if (!scan.groupNames.includes('ip') && !byPid) {
     const near = scan.groupNames.find((n) => n.toLowerCase() === 'ip');
     const hint = near !== undefined ? ` (it has (?<${near}>...); the name must be exactly 'ip', lower case)` : '';
-    return { ok: false, reason: `pattern has no named group (?<ip>...) to capture the address${hint}` };
+    const alt = opts.allowPid === true ? ', or (?<pid>...) to take the address that process logged before' : '';
+    return { ok: false, reason: `pattern has no named group (?<ip>...) to capture the address${alt}${hint}` };
   }
   const lint = lintPattern(body, flags);
   if (lint.refuse !== undefined) return { ok: false, reason: lint.refuse };
-  return { ok: true, rule: { source, regex, where }, warnings: lint.warnings };
+  return { ok: true, rule: byPid ? { source, regex, where, byPid } : { source, regex, where }, warnings: lint.warnings };
 }
 
 /**

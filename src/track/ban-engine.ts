@@ -7,15 +7,24 @@
  *     `ignorenets` is reported as ignored and never counted;
  *   - minocc offences within interval: one block decision, window emptied,
  *     so a persistent attacker is re-blocked (refreshing the kernel entry)
- *     every minocc further offences, not on every line.
+ *     every minocc further offences, not on every line;
+ *   - a pattern that matched by process id counts against the address that
+ *     process (`prog[pid]`) named last, if it did so within SESSION_TTL_MS;
+ *     that memory holds at most SESSION_CAP processes, oldest dropped first.
  */
 import type { Blocktype, Config } from '../config/schema.js';
 import type { ParsedIp } from '../lib/ip.js';
 import { Matcher } from '../match/matcher.js';
-import type { Decision, Outcome } from '../pipeline.js';
+import type { Decision, Offence, Outcome, Verdict } from '../pipeline.js';
 import { OffenceWindows } from './offence-windows.js';
 
+/** how long a process's address is remembered: sshd's LoginGraceTime is 2 minutes */
+export const SESSION_TTL_MS = 10 * 60_000;
+export const SESSION_CAP = 20_000;
+
 export class BanEngine {
+  /** `prog[pid]` -> the address that process named last, and when (insertion order = age) */
+  readonly #sessions = new Map<string, { ip: ParsedIp; at: number }>();
   readonly matcher: Matcher;
   readonly windows: OffenceWindows;
   readonly targets: readonly string[];
@@ -39,7 +48,10 @@ export class BanEngine {
 
   /** `now` in milliseconds on any clock that does not go backwards much. */
   handle(text: string, now: number): Outcome {
-    const verdict = this.matcher.match(text);
+    const found = this.matcher.find(text);
+    let verdict = found.verdict;
+    if (found.seen) this.#remember(found.seen.session, found.seen.ip, now);
+    if (found.byPid) verdict = this.#resolveByPid(verdict, found.byPid, now);
     if (verdict.kind === 'none') return { verdict, ignored: NO_IPS, decisions: NO_DECISIONS };
     if (verdict.kind === 'good') {
       if (this.#config.ignorenets.contains(verdict.ip)) return { verdict, ignored: [verdict.ip], decisions: NO_DECISIONS };
@@ -68,6 +80,25 @@ export class BanEngine {
       }
     }
     return { verdict, ignored: ignored ?? NO_IPS, decisions: decisions ?? NO_DECISIONS };
+  }
+
+  #remember(session: string, ip: ParsedIp, now: number): void {
+    this.#sessions.delete(session);
+    this.#sessions.set(session, { ip, at: now });
+    if (this.#sessions.size > SESSION_CAP) this.#sessions.delete(this.#sessions.keys().next().value!);
+  }
+
+  /** Adds the offences of patterns that matched by process id, for blocktypes that have none yet. */
+  #resolveByPid(verdict: Verdict, byPid: readonly { blocktype: string; session: string; rule: Offence['rule'] }[], now: number): Verdict {
+    if (verdict.kind === 'good') return verdict;
+    const offences: Offence[] = verdict.kind === 'bad' ? [...verdict.offences] : [];
+    for (const p of byPid) {
+      const s = this.#sessions.get(p.session);
+      if (s === undefined || now - s.at > SESSION_TTL_MS || offences.some((o) => o.blocktype === p.blocktype)) continue;
+      offences.push({ blocktype: p.blocktype, ip: s.ip, rule: p.rule });
+    }
+    if (offences.length === 0) return verdict;
+    return verdict.rejected ? { kind: 'bad', offences, rejected: verdict.rejected } : { kind: 'bad', offences };
   }
 
   /** Drops quiet windows; the daemon calls it now and then. */

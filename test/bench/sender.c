@@ -229,11 +229,6 @@ static int flag(int argc, char **argv, const char *name) {
   return 0;
 }
 
-static int cmp_i64(const void *a, const void *b) {
-  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-  return x < y ? -1 : x > y;
-}
-
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: sender send|probe ... (see the comment at the top of sender.c)\n");
@@ -352,7 +347,6 @@ int main(int argc, char **argv) {
     printf("{\"missed\":%u,\"lat_ns\":[", missed);
     for (uint64_t i = 0; i < count; i++) printf("%s%lld", i ? "," : "", (long long)lat[i]);
     printf("]}\n");
-    (void)cmp_i64;
     return 0;
   }
 

@@ -204,11 +204,11 @@ test('with includes, blocktypes may be left out; without any blocktype at all it
   assert.match(onlyError(problems(yaml('ignorenets: [127.0.0.0/8]')), 'blocktypes').message, /is required/);
 });
 
-test('every shipped preset holds only goodpatterns and blocktypes, anchored patterns, and the agreed defaults', () => {
+test('every shipped preset holds only goodpatterns, sessionpatterns and blocktypes, anchored patterns, and the agreed defaults', () => {
   for (const name of SHIPPED) {
     const text = readFileSync(path.join(PRESET_DIR, `${name}.yml`), 'utf8');
-    const doc = parse(text) as { goodpatterns?: string[]; blocktypes: Record<string, { target: string; bantime: number; minocc: number; interval: number; resetconns: boolean; patterns: string[] }> };
-    assert.deepEqual(Object.keys(doc).filter((k) => k !== 'goodpatterns' && k !== 'blocktypes'), [], name);
+    const doc = parse(text) as { goodpatterns?: string[]; sessionpatterns?: string[]; blocktypes: Record<string, { target: string; bantime: number; minocc: number; interval: number; resetconns: boolean; patterns: string[] }> };
+    assert.deepEqual(Object.keys(doc).filter((k) => !['goodpatterns', 'sessionpatterns', 'blocktypes'].includes(k)), [], name);
     assert.deepEqual(Object.keys(doc.blocktypes), [name], `${name} defines one blocktype named after it`);
     const bt = doc.blocktypes[name]!;
     assert.equal(bt.target, 'BLOCKER', name);
@@ -216,9 +216,9 @@ test('every shipped preset holds only goodpatterns and blocktypes, anchored patt
     assert.equal(bt.minocc, 5, name);
     assert.equal(bt.interval, 600, name);
     assert.equal(bt.resetconns, name === 'sshd', name);
-    for (const p of [...(doc.goodpatterns ?? []), ...bt.patterns]) {
+    for (const p of [...(doc.goodpatterns ?? []), ...(doc.sessionpatterns ?? []), ...bt.patterns]) {
       assert.ok(p.startsWith('^') && p.endsWith('$'), `${name}: not anchored at both ends: ${p}`);
-      assert.ok(p.includes('(?<ip>'), `${name}: no ip group: ${p}`);
+      assert.ok(p.includes('(?<ip>') || (bt.patterns.includes(p) && p.includes('(?<pid>')), `${name}: no ip group: ${p}`);
     }
     // a comment says which lines each pattern is for
     assert.match(text, /^# banban preset: /, name);

@@ -116,3 +116,41 @@ test('prune drops windows that have gone quiet for longer than their interval', 
   assert.equal(e.prune(61_000), 1); // the ssh window (60 s)
   assert.equal(e.windows.size, 0);
 });
+
+const SESSIONS = `
+sessionpatterns:
+  - '^sshd\\[\\d+\\]: Connection from (?<ip>[0-9a-f.:]+) port \\d+ on \\S+ port \\d+$'
+blocktypes:
+  ssh:
+    minocc: 2
+    patterns:
+      - '^sshd\\[\\d+\\]: Failed password for \\S+ from (?<ip>[0-9a-f.:]+) port \\d+ ssh2$'
+      - '^sshd\\[(?<pid>\\d+)\\]: fatal: Read from socket failed: Connection reset by peer \\[preauth\\]$'
+`;
+
+test('a line without the address counts against the address its process named before', () => {
+  const e = new BanEngine(parseConfig(SESSIONS, '/t.yml').config);
+  const reset = (pid: number) => `sshd[${pid}]: fatal: Read from socket failed: Connection reset by peer [preauth]`;
+  assert.equal(e.handle(reset(100), 0).verdict.kind, 'none', 'no address known for sshd[100] yet');
+  assert.equal(e.handle('sshd[100]: Connection from 192.0.2.40 port 5000 on 192.0.2.1 port 22', 1).verdict.kind, 'none', 'a session line is no offence');
+  const first = e.handle(reset(100), 2);
+  assert.equal(first.verdict.kind, 'bad');
+  assert.equal(first.verdict.kind === 'bad' && first.verdict.offences[0]!.ip.text, '192.0.2.40');
+  assert.equal(e.handle(reset(101), 3).verdict.kind, 'none', 'another process is another client');
+  assert.deepEqual(blocks(e.handle(reset(100), 4).decisions), ['192.0.2.40>BLOCKER']);
+});
+
+test('an offence with an address also tells its process, and the memory fades after ten minutes', () => {
+  const e = new BanEngine(parseConfig(SESSIONS, '/t.yml').config);
+  e.handle('sshd[7]: Failed password for root from 192.0.2.41 port 1 ssh2', 0);
+  const later = e.handle('sshd[7]: fatal: Read from socket failed: Connection reset by peer [preauth]', 1000);
+  assert.equal(later.verdict.kind === 'bad' && later.verdict.offences[0]!.ip.text, '192.0.2.41');
+  const stale = e.handle('sshd[7]: fatal: Read from socket failed: Connection reset by peer [preauth]', 1000 + 10 * 60_000 + 1);
+  assert.equal(stale.verdict.kind, 'none');
+});
+
+test('a pattern capturing pid is allowed only in a blocktype, and a pattern with neither group is still refused', () => {
+  const problem = (re: RegExp) => (err: unknown) => (err as { problems: { message: string }[] }).problems.some((p) => re.test(p.message));
+  assert.throws(() => parseConfig("goodpatterns: ['^sshd\\[(?<pid>\\d+)\\]: x$']\nblocktypes: {a: {patterns: ['(?<ip>x)']}}\n", '/t.yml'), problem(/no named group \(\?<ip>\.\.\.\) to capture the address$/));
+  assert.throws(() => parseConfig("blocktypes: {a: {patterns: ['^sshd: x$']}}\n", '/t.yml'), problem(/or \(\?<pid>\.\.\.\)/));
+});

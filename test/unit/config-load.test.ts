@@ -127,7 +127,7 @@ test('every key listed in FIELDS is accepted by the loader', () => {
   assert.equal(config.maxLine, 4096);
   assert.equal(config.blocktypes[0]!.bantime, 7200);
   const keys = FIELDS.map((f) => f.key.replace('blocktypes.<name>.', ''));
-  assert.deepEqual(keys.sort(), ['bantime', 'blocktypes', 'goodpatterns', 'ignorenets', 'include', 'interval', 'max_line', 'max_tracked', 'minocc', 'patterns', 'proc_dir', 'resetconns', 'socket', 'socket_group', 'socket_owner', 'state_file', 'target']);
+  assert.deepEqual(keys.sort(), ['bantime', 'blocktypes', 'goodpatterns', 'ignorenets', 'include', 'interval', 'max_line', 'max_tracked', 'minocc', 'patterns', 'proc_dir', 'resetconns', 'sessionpatterns', 'socket', 'socket_group', 'socket_owner', 'state_file', 'target']);
 });
 
 test('defaults fill every optional key', () => {

@@ -291,8 +291,6 @@ export interface Score {
   ipLines: number;
   /** of those, matched with that address */
   matched: number;
-  /** `match: true` lines whose address appears only on an earlier line */
-  elsewhere: number;
   /** `match: false` lines: none of them may give a bad match */
   noMatchLines: number;
   /** lines where a bad match (and so, with minocc 1, a block) has the wrong address, or any address on a `match: false` line */
@@ -311,7 +309,7 @@ export function score(cases: readonly Case[], report: ReplayJson): Score {
     if (m.kind !== 'bad') continue;
     bad.set(m.line, [...(bad.get(m.line) ?? []), m.ip]);
   }
-  const s: Score = { ipLines: 0, matched: 0, elsewhere: 0, noMatchLines: 0, wrong: 0, wrongBlocks: [], misses: [], wrongCases: [] };
+  const s: Score = { ipLines: 0, matched: 0, noMatchLines: 0, wrong: 0, wrongBlocks: [], misses: [], wrongCases: [] };
   const expected = new Set<string>();
   cases.forEach((c, i) => {
     const got = bad.get(i + 1) ?? [];
@@ -319,10 +317,7 @@ export function score(cases: readonly Case[], report: ReplayJson): Score {
       s.ipLines++;
       expected.add(c.ip);
       if (got.includes(c.ip)) s.matched++;
-      else {
-        s.misses.push(c);
-        if (!addressInLine(c)) s.elsewhere++;
-      }
+      else s.misses.push(c);
     }
     if (!c.match) s.noMatchLines++;
     const wrongHere = c.match ? got.filter((ip) => ip !== c.ip) : got;
@@ -335,12 +330,3 @@ export function score(cases: readonly Case[], report: ReplayJson): Score {
   return s;
 }
 
-/** Whether the expected address is written in the line itself (else fail2ban took it from an earlier line). */
-function addressInLine(c: Case): boolean {
-  const tokens = c.line.split(/[^0-9A-Fa-f:.]+/).filter((t) => t !== '');
-  return tokens.some((t) => {
-    const p = parseIp(t.replace(/^:+(?!:)|[.:]+$/g, ''));
-    const q = parseIp(t);
-    return (p.ok && p.value.text === c.ip) || (q.ok && q.value.text === c.ip);
-  });
-}
