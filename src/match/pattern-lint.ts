@@ -15,6 +15,7 @@
  *     Any pattern it cannot run gets a warning.
  */
 import { runsInLinearTime } from './regex-engine.js';
+import { syntaxChars } from './regex-source.js';
 
 export interface LintResult {
   warnings: string[];
@@ -66,22 +67,7 @@ interface Token {
 /** The few structural tokens the checks need, outside character classes and escapes. */
 function tokenize(src: string): Token[] {
   const out: Token[] = [];
-  let inClass = false;
-  for (let i = 0; i < src.length; i++) {
-    const c = src[i]!;
-    if (c === '\\') {
-      i++;
-      continue;
-    }
-    if (inClass) {
-      if (c === ']') inClass = false;
-      continue;
-    }
-    if (c === '[') {
-      inClass = true;
-      if (src[i + 1] === ']') i++;
-      continue;
-    }
+  for (const { c, i } of syntaxChars(src)) {
     if (c === '(') out.push({ kind: 'group-open', index: i });
     else if (c === ')') out.push({ kind: 'group-close', index: i });
     else if (c === '$') out.push({ kind: 'end-anchor', index: i });

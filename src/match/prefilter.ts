@@ -16,6 +16,7 @@
  * changes what matches, only how fast.
  */
 import type { Rule } from '../config/schema.js';
+import { classEnd, groupEnd, hasTopLevelAlternation } from './regex-source.js';
 
 /** The literal text every match must start with, or undefined. */
 export function literalPrefix(source: string, flags: string): string | undefined {
@@ -65,9 +66,9 @@ export function requiredLiteral(source: string, flags: string): string | undefin
       if (e !== undefined && !/[A-Za-z0-9]/.test(e)) lit = e;
       next = i + 2;
     } else if (c === '(') {
-      next = skipGroup(source, i);
+      next = groupEnd(source, i);
     } else if (c === '[') {
-      next = skipClass(source, i);
+      next = classEnd(source, i);
     } else if (!'.]){}*+?|^$'.includes(c)) {
       lit = c;
     }
@@ -90,60 +91,6 @@ export function requiredLiteral(source: string, flags: string): string | undefin
   }
   end();
   return best.length >= 4 ? best : undefined;
-}
-
-/** index after the `)` closing the group that opens at `i` */
-function skipGroup(src: string, i: number): number {
-  let depth = 0;
-  let inClass = false;
-  for (; i < src.length; i++) {
-    const c = src[i]!;
-    if (c === '\\') {
-      i++;
-      continue;
-    }
-    if (inClass) {
-      if (c === ']') inClass = false;
-      continue;
-    }
-    if (c === '[') inClass = true;
-    else if (c === '(') depth++;
-    else if (c === ')' && --depth === 0) return i + 1;
-  }
-  return src.length;
-}
-
-/** index after the `]` closing the class that opens at `i` */
-function skipClass(src: string, i: number): number {
-  let j = i + 1;
-  if (src[j] === '^') j++;
-  if (src[j] === ']') j++;
-  for (; j < src.length; j++) {
-    if (src[j] === '\\') j++;
-    else if (src[j] === ']') return j + 1;
-  }
-  return src.length;
-}
-
-function hasTopLevelAlternation(src: string): boolean {
-  let depth = 0;
-  let inClass = false;
-  for (let i = 0; i < src.length; i++) {
-    const c = src[i]!;
-    if (c === '\\') {
-      i++;
-      continue;
-    }
-    if (inClass) {
-      if (c === ']') inClass = false;
-      continue;
-    }
-    if (c === '[') inClass = true;
-    else if (c === '(') depth++;
-    else if (c === ')') depth--;
-    else if (c === '|' && depth === 0) return true;
-  }
-  return false;
 }
 
 /** One ordered list of rules with its prefilter. */

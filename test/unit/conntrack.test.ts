@@ -7,11 +7,9 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { after, test } from 'node:test';
 import { ConntrackKiller } from '../../src/enforce/conntrack.js';
-import { parseIp, type ParsedIp } from '../../src/lib/ip.js';
-import { createLogger } from '../../src/lib/log.js';
+import { ip, logCollector } from '../helpers/values.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'banban-ct-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -50,26 +48,10 @@ exit 1
   };
 }
 
-function quietLog() {
-  const lines: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk, _e, cb) {
-      lines.push(JSON.parse(String(chunk)) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { lines, log: createLogger({ format: 'json', destination: destination as never }) };
-}
-
-const ip = (s: string): ParsedIp => {
-  const r = parseIp(s);
-  assert.ok(r.ok);
-  return r.value;
-};
 
 test('flows are cut by source and destination, with -f ipv6 for IPv6, and "nothing to delete" is no failure', async () => {
   const fake = fakeConntrack();
-  const { log } = quietLog();
+  const { log } = logCollector();
   const k = new ConntrackKiller(log, { command: fake.command });
   k.kill(ip('192.0.2.1'));
   k.kill(ip('2001:db8::1'));
@@ -81,7 +63,7 @@ test('flows are cut by source and destination, with -f ipv6 for IPv6, and "nothi
 
 test('kill returns at once and no more than the configured number of calls run together', async () => {
   const fake = fakeConntrack();
-  const { log } = quietLog();
+  const { log } = logCollector();
   const k = new ConntrackKiller(log, { command: fake.command, concurrency: 2 });
   for (let i = 1; i <= 8; i++) k.kill(ip(`192.0.2.${i}`));
   assert.equal(k.stats.completed, 0, 'nothing has run yet: the caller was not held up');
@@ -92,7 +74,7 @@ test('kill returns at once and no more than the configured number of calls run t
 
 test('an address cut a moment ago is not cut again', async () => {
   const fake = fakeConntrack();
-  const { log } = quietLog();
+  const { log } = logCollector();
   let now = 0;
   const k = new ConntrackKiller(log, { command: fake.command, dedupMs: 10_000, now: () => now });
   k.kill(ip('192.0.2.1'));
@@ -105,7 +87,7 @@ test('an address cut a moment ago is not cut again', async () => {
 });
 
 test('a missing conntrack binary gives one warning and blocking goes on', async () => {
-  const { lines, log } = quietLog();
+  const { lines, log } = logCollector();
   const k = new ConntrackKiller(log, { command: join(dir, 'no-such-conntrack') });
   k.kill(ip('192.0.2.1'));
   await k.idle();
@@ -118,7 +100,7 @@ test('a missing conntrack binary gives one warning and blocking goes on', async 
 
 test('when the queue is full the oldest request is dropped and counted', async () => {
   const fake = fakeConntrack();
-  const { log } = quietLog();
+  const { log } = logCollector();
   const k = new ConntrackKiller(log, { command: fake.command, concurrency: 1, maxQueue: 2 });
   for (let i = 1; i <= 5; i++) k.kill(ip(`192.0.2.${i}`));
   await k.idle();

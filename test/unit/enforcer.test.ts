@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Writable } from 'node:stream';
 import type { ListEntry, ListWriter } from '../../src/enforce/backend.js';
 import { Enforcer } from '../../src/enforce/enforcer.js';
-import { parseIp, type ParsedIp } from '../../src/lib/ip.js';
-import { createLogger } from '../../src/lib/log.js';
+import { ip, logCollector } from '../helpers/values.js';
 
 /** A kernel stand-in for the enforcer's own logic; the real lists are tested in e2e. */
 class MemoryLists implements ListWriter {
@@ -27,22 +25,6 @@ class MemoryLists implements ListWriter {
   }
 }
 
-function logCollector() {
-  const lines: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk, _enc, cb) {
-      lines.push(JSON.parse(String(chunk)) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { lines, log: createLogger({ format: 'json', destination: destination as never }) };
-}
-
-const ip = (s: string): ParsedIp => {
-  const r = parseIp(s);
-  assert.ok(r.ok);
-  return r.value;
-};
 const block = (a: string, target = 'BLOCKER') => ({ kind: 'block' as const, ip: ip(a), target, blocktype: 'ssh', resetconns: false, bantime: 3600, offences: 3 });
 
 test('a ban due while its list is missing stays active and is written when the list appears', () => {

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseIp, type ParsedIp } from '../../src/lib/ip.js';
+import { ip } from '../helpers/values.js';
 import { OffenceWindows } from '../../src/track/offence-windows.js';
 
 /** The obvious implementation: a Map of arrays in least-recently-touched order. */
@@ -38,11 +38,6 @@ class Reference {
   }
 }
 
-const ip = (s: string): ParsedIp => {
-  const r = parseIp(s);
-  assert.ok(r.ok, s);
-  return r.value;
-};
 
 function rng(seed: number) {
   return () => {
