@@ -126,4 +126,19 @@ describe('banban restarted while rsyslog keeps sending', { skip }, () => {
     assert.deepEqual(status2, { code: 0, signal: null }, `second SIGTERM exit\n${second.service.tail()}`);
     assert.equal(second.socketExists(), false);
   });
+
+  it('keeps banning when rsyslog itself is restarted: the new rsyslog reaches the same socket', async () => {
+    const d = await Daemon.start(tb, configPath, socket, 'banban#3');
+    try {
+      const dir = rsyslog.captureFile.slice(0, rsyslog.captureFile.lastIndexOf('/'));
+      await rsyslog.stop();
+      rsyslog = await Rsyslog.start(dir, socket);
+      const ip = paperAddress(22);
+      await failLines(ip);
+      await waitFor(`${ip} banned through the restarted rsyslog`, () => tb.listed(EXAMPLE_TARGET, ip), { timeoutMs: 15_000 });
+      assert.ok(d.service.running, `the daemon did not notice the restart\n${d.service.tail()}`);
+    } finally {
+      await d.stop();
+    }
+  });
 });
