@@ -53,7 +53,7 @@ export interface Config {
   readonly blocktypes: readonly Blocktype[];
   /** folder holding the kernel lists, normally /proc/net/xt_recent */
   readonly procDir: string;
-  /** most (blocktype, address) offence windows kept at once; the oldest is evicted */
+  /** most addresses each blocktype tracks at once; the least recently seen is evicted */
   readonly maxTracked: number;
   /** where windows and bans are saved across restarts */
   readonly stateFile: string;
@@ -102,7 +102,7 @@ export const FIELDS: readonly FieldDoc[] = [
   { key: 'proc_dir', type: 'path', default: DEFAULTS.procDir, doc: 'Folder of the kernel lists. Only tests change it (also --proc-dir).' },
   { key: 'state_file', type: 'path', default: DEFAULTS.stateFile, doc: 'Offence windows and active bans are saved here (atomically) on stop and every minute, and restored at start.' },
   { key: 'max_line', type: 'integer 256 to 65535', default: String(DEFAULTS.maxLine), doc: 'Longest syslog line, in bytes, that is matched. A longer datagram is skipped: a cut line could show a cut address.' },
-  { key: 'max_tracked', type: 'integer >= 1', default: String(DEFAULTS.maxTracked), doc: 'Most (blocktype, address) windows held at once; the least recently seen is dropped first.' },
+  { key: 'max_tracked', type: 'integer >= 1', default: String(DEFAULTS.maxTracked), doc: 'Most addresses each blocktype tracks at once; the least recently seen is dropped first.' },
 ];
 
 /**
