@@ -72,6 +72,7 @@ export class Daemon {
   readonly #wall: Clock;
   readonly #writer: ListWriter;
   readonly #enforcer: Enforcer;
+  readonly #conntrack: ConntrackKiller;
   readonly #limiter = new RateLimiter(5, 60_000);
   readonly #timers: NodeJS.Timeout[] = [];
   /** last seen identity of each target's list; absent key: never seen */
@@ -92,7 +93,7 @@ export class Daemon {
     this.#enforcer = new Enforcer({
       writer: this.#writer,
       log: this.#log,
-      conntrack: new ConntrackKiller(this.#log, { command: opts.conntrackCommand ?? 'conntrack' }),
+      conntrack: (this.#conntrack = new ConntrackKiller(this.#log, { command: opts.conntrackCommand ?? 'conntrack' })),
       capacity,
       dryRun: opts.dryRun ?? false,
       maxEntries: config.maxTracked,
@@ -198,6 +199,7 @@ export class Daemon {
     this.#saveState();
     this.#socket?.close();
     this.#socket = undefined;
+    this.#conntrack.close();
     this.#log.info({ ...this.stats, pending: this.#enforcer.pendingCount, activeBans: this.#enforcer.activeCount }, 'stopped');
   }
 

@@ -160,8 +160,10 @@ export function generate(count: number, seed: number): { text: string; wire: str
   const port = () => int(1024, 65535);
 
   const seen = new Set<string>();
+  let attackers = 0;
   let v6 = 0;
-  const newAttackerIp = (): string => {
+  /** `attacker`: false for addresses that only show in the firewall's log */
+  const newAttackerIp = (attacker = true): string => {
     for (;;) {
       let ip: string;
       const x = r();
@@ -176,7 +178,10 @@ export function generate(count: number, seed: number): { text: string; wire: str
       }
       if (seen.has(ip)) continue;
       seen.add(ip);
-      if (ip.includes(':')) v6++;
+      if (attacker) {
+        attackers++;
+        if (ip.includes(':')) v6++;
+      }
       return ip;
     }
   };
@@ -328,7 +333,7 @@ export function generate(count: number, seed: number): { text: string; wire: str
     [
       10,
       () => {
-        const src = r() < 0.5 && scanners.length ? pick(scanners).ip : newAttackerIp();
+        const src = r() < 0.5 && scanners.length ? pick(scanners).ip : newAttackerIp(false);
         if (src.includes(':')) return;
         emit(
           KERN,
@@ -420,5 +425,5 @@ export function generate(count: number, seed: number): { text: string; wire: str
   pris.length = count;
   const text = out.join('\n') + '\n';
   const wire = out.map((l, i) => `<${pris[i]}>${l}`).join('\n') + '\n';
-  return { text, wire, info: { lines: count, seed, generator: GENERATOR_VERSION, attackers: seen.size, attackersV6: v6, sshdLines } };
+  return { text, wire, info: { lines: count, seed, generator: GENERATOR_VERSION, attackers, attackersV6: v6, sshdLines } };
 }

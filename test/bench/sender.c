@@ -25,6 +25,13 @@
  *       before send() to that read. Then writes "-ADDR" to keep the list
  *       short, and waits G us (default 3000). Prints {"lat_ns":[...]}.
  *
+ *   sender sink --socket PATH --sentinel-len L --list PATH
+ *       A receive loop in C: binds PATH, receives datagrams into a 64 KiB
+ *       buffer one recv() at a time and drops them; a datagram of length L
+ *       that holds "banban-bench[" is the sentinel, and "+ADDR" (the text
+ *       after its last " from ") is written to the list. Shows what the
+ *       machine and the sender manage with no JavaScript at all.
+ *
  * Addresses generated: v4 = 10.a.b.c from index K (10.0.0.0/8, 16.7 M),
  * v6 = 2001:db8:X:Y::1 (documentation prefix). Only text: no packet is sent
  * to any address.
@@ -215,6 +222,36 @@ static int64_t wait_listed(const char *list, const char *addr, int64_t since, in
   }
 }
 
+/* ---- the C receive loop ----------------------------------------------------- */
+
+static __attribute__((noreturn)) int sink(const char *path, int sentinel_len, const char *list) {
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) die("socket");
+  struct sockaddr_un sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sun_family = AF_UNIX;
+  strncpy(sa.sun_path, path, sizeof sa.sun_path - 1);
+  unlink(path);
+  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) die("bind");
+  static char buf[65536];
+  for (;;) {
+    ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      die("recv");
+    }
+    if (n != sentinel_len || !list) continue;
+    buf[n] = 0;
+    if (!strstr(buf, "banban-bench[")) continue;
+    char *from = NULL;
+    for (char *p = strstr(buf, " from "); p; p = strstr(p + 1, " from ")) from = p;
+    if (!from) continue;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "+%s\n", from + 6);
+    list_write(list, cmd);
+  }
+}
+
 /* ---- main ------------------------------------------------------------------ */
 
 static const char *opt(int argc, char **argv, const char *name, const char *def) {
@@ -240,6 +277,7 @@ int main(int argc, char **argv) {
     return 64;
   }
   double timeout_s = atof(opt(argc, argv, "--timeout", "60"));
+  if (strcmp(argv[1], "sink") == 0) return sink(sockpath, atoi(opt(argc, argv, "--sentinel-len", "0")), opt(argc, argv, "--list", NULL));
   int fd = open_socket(sockpath, timeout_s);
   char buf[70000];
   char addr[64];

@@ -14,8 +14,12 @@ import { ip, logCollector } from '../helpers/values.js';
 const dir = mkdtempSync(join(tmpdir(), 'banban-ct-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-/** records its arguments and the number of copies running at once, then sleeps a little */
-function fakeConntrack(): { command: string; calls: () => string[]; maxParallel: () => number } {
+/**
+ * Records each delete it is asked for (one per line: from its arguments, or
+ * from stdin with -R -) and the number of copies running at once, then
+ * sleeps a little. With `noBatch` it refuses -R as conntrack before 1.4.6 does.
+ */
+function fakeConntrack({ noBatch = false } = {}): { command: string; calls: () => string[]; runs: () => number; maxParallel: () => number } {
   const calls = join(dir, 'calls');
   const running = join(dir, 'running');
   writeFileSync(calls, '');
@@ -24,7 +28,12 @@ function fakeConntrack(): { command: string; calls: () => string[]; maxParallel:
   writeFileSync(
     command,
     `#!/bin/sh
-echo "$*" >> ${calls}
+if [ "$1" = "-R" ]; then
+  if [ ${noBatch ? 1 : 0} = 1 ]; then echo "conntrack v1.4.5 (conntrack-tools): Invalid option -R" >&2; exit 2; fi
+  cat "$2" >> ${calls}
+else
+  echo "$*" >> ${calls}
+fi
 echo + >> ${running}
 sleep 0.05
 echo - >> ${running}
@@ -36,6 +45,7 @@ exit 1
   return {
     command,
     calls: () => readFileSync(calls, 'utf8').trim().split('\n').filter(Boolean),
+    runs: () => readFileSync(running, 'utf8').split('\n').filter((c) => c === '+').length,
     maxParallel: () => {
       let now = 0;
       let max = 0;
@@ -56,20 +66,33 @@ test('flows are cut by source and destination, with -f ipv6 for IPv6, and "nothi
   k.kill(ip('192.0.2.1'));
   k.kill(ip('2001:db8::1'));
   await k.idle();
-  assert.deepEqual(fake.calls().sort(), ['-D -d 192.0.2.1', '-D -s 192.0.2.1', '-f ipv6 -D -d 2001:db8::1', '-f ipv6 -D -s 2001:db8::1']);
+  assert.deepEqual(fake.calls().sort(), ['-D -d 192.0.2.1', '-D -f ipv6 -d 2001:db8::1', '-D -f ipv6 -s 2001:db8::1', '-D -s 192.0.2.1']);
   assert.equal(k.stats.completed, 2);
   assert.equal(k.stats.failed, 0);
 });
 
-test('kill returns at once and no more than the configured number of calls run together', async () => {
+test('kill returns at once, a burst is cut by a few batch processes, and no more than the configured number run together', async () => {
   const fake = fakeConntrack();
   const { log } = logCollector();
-  const k = new ConntrackKiller(log, { command: fake.command, concurrency: 2 });
-  for (let i = 1; i <= 8; i++) k.kill(ip(`192.0.2.${i}`));
+  const k = new ConntrackKiller(log, { command: fake.command, concurrency: 2, batchMax: 100 });
+  for (let i = 0; i < 600; i++) k.kill(ip(`10.0.${i >> 8}.${i & 255}`));
   assert.equal(k.stats.completed, 0, 'nothing has run yet: the caller was not held up');
   await k.idle();
-  assert.equal(k.stats.completed, 8);
-  assert.ok(fake.maxParallel() <= 4, `two cuts of two calls each at most, saw ${fake.maxParallel()}`);
+  assert.equal(k.stats.completed, 600);
+  assert.equal(fake.calls().length, 1200);
+  assert.ok(fake.runs() <= 7, `${fake.runs()} processes for 600 addresses`);
+  assert.ok(fake.maxParallel() <= 2, `at most two at once, saw ${fake.maxParallel()}`);
+});
+
+test('a conntrack without -R is detected, and flows are cut one address at a time', async () => {
+  const fake = fakeConntrack({ noBatch: true });
+  const { lines, log } = logCollector();
+  const k = new ConntrackKiller(log, { command: fake.command });
+  for (let i = 1; i <= 3; i++) k.kill(ip(`192.0.2.${i}`));
+  await k.idle();
+  assert.equal(k.stats.completed, 3);
+  assert.deepEqual(fake.calls().sort(), ['-D -d 192.0.2.1', '-D -d 192.0.2.2', '-D -d 192.0.2.3', '-D -s 192.0.2.1', '-D -s 192.0.2.2', '-D -s 192.0.2.3']);
+  assert.ok(lines.some((l) => String(l['msg']).includes('cannot read batches')));
 });
 
 test('an address cut a moment ago is not cut again', async () => {
@@ -101,9 +124,10 @@ test('a missing conntrack binary gives one warning and blocking goes on', async 
 test('when the queue is full the oldest request is dropped and counted', async () => {
   const fake = fakeConntrack();
   const { log } = logCollector();
-  const k = new ConntrackKiller(log, { command: fake.command, concurrency: 1, maxQueue: 2 });
+  const k = new ConntrackKiller(log, { command: fake.command, concurrency: 1, maxQueue: 2, batchMax: 1 });
   for (let i = 1; i <= 5; i++) k.kill(ip(`192.0.2.${i}`));
   await k.idle();
-  assert.equal(k.stats.dropped, 2);
-  assert.equal(k.stats.completed, 3);
+  assert.equal(k.stats.dropped, 3, 'all five came in one tick: the queue of two kept the newest');
+  assert.equal(k.stats.completed, 2);
+  assert.deepEqual(fake.calls().sort(), ['-D -d 192.0.2.4', '-D -d 192.0.2.5', '-D -s 192.0.2.4', '-D -s 192.0.2.5']);
 });

@@ -1,0 +1,232 @@
+/**
+ * The bench's own network namespace and the processes it runs there.
+ *
+ * Every kernel-list figure is taken inside one namespace, `bbbench-<pid>`,
+ * with its own /proc/net/xt_recent: iptables rules there
+ * (`-m recent --name L --rcheck -j DROP`, never reached by any packet: the
+ * namespace has only a loopback) create the lists the daemon writes to, and
+ * the daemon, the receivers and the sender all run under `ip netns exec`.
+ * Nothing touches the host's firewall or lists; no packet leaves loopback.
+ *
+ * Processes started here run in their own process group with their output
+ * going to a file (a pipe would wake the bench for every log line on a
+ * 2-core machine); they are killed, by pid, when the bench ends or is
+ * interrupted, and the namespace is deleted.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { onEmergency, pidAlive, run, runOk } from '../e2e/lib/proc.js';
+
+const PREFIX = 'bbbench-';
+
+export const LISTS = ['BLOCKER', 'SENTINEL', 'LATENCY', 'FLOOD'] as const;
+
+/** Why kernel-list figures cannot be taken here, or undefined when they can. */
+export async function kernelSkipReason(): Promise<string | undefined> {
+  if (process.platform !== 'linux') return 'not Linux';
+  if (process.getuid?.() !== 0) return 'not root (the kernel-list figures need root and a network namespace of their own)';
+  for (const tool of ['ip', 'iptables']) {
+    const r = await run('sh', ['-c', `command -v ${tool}`]).catch(() => undefined);
+    if (!r || r.code !== 0) return `${tool} is not installed`;
+  }
+  return undefined;
+}
+
+export class BenchNet {
+  readonly name = `${PREFIX}${process.pid}`;
+  readonly #procs = new Set<NetProcess>();
+  #forget: () => void = () => {};
+
+  static async create(): Promise<BenchNet> {
+    await sweepStale();
+    const net = new BenchNet();
+    net.#forget = onEmergency(() => net.#emergency());
+    await runOk('ip', ['netns', 'add', net.name]);
+    await runOk('ip', ['-n', net.name, 'link', 'set', 'lo', 'up']);
+    let ok = false;
+    const errors: string[] = [];
+    for (const ipt of ['iptables', 'iptables-legacy']) {
+      const rules = LISTS.map((l) => `-A INPUT -m recent --name ${l} --rcheck -j DROP`).join('\n');
+      const r = await run('ip', ['netns', 'exec', net.name, `${ipt}-restore`, '--noflush'], { input: `*filter\n${rules}\nCOMMIT\n` }).catch((e: Error) => ({
+        code: 1,
+        stderr: e.message,
+        stdout: '',
+        signal: null,
+      }));
+      if (r.code === 0) {
+        ok = true;
+        break;
+      }
+      errors.push(`${ipt}: ${r.stderr.trim()}`);
+    }
+    const listed = ok && (await net.exec('test', ['-e', net.listPath('SENTINEL')])).code === 0;
+    if (!listed) {
+      await net.destroy();
+      throw new Error(`could not create the xt_recent lists in ${net.name}: ${errors.join('; ')}`);
+    }
+    return net;
+  }
+
+  listPath(list: string): string {
+    return `/proc/net/xt_recent/${list}`;
+  }
+
+  /** argv that runs `cmd` inside the namespace */
+  wrap(cmd: string, args: readonly string[]): [string, string[]] {
+    return ['ip', ['netns', 'exec', this.name, cmd, ...args]];
+  }
+
+  exec(cmd: string, args: readonly string[], opts: { timeoutMs?: number; input?: string } = {}) {
+    const [c, a] = this.wrap(cmd, args);
+    return run(c, a, opts);
+  }
+
+  /** A long-running process inside the namespace, its output appended to `logFile`. */
+  start(cmd: string, args: readonly string[], logFile: string, env: NodeJS.ProcessEnv = process.env): NetProcess {
+    const [c, a] = this.wrap(cmd, args);
+    const p = new NetProcess(c, a, logFile, env, () => this.#procs.delete(p));
+    this.#procs.add(p);
+    return p;
+  }
+
+  /** net.unix.max_dgram_qlen of the namespace (read by sockets when they are made) */
+  async setQlen(n: number): Promise<void> {
+    await runOk('ip', ['netns', 'exec', this.name, 'sysctl', '-q', '-w', `net.unix.max_dgram_qlen=${n}`]);
+  }
+
+  async qlen(): Promise<number> {
+    const r = await this.exec('sysctl', ['-n', 'net.unix.max_dgram_qlen']);
+    return Number(r.stdout.trim());
+  }
+
+  async destroy(): Promise<void> {
+    for (const p of [...this.#procs]) await p.stop(2000);
+    await killNamespaceProcesses(this.name);
+    await run('ip', ['netns', 'del', this.name]);
+    this.#forget();
+  }
+
+  #emergency(): void {
+    for (const p of this.#procs) p.kill('SIGKILL');
+    try {
+      spawn('ip', ['netns', 'del', this.name], { stdio: 'ignore', detached: true }).unref();
+    } catch {
+      // nothing more to do at exit
+    }
+  }
+}
+
+export class NetProcess {
+  readonly child: ChildProcess;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  #done = false;
+
+  constructor(
+    cmd: string,
+    args: readonly string[],
+    readonly logFile: string,
+    env: NodeJS.ProcessEnv,
+    onExit: () => void,
+  ) {
+    const fd = openSync(logFile, 'a');
+    try {
+      this.child = spawn(cmd, args, { detached: true, stdio: ['ignore', fd, fd], env });
+    } finally {
+      closeSync(fd);
+    }
+    this.exited = new Promise((resolve) => {
+      this.child.on('exit', (code, signal) => {
+        this.#done = true;
+        onExit();
+        resolve({ code, signal });
+      });
+      this.child.on('error', () => {
+        this.#done = true;
+        onExit();
+        resolve({ code: null, signal: null });
+      });
+    });
+  }
+
+  /**
+   * The pid of the program itself. `ip netns exec` enters the namespace and
+   * then execs the command in the same process, so it is the child's pid.
+   */
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  get running(): boolean {
+    return !this.#done;
+  }
+
+  output(): string {
+    return existsSync(this.logFile) ? readFileSync(this.logFile, 'utf8') : '';
+  }
+
+  /** A field of /proc/PID/status in kB (VmRSS, VmHWM), or undefined when gone. */
+  statusKb(field: 'VmRSS' | 'VmHWM'): number | undefined {
+    try {
+      const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${this.pid}/status`, 'utf8'));
+      return m ? Number(m[1]) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** user + system CPU time, in seconds, from /proc/PID/stat */
+  cpuSeconds(): number | undefined {
+    try {
+      const s = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      return (Number(f[11]) + Number(f[12])) / 100; // utime, stime (fields 14, 15) in clock ticks (USER_HZ 100)
+    } catch {
+      return undefined;
+    }
+  }
+
+  kill(sig: NodeJS.Signals): void {
+    if (this.#done || this.pid <= 0) return;
+    try {
+      process.kill(-this.pid, sig);
+    } catch {
+      // gone
+    }
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`. */
+  async stop(graceMs = 10_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (!this.#done) {
+      this.kill('SIGTERM');
+      const timer = setTimeout(() => this.kill('SIGKILL'), graceMs);
+      const st = await this.exited;
+      clearTimeout(timer);
+      return st;
+    }
+    return this.exited;
+  }
+}
+
+async function killNamespaceProcesses(name: string): Promise<void> {
+  if (!name.startsWith(PREFIX)) return;
+  const r = await run('ip', ['netns', 'pids', name]);
+  for (const p of r.stdout.split('\n').map(Number).filter((n) => n > 0)) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
+
+/** Namespaces of earlier bench runs that died before cleaning up. */
+async function sweepStale(): Promise<void> {
+  const r = await run('ip', ['netns', 'list']);
+  for (const line of r.stdout.split('\n')) {
+    const name = line.split(' ')[0] ?? '';
+    const m = /^bbbench-(\d+)$/.exec(name);
+    if (!m || pidAlive(Number(m[1]))) continue;
+    await killNamespaceProcesses(name);
+    await run('ip', ['netns', 'del', name]);
+  }
+}
