@@ -209,6 +209,20 @@ async function runDaemon(o: RunOptions, io: Io): Promise<number> {
     signals.on('SIGHUP', () => {
       if (!stopping) daemon.reload();
     });
+    if (io.signals === undefined) {
+      // A bug that escaped every handler: the process state is no longer trustworthy. Save what was
+      // decided, say what happened, and exit 70 so that systemd (Restart=on-failure) starts a clean one.
+      const die = (what: string, err: unknown) => {
+        log.fatal({ err: err instanceof Error ? err.stack : String(err) }, `${what}: saving state and exiting for a restart`);
+        try {
+          daemon.stop();
+        } finally {
+          log.flush(() => resolve(ExitCode.SOFTWARE));
+        }
+      };
+      process.on('uncaughtException', (err) => die('uncaught exception', err));
+      process.on('unhandledRejection', (err) => die('unhandled promise rejection', err));
+    }
   });
 }
 
