@@ -90,30 +90,42 @@ export function probeBlocktype(target: string, prog: string, word: string, reset
 export const SENTINEL_LIST = 'SENTINEL';
 export const SENTINEL_BLOCKTYPE = probeBlocktype(SENTINEL_LIST, 'banban-bench', 'sentinel');
 
-export type ConfigKind = 'ten' | 'presets';
+/**
+ *   ten         the 10-pattern config
+ *   ten-nobans  the same with minocc 1000: the line work without the ban work (a diagnostic)
+ *   presets     every shipped preset, sshd's resetconns off like the others
+ *   unused      the 10-pattern config plus the presets of services the corpus
+ *               never mentions (what an admin pays for services not run)
+ */
+export type ConfigKind = 'ten' | 'ten-nobans' | 'presets' | 'unused';
+
+/** Programs the corpus has lines of: presets for anything else concern no line of it. */
+export const CORPUS_SERVICES = ['sshd', 'postfix', 'dovecot', 'pam-generic'];
 
 export function makeConfig(
   kind: ConfigKind,
   paths: { socket: string; stateFile: string },
   repo: string,
   extra: Record<string, BlocktypeConfig> = {},
+  /** resetconns: for every blocktype of the config (default false, the presets' sshd included) */
   opts: { maxTracked?: number; resetconns?: boolean } = {},
 ): BenchConfig {
-  const c: BenchConfig =
-    kind === 'ten'
-      ? {
-          socket: paths.socket,
-          state_file: paths.stateFile,
-          goodpatterns: TEN_GOOD,
-          ignorenets: ['127.0.0.0/8', '::1/128'],
-          blocktypes: Object.fromEntries(Object.entries(TEN_BLOCKTYPES).map(([k, v]) => [k, { ...v, patterns: [...v.patterns] }])),
-        }
-      : { socket: paths.socket, state_file: paths.stateFile, include: presetNames(repo), ignorenets: ['127.0.0.0/8', '::1/128'], blocktypes: {} };
+  const own = kind !== 'presets';
+  const c: BenchConfig = own
+    ? {
+        socket: paths.socket,
+        state_file: paths.stateFile,
+        goodpatterns: TEN_GOOD,
+        ignorenets: ['127.0.0.0/8', '::1/128'],
+        blocktypes: Object.fromEntries(Object.entries(TEN_BLOCKTYPES).map(([k, v]) => [k, { ...v, patterns: [...v.patterns] }])),
+      }
+    : { socket: paths.socket, state_file: paths.stateFile, include: presetNames(repo), ignorenets: ['127.0.0.0/8', '::1/128'], blocktypes: {} };
+  if (kind === 'unused') c.include = presetNames(repo).filter((p) => !CORPUS_SERVICES.includes(p));
+  if (kind === 'ten-nobans') for (const bt of Object.values(c.blocktypes)) bt.minocc = 1000;
   if (opts.maxTracked !== undefined) c.max_tracked = opts.maxTracked;
-  if (opts.resetconns !== undefined) {
-    if (kind === 'ten') for (const bt of Object.values(c.blocktypes)) bt.resetconns = opts.resetconns;
-    else c.blocktypes.sshd = { resetconns: opts.resetconns };
-  }
+  const resetconns = opts.resetconns ?? false;
+  if (own) for (const bt of Object.values(c.blocktypes)) bt.resetconns = resetconns;
+  else c.blocktypes.sshd = { resetconns };
   Object.assign(c.blocktypes, extra);
   return c;
 }

@@ -35,7 +35,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { join } from 'node:path';
 
 /** Bump when the generator's output changes: cached corpora of older versions are not reused. */
-export const GENERATOR_VERSION = 3;
+export const GENERATOR_VERSION = 5;
 
 export interface CorpusInfo {
   /** the file-format log */
@@ -225,7 +225,7 @@ export function generate(count: number, seed: number): { text: string; wire: str
   const events: [number, () => void][] = [
     // password guessing, one connection
     [
-      30,
+      22,
       () => {
         const a = fromPool(brute, 150, () => ({ ip: newAttackerIp(), left: attempts(), invalid: r() < 0.6 }));
         const p = pid();

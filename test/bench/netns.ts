@@ -185,6 +185,17 @@ export class NetProcess {
     }
   }
 
+  /** CPU seconds of the children it has waited for (cutime + cstime): the conntrack calls of a daemon */
+  childCpuSeconds(): number | undefined {
+    try {
+      const s = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      return (Number(f[13]) + Number(f[14])) / 100;
+    } catch {
+      return undefined;
+    }
+  }
+
   kill(sig: NodeJS.Signals): void {
     if (this.#done || this.pid <= 0) return;
     try {

@@ -1,0 +1,1028 @@
+/**
+ * `npm run bench`: the figures of GitHub issue #6, measured in one run, written
+ * to test/bench/results/latest.json and printed as a markdown table (the one
+ * in README's "Benchmarks" section).
+ *
+ * It is not a test: it reports, and exits 0 whatever the figures are (it
+ * exits non-zero only when it could not measure at all). Sections:
+ *
+ *   throughput  lines/s through the daemon's socket until the last decision
+ *               is in the kernel list, against a bare unix-dgram receive loop
+ *               (the ceiling of the design) and a C receive loop (the ceiling
+ *               of the machine and the sender); 10-pattern config
+ *   matching    the corpus file through `banban test`, fail2ban-regex (sshd
+ *               filter) and sshguard's parser, lines/s side by side
+ *   bans        new bans/s, every line a new address, resetconns on and off,
+ *               and line throughput while the conntrack calls drain
+ *   latency     datagram sent until the address is in the kernel list, p50
+ *               and p99, idle and under a 50 000 lines/s background stream
+ *   memory      RSS after 1 M IPv4 and then 1 M IPv6 offending sources, each
+ *               below its threshold; and the engine's windows alone
+ *   scaling     daemon throughput and replay speed with every preset
+ *               included, against the 10-pattern config
+ *
+ * Kernel-list figures (throughput, bans, latency, memory, the daemon half of
+ * scaling) need root and a network namespace of the bench's own; without
+ * them they are skipped with the reason. See README "Benchmarks".
+ *
+ * Each timed run is repeated (--reps, 5) and the fastest is reported: on a
+ * shared, noisy machine other work only ever slows a run down. Every run's
+ * figure is kept in the JSON; the load average is recorded per section.
+ *
+ * Usage: node dist/test/bench/run.js [--only throughput,matching,...]
+ *        [--lines N] [--reps N] [--profile] [--out FILE] [--help]
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../../src/config/load.js';
+import { run } from '../e2e/lib/proc.js';
+import { SENTINEL_BLOCKTYPE, SENTINEL_LIST, makeConfig, probeBlocktype, writeConfig, type BenchConfig, type BlocktypeConfig, type ConfigKind } from './configs.js';
+import { ensureCorpus, type CorpusInfo } from './corpus.js';
+import { BenchNet, kernelSkipReason, type NetProcess } from './netns.js';
+import { DAEMON_FUNCTIONS, formatSummary, summarise, type ProfileSummary } from './profile.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+/** dist/test/bench -> the repository */
+const REPO = join(HERE, '..', '..', '..');
+const MAIN = join(REPO, 'dist', 'src', 'main.js');
+const BARE = join(HERE, 'bare-receiver.js');
+const WINDOWS_MEMORY = join(HERE, 'windows-memory.js');
+const SENDER_SOURCE = join(REPO, 'test', 'bench', 'sender.c');
+const RESULTS_DIR = join(REPO, 'test', 'bench', 'results');
+
+const SECTIONS = ['throughput', 'matching', 'bans', 'latency', 'memory', 'scaling'] as const;
+type Section = (typeof SECTIONS)[number];
+
+interface Options {
+  only: Set<Section>;
+  lines: number;
+  reps: number;
+  seed: number;
+  warm: number;
+  floodCount: number;
+  probes: number;
+  probeGapMs: number;
+  bgRate: number;
+  memCount: number;
+  qlen: number | undefined;
+  logLevel: string;
+  profile: boolean;
+  out: string | undefined;
+  cache: string;
+}
+
+const USAGE = `usage: npm run bench -- [options]
+  --only LIST      sections to run, comma-separated (default: all):
+                   ${SECTIONS.join(', ')}
+  --lines N        corpus lines (default 300000)
+  --reps N         repetitions of each timed run; the fastest is reported, since on a
+                   shared machine other work only ever slows a run down (default 5)
+  --seed N         corpus seed (default 1)
+  --probes N       ban-latency probes, idle and under load each (default 300)
+  --probe-gap MS   pause between probes (default 40: the probes span the daemon's
+                   10-second timers, verify and watch, as a live daemon's bans would)
+  --bg-rate N      background stream for the latency figure, lines/s (default 50000)
+  --flood N        new addresses in the ban flood (default 20000)
+  --mem N          addresses per family in the memory figure (default 1000000)
+  --qlen N         set net.unix.max_dgram_qlen in the bench namespace (default: the kernel's, 10)
+  --log-level L    the daemon's --log-level (default info, as deployed)
+  --profile        also run the daemon once more per config under --cpu-prof (and the
+                   memory run under --heap-prof) and summarise where the time went
+  --out FILE       JSON output (default test/bench/results/latest.json for a full run,
+                   $TMPDIR/banban-bench-partial.json when --only is given)
+  --cache DIR      where the corpus is generated and kept (default $TMPDIR/banban-bench-cache)
+`;
+
+function parseOptions(argv: string[]): Options {
+  const o: Options = {
+    only: new Set(SECTIONS),
+    lines: 300_000,
+    reps: 5,
+    seed: 1,
+    warm: 30_000,
+    floodCount: 20_000,
+    probes: 300,
+    probeGapMs: 40,
+    bgRate: 50_000,
+    memCount: 1_000_000,
+    qlen: undefined,
+    logLevel: 'info',
+    profile: false,
+    out: undefined,
+    cache: process.env.BANBAN_BENCH_CACHE ?? join(tmpdir(), 'banban-bench-cache'),
+  };
+  let partial = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const val = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    const num = (): number => {
+      const v = Number(val());
+      if (!Number.isFinite(v) || v <= 0) throw new Error(`${a} needs a positive number`);
+      return v;
+    };
+    switch (a) {
+      case '--only': {
+        const want = val().split(',').filter(Boolean);
+        for (const s of want) if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`unknown section '${s}' (${SECTIONS.join(', ')})`);
+        o.only = new Set(want as Section[]);
+        partial = true;
+        break;
+      }
+      case '--lines':
+        o.lines = Math.round(num());
+        break;
+      case '--reps':
+        o.reps = Math.round(num());
+        break;
+      case '--seed':
+        o.seed = Math.round(num());
+        break;
+      case '--probes':
+        o.probes = Math.round(num());
+        break;
+      case '--probe-gap':
+        o.probeGapMs = num();
+        break;
+      case '--bg-rate':
+        o.bgRate = num();
+        break;
+      case '--flood':
+        o.floodCount = Math.round(num());
+        break;
+      case '--mem':
+        o.memCount = Math.round(num());
+        break;
+      case '--qlen':
+        o.qlen = Math.round(num());
+        break;
+      case '--log-level':
+        o.logLevel = val();
+        break;
+      case '--profile':
+        o.profile = true;
+        break;
+      case '--out':
+        o.out = val();
+        break;
+      case '--cache':
+        o.cache = val();
+        break;
+      case '--help':
+      case '-h':
+        process.stdout.write(USAGE);
+        process.exit(0);
+        break;
+      default:
+        throw new Error(`unknown option ${a}\n${USAGE}`);
+    }
+  }
+  // a partial run must not overwrite the full run's figures
+  o.out ??= partial ? join(tmpdir(), 'banban-bench-partial.json') : join(RESULTS_DIR, 'latest.json');
+  o.warm = Math.min(o.warm, o.lines);
+  return o;
+}
+
+// ---- small helpers ---------------------------------------------------------
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
+const r0 = (x: number) => Math.round(x);
+const r2 = (x: number) => Math.round(x * 100) / 100;
+const r3 = (x: number) => Math.round(x * 1000) / 1000;
+const fmtInt = (x: number | null | undefined) => (x === null || x === undefined ? 'n/a' : Math.round(x).toLocaleString('en-US'));
+const say = (s: string) => process.stderr.write(`bench: ${s}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs a command to its end with stdin/stdout redirected to files; wall time in ms. */
+function timed(cmd: string, args: string[], io: { stdin?: string; stdout?: string } = {}): Promise<{ ms: number; code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const inFd = io.stdin ? openSync(io.stdin, 'r') : 'ignore';
+    const outFd = openSync(io.stdout ?? '/dev/null', 'w');
+    const t0 = process.hrtime.bigint();
+    const child = spawn(cmd, args, { stdio: [inFd, outFd, 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (typeof inFd === 'number') closeSync(inFd);
+      closeSync(outFd);
+      resolve({ ms, code, stderr });
+    });
+  });
+}
+
+async function which(prog: string): Promise<string | undefined> {
+  const r = await run('sh', ['-c', `command -v ${prog}`]).catch(() => undefined);
+  return r && r.code === 0 ? r.stdout.trim() : undefined;
+}
+
+function machine() {
+  const cpuinfo = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
+  return {
+    nproc: cpus().length,
+    cpu: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? cpus()[0]?.model ?? 'unknown',
+    kernel: release(),
+    node: process.version,
+    memTotalMB: Math.round(totalmem() / 2 ** 20),
+  };
+}
+
+async function gitInfo(): Promise<{ commit: string; srcDirty: boolean } | undefined> {
+  const h = await run('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD']).catch(() => undefined);
+  if (!h || h.code !== 0) return undefined;
+  const s = await run('git', ['-C', REPO, 'status', '--porcelain', '--', 'src', 'presets']).catch(() => undefined);
+  return { commit: h.stdout.trim(), srcDirty: (s?.stdout.trim() ?? '') !== '' };
+}
+
+// ---- the bench's moving parts ----------------------------------------------
+
+interface SendResult {
+  sent: number;
+  send_ns: number;
+  done_ns: number;
+}
+
+/** Sentinel lines: a fixed length (the bare loop checks the length first), a fresh address each time. */
+let sentinelSeq = 0;
+function nextSentinel(): { line: string; addr: string } {
+  const addr = `198.51.100.${100 + (sentinelSeq++ % 100)}`;
+  return { line: `<13>Nov 22 23:59:59 benchhost banban-bench[1]: sentinel from ${addr}`, addr };
+}
+const SENTINEL_LENGTH = nextSentinel().line.length;
+
+const FLOOD_TEMPLATE = '<38>Nov 22 12:00:00 benchhost banban-bench[3]: ban from {ip}';
+const PROBE_TEMPLATE = '<38>Nov 22 12:00:00 benchhost banban-bench[2]: probe from {ip}';
+const MEMORY_TEMPLATE = '<38>Nov 22 12:00:00 benchhost sshd[4242]: Failed password for invalid user admin from {ip} port 50022 ssh2';
+
+class Bench {
+  readonly tmp: string;
+  sender = '';
+  net: BenchNet | undefined;
+  corpus!: CorpusInfo;
+  #seq = 0;
+
+  constructor(readonly o: Options) {
+    this.tmp = mkdtempSync(join(tmpdir(), `banban-bench-${process.pid}-`));
+  }
+
+  async compileSender(): Promise<string | undefined> {
+    const gcc = (await which('gcc')) ?? (await which('cc'));
+    if (!gcc) return 'no C compiler (gcc): run bash test/bench/setup.sh';
+    this.sender = join(this.tmp, 'sender');
+    const r = await run(gcc, ['-O2', '-Wall', '-o', this.sender, SENDER_SOURCE]);
+    if (r.code !== 0) return `gcc could not compile ${SENDER_SOURCE}: ${r.stderr.trim()}`;
+    return undefined;
+  }
+
+  file(name: string): string {
+    return join(this.tmp, `${++this.#seq}-${name}`);
+  }
+
+  /** The sender, inside the namespace (it reads the kernel list there). */
+  async send(
+    socket: string,
+    what: { file: string; count?: number } | { gen: 'v4' | 'v6'; count: number; start: number; template: string },
+    opts: { rate?: number; duration?: number; loop?: boolean; sentinel?: boolean; timeoutS?: number } = {},
+  ): Promise<SendResult> {
+    const args = ['send', '--socket', socket, '--timeout', String(opts.timeoutS ?? 120)];
+    if ('file' in what) {
+      args.push('--file', what.file);
+      if (what.count !== undefined) args.push('--count', String(what.count));
+    } else args.push('--gen', what.gen, '--count', String(what.count), '--start', String(what.start), '--template', what.template);
+    if (opts.rate) args.push('--rate', String(opts.rate));
+    if (opts.duration) args.push('--duration', String(opts.duration));
+    if (opts.loop) args.push('--loop');
+    if (opts.sentinel !== false) {
+      const s = nextSentinel();
+      args.push('--sentinel', s.line, '--sentinel-addr', s.addr, '--sentinel-list', this.net!.listPath(SENTINEL_LIST));
+    }
+    const r = await this.net!.exec(this.sender, args, { timeoutMs: ((opts.timeoutS ?? 120) + 60) * 1000 });
+    if (r.code !== 0) throw new Error(`sender failed (exit ${r.code ?? r.signal}): ${r.stderr.trim()} ${r.stdout.trim()}`);
+    return JSON.parse(r.stdout.trim()) as SendResult;
+  }
+
+  /** Waits until the receiver has bound its socket and answers a sentinel. */
+  async ready(socket: string): Promise<void> {
+    await this.send(socket, { gen: 'v4', count: 0, start: 0, template: '{ip}' }, { timeoutS: 30 });
+  }
+
+  async startSink(kind: 'csink' | 'bare'): Promise<Receiver> {
+    const socket = this.file(`${kind}.sock`);
+    const log = this.file(`${kind}.log`);
+    const list = this.net!.listPath(SENTINEL_LIST);
+    const proc =
+      kind === 'csink'
+        ? this.net!.start(this.sender, ['sink', '--socket', socket, '--sentinel-len', String(SENTINEL_LENGTH), '--list', list], log)
+        : this.net!.start(process.execPath, [BARE, socket, String(SENTINEL_LENGTH), list], log);
+    const r = new Receiver(kind, proc, socket);
+    await this.ready(socket);
+    return r;
+  }
+
+  config(kind: ConfigKind, extra: Record<string, BlocktypeConfig> = {}, opts: { maxTracked?: number; resetconns?: boolean } = {}): { file: string; socket: string; config: BenchConfig } {
+    const socket = this.file(`${kind}.sock`);
+    const stateFile = this.file(`${kind}-state.json`);
+    const config = makeConfig(kind, { socket, stateFile }, REPO, { sentinel: SENTINEL_BLOCKTYPE, ...extra }, opts);
+    return { file: writeConfig(this.file(`${kind}.yml`), config), socket, config };
+  }
+
+  async startDaemon(
+    name: string,
+    conf: { file: string; socket: string },
+    opts: { logLevel?: string; cpuProf?: string; heapProf?: string; saveEvery?: number } = {},
+  ): Promise<Receiver> {
+    const nodeFlags: string[] = [];
+    if (opts.cpuProf) nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProf}`);
+    if (opts.heapProf) nodeFlags.push('--heap-prof', `--heap-prof-dir=${opts.heapProf}`);
+    const args = [...nodeFlags, MAIN, 'run', '-c', conf.file, '--log-level', opts.logLevel ?? this.o.logLevel];
+    if (opts.saveEvery) args.push('--save-every', String(opts.saveEvery));
+    const proc = this.net!.start(process.execPath, args, this.file(`${name}.log`));
+    const r = new Receiver(name, proc, conf.socket);
+    try {
+      await this.ready(conf.socket);
+    } catch (e) {
+      await proc.stop(1000);
+      throw new Error(`the daemon did not come up: ${(e as Error).message}\n${proc.output().slice(-2000)}`);
+    }
+    return r;
+  }
+
+  cleanup(): void {
+    rmSync(this.tmp, { recursive: true, force: true });
+  }
+}
+
+class Receiver {
+  constructor(
+    readonly kind: string,
+    readonly proc: NetProcess,
+    readonly socket: string,
+  ) {}
+
+  /** The daemon's closing stats line (datagrams, matched, blocks, ...). */
+  stats(): Record<string, number> | undefined {
+    for (const line of this.proc.output().split('\n').reverse()) {
+      if (!line.includes('"msg":"stopped"')) continue;
+      try {
+        return JSON.parse(line) as Record<string, number>;
+      } catch {
+        return undefined;
+      }
+    }
+    return undefined;
+  }
+
+  logCount(msg: string): number {
+    return this.proc.output().split('\n').filter((l) => l.includes(`"msg":"${msg}"`)).length;
+  }
+
+  async stop(): Promise<void> {
+    await this.proc.stop(60_000);
+  }
+}
+
+// ---- results -----------------------------------------------------------------
+
+interface Goal {
+  id: number;
+  name: string;
+  goal: string;
+  value: number | null;
+  unit: string;
+  met: boolean | null;
+  note?: string;
+}
+
+interface Results {
+  date: string;
+  /** per section: seconds taken, and the 1-minute load average before and after (other jobs on the machine) */
+  sections: Record<string, { seconds: number; loadBefore: number; loadAfter: number }>;
+  machine: ReturnType<typeof machine>;
+  git?: { commit: string; srcDirty: boolean } | undefined;
+  params: Record<string, unknown>;
+  corpus?: Record<string, unknown>;
+  skipped: Record<string, string>;
+  figures: Record<string, unknown>;
+  profiles?: Record<string, ProfileSummary>;
+  goals: Goal[];
+  durationSeconds?: number;
+  table?: string;
+}
+
+// ---- sections -----------------------------------------------------------------
+
+type Kind = 'csink' | 'bare' | ConfigKind;
+
+async function socketThroughput(b: Bench, kinds: Kind[]): Promise<Record<string, unknown>> {
+  const o = b.o;
+  const runs: Record<string, { linesPerSecond: number; cpuMicrosPerLine: number | null; stats?: Record<string, number> | undefined }[]> = {};
+  for (let rep = 0; rep < o.reps; rep++) {
+    // rotate the order, so no receiver always runs first or last
+    const order = kinds.map((_, i) => kinds[(i + rep) % kinds.length]!);
+    for (const kind of order) {
+      const rcv = kind === 'csink' || kind === 'bare' ? await b.startSink(kind) : await b.startDaemon(kind, b.config(kind));
+      await b.send(rcv.socket, { file: b.corpus.wire, count: o.warm });
+      const cpu0 = rcv.proc.cpuSeconds();
+      const res = await b.send(rcv.socket, { file: b.corpus.wire });
+      const cpu1 = rcv.proc.cpuSeconds();
+      await rcv.stop();
+      const lines = res.sent + 1;
+      const row = {
+        linesPerSecond: r0(lines / (res.done_ns / 1e9)),
+        cpuMicrosPerLine: cpu0 !== undefined && cpu1 !== undefined ? r2(((cpu1 - cpu0) * 1e6) / lines) : null,
+        ...(kind !== 'csink' && kind !== 'bare' ? { stats: pickStats(rcv.stats()) } : {}),
+      };
+      (runs[kind] ??= []).push(row);
+      say(`throughput ${kind} rep ${rep + 1}: ${fmtInt(row.linesPerSecond)} lines/s${row.cpuMicrosPerLine !== null ? `, ${row.cpuMicrosPerLine} us CPU per line` : ''}`);
+    }
+  }
+  const out: Record<string, unknown> = {};
+  for (const [kind, rs] of Object.entries(runs)) {
+    out[kind] = {
+      linesPerSecond: Math.max(...rs.map((r) => r.linesPerSecond)),
+      medianLinesPerSecond: median(rs.map((r) => r.linesPerSecond)),
+      runs: rs.map((r) => r.linesPerSecond),
+      cpuMicrosPerLine: rs[0]!.cpuMicrosPerLine === null ? null : Math.min(...rs.map((r) => r.cpuMicrosPerLine!)),
+      ...(rs[0]!.stats ? { daemonStats: rs[0]!.stats } : {}),
+    };
+  }
+  return out;
+}
+
+function pickStats(s: Record<string, number> | undefined): Record<string, number> | undefined {
+  if (!s) return undefined;
+  const { datagrams, matched, blocks, unblocks, skipped } = s;
+  return { datagrams: datagrams!, matched: matched!, blocks: blocks!, unblocks: unblocks!, skipped: skipped! };
+}
+
+async function replaySpeed(b: Bench, kinds: ConfigKind[]): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  const empty = b.file('empty.log');
+  writeFileSync(empty, '');
+  for (const kind of kinds) {
+    const conf = b.config(kind).file;
+    const ms: number[] = [];
+    for (let rep = 0; rep < b.o.reps; rep++) {
+      const r = await timed(process.execPath, [MAIN, 'test', '--json', '-c', conf, b.corpus.file]);
+      if (r.code !== 0) throw new Error(`banban test failed: ${r.stderr}`);
+      ms.push(r.ms);
+    }
+    const start: number[] = [];
+    for (let rep = 0; rep < b.o.reps; rep++) start.push((await timed(process.execPath, [MAIN, 'test', '--json', '-c', conf, empty])).ms);
+    const m = Math.min(...ms);
+    const s = Math.min(...start);
+    out[kind] = {
+      linesPerSecond: r0(b.corpus.lines / (m / 1000)),
+      wallMs: r0(m),
+      runsMs: ms.map(r0),
+      startupMs: r0(s),
+      linesPerSecondAfterStartup: r0(b.corpus.lines / ((m - s) / 1000)),
+    };
+    say(`banban test (${kind}): ${fmtInt(b.corpus.lines / (m / 1000))} lines/s (${r0(m)} ms, of which ~${r0(s)} ms start-up)`);
+  }
+  return out;
+}
+
+async function matching(b: Bench, results: Results): Promise<void> {
+  const fig: Record<string, unknown> = { banban: await replaySpeed(b, ['ten']) };
+  // fail2ban-regex, Debian's, with its sshd filter
+  const f2b = await which('fail2ban-regex');
+  const filter = '/etc/fail2ban/filter.d/sshd.conf';
+  if (!f2b || !existsSync(filter)) {
+    results.skipped['fail2ban-regex'] = 'fail2ban is not installed (bash test/bench/setup.sh)';
+  } else {
+    const out = b.file('f2b.out');
+    const r = await timed(f2b, ['--print-no-missed', '--print-no-ignored', b.corpus.file, filter], { stdout: out });
+    const text = readFileSync(out, 'utf8');
+    const own = /\[processed in ([\d.]+) sec\]/.exec(text);
+    const lines = /^Lines: (\d+) lines, (\d+) ignored, (\d+) matched, (\d+) missed/m.exec(text);
+    const version = (await run(f2b, ['-V']).catch(() => undefined))?.stdout.trim();
+    if (r.code !== 0 || !lines) {
+      results.skipped['fail2ban-regex'] = `fail2ban-regex failed (exit ${r.code}): ${r.stderr.slice(-300)}`;
+    } else {
+      fig.fail2ban = {
+        version,
+        filter,
+        linesPerSecond: r0(b.corpus.lines / (r.ms / 1000)),
+        wallMs: r0(r.ms),
+        ownSeconds: own ? Number(own[1]) : null,
+        linesPerSecondOwnTiming: own ? r0(b.corpus.lines / Number(own[1])) : null,
+        matched: Number(lines[3]),
+      };
+      say(`fail2ban-regex: ${fmtInt(b.corpus.lines / (r.ms / 1000))} lines/s (${r0(r.ms)} ms; its own timing ${own?.[1] ?? '?'} s)`);
+    }
+  }
+  // sshguard's parser
+  const parser = '/usr/libexec/sshguard/sshg-parser';
+  if (!existsSync(parser)) {
+    results.skipped.sshguard = 'sshguard is not installed (bash test/bench/setup.sh)';
+  } else {
+    const ms: number[] = [];
+    for (let rep = 0; rep < b.o.reps; rep++) {
+      const r = await timed(parser, [], { stdin: b.corpus.file });
+      if (r.code !== 0) throw new Error(`sshg-parser failed: ${r.stderr}`);
+      ms.push(r.ms);
+    }
+    const out = b.file('sshg.out');
+    await timed(parser, [], { stdin: b.corpus.file, stdout: out });
+    const attacks = readFileSync(out, 'utf8').split('\n').filter(Boolean).length;
+    const m = Math.min(...ms);
+    fig.sshguard = { linesPerSecond: r0(b.corpus.lines / (m / 1000)), wallMs: r0(m), runsMs: ms.map(r0), attacks };
+    say(`sshg-parser: ${fmtInt(b.corpus.lines / (m / 1000))} lines/s (${r0(m)} ms)`);
+  }
+  results.figures.matching = fig;
+}
+
+async function bans(b: Bench): Promise<Record<string, unknown>> {
+  const o = b.o;
+  type Row = {
+    bansPerSecond: number;
+    linesPerSecondAfter: number;
+    daemonCpuMicrosPerLineAfter: number | null;
+    childCpuSeconds: number | null;
+    banned: number;
+    listed: boolean;
+  };
+  const rows: Record<'on' | 'off', Row[]> = { on: [], off: [] };
+  let start = 0;
+  for (let rep = 0; rep < o.reps; rep++) {
+    // on and off in turn, so the noise of the machine falls on both alike
+    for (const resetconns of rep % 2 ? [false, true] : [true, false]) {
+      const conf = b.config('ten', { flood: probeBlocktype('FLOOD', 'banban-bench', 'ban', resetconns) }, { resetconns });
+      const d = await b.startDaemon(`bans-${resetconns ? 'on' : 'off'}`, conf);
+      await b.send(d.socket, { file: b.corpus.wire, count: o.warm });
+      start += 1_000_000;
+      const flood = await b.send(d.socket, { gen: 'v4', count: o.floodCount, start, template: FLOOD_TEMPLATE });
+      // the last address of the flood must be in its list (the sentinel proves only that it was processed)
+      const k = start + o.floodCount - 1;
+      const last = `10.${(k >> 16) & 255}.${(k >> 8) & 255}.${k & 255}`;
+      const listed = (await b.net!.exec('grep', ['-q', `src=${last} `, b.net!.listPath('FLOOD')])).code === 0;
+      // right away, while the flood's conntrack calls drain: ordinary lines
+      const cpu0 = d.proc.cpuSeconds();
+      const after = await b.send(d.socket, { file: b.corpus.wire });
+      const cpu1 = d.proc.cpuSeconds();
+      const children = d.proc.childCpuSeconds();
+      await d.stop(); // conntrack calls still queued die with the daemon's process group
+      const row: Row = {
+        bansPerSecond: r0(o.floodCount / (flood.done_ns / 1e9)),
+        linesPerSecondAfter: r0((after.sent + 1) / (after.done_ns / 1e9)),
+        daemonCpuMicrosPerLineAfter: cpu0 !== undefined && cpu1 !== undefined ? r2(((cpu1 - cpu0) * 1e6) / (after.sent + 1)) : null,
+        childCpuSeconds: children ?? null,
+        banned: d.logCount('blocked'),
+        listed,
+      };
+      rows[resetconns ? 'on' : 'off'].push(row);
+      say(
+        `bans resetconns=${resetconns} rep ${rep + 1}: ${fmtInt(row.bansPerSecond)} bans/s, then ${fmtInt(row.linesPerSecondAfter)} lines/s ` +
+          `(daemon ${row.daemonCpuMicrosPerLineAfter} us CPU/line; conntrack children ${row.childCpuSeconds} CPU s; ${row.banned} "blocked" logged)`,
+      );
+    }
+  }
+  const sum = (rs: Row[]) => ({
+    bansPerSecond: Math.max(...rs.map((r) => r.bansPerSecond)),
+    runs: rs.map((r) => r.bansPerSecond),
+    linesPerSecondAfter: Math.max(...rs.map((r) => r.linesPerSecondAfter)),
+    linesRuns: rs.map((r) => r.linesPerSecondAfter),
+    daemonCpuMicrosPerLineAfter: rs[0]!.daemonCpuMicrosPerLineAfter === null ? null : Math.min(...rs.map((r) => r.daemonCpuMicrosPerLineAfter!)),
+    conntrackCpuSeconds: rs[0]!.childCpuSeconds === null ? null : median(rs.map((r) => r.childCpuSeconds!)),
+    lastAddressListed: rs.every((r) => r.listed),
+    blockedLogged: rs.map((r) => r.banned),
+  });
+  const on = sum(rows.on);
+  const off = sum(rows.off);
+  return {
+    floodAddresses: o.floodCount,
+    resetconnsOn: on,
+    resetconnsOff: off,
+    bansRatioOnOff: r3(on.bansPerSecond / off.bansPerSecond),
+    linesRatioOnOff: r3(on.linesPerSecondAfter / off.linesPerSecondAfter),
+  };
+}
+
+interface LatencyStats {
+  probes: number;
+  missed: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** the five slowest, slowest first */
+  worstMs: number[];
+}
+
+function latencyStats(ns: number[]): LatencyStats {
+  const ok = ns.filter((x) => x >= 0).sort((a, b) => a - b);
+  // milliseconds, to the microsecond
+  const ms = (x: number) => Math.round(x / 1000) / 1000;
+  return {
+    probes: ns.length,
+    missed: ns.length - ok.length,
+    p50Ms: ms(pct(ok, 0.5)),
+    p90Ms: ms(pct(ok, 0.9)),
+    p99Ms: ms(pct(ok, 0.99)),
+    maxMs: ms(ok[ok.length - 1]!),
+    worstMs: ok.slice(-5).reverse().map(ms),
+  };
+}
+
+async function latency(b: Bench): Promise<Record<string, unknown>> {
+  const o = b.o;
+  const conf = b.config('ten', { latency: probeBlocktype('LATENCY', 'banban-bench', 'probe') });
+  const d = await b.startDaemon('latency', conf);
+  await b.send(d.socket, { file: b.corpus.wire, count: o.warm });
+  const gapUs = o.probeGapMs * 1000;
+  const probe = async (start: number): Promise<number[]> => {
+    const r = await b.net!.exec(
+      b.sender,
+      ['probe', '--socket', d.socket, '--list', b.net!.listPath('LATENCY'), '--count', String(o.probes), '--start', String(start), '--template', PROBE_TEMPLATE, '--gap-us', String(gapUs)],
+      { timeoutMs: o.probes * 3000 + 60_000 },
+    );
+    if (r.code !== 0) throw new Error(`probe failed: ${r.stderr}`);
+    return (JSON.parse(r.stdout) as { lat_ns: number[] }).lat_ns;
+  };
+  const idle = await probe(13_000_000);
+  say(`latency idle: ${JSON.stringify(latencyStats(idle))}`);
+  // the background stream: the corpus over and over at bgRate, for the probes' duration and a margin
+  const seconds = Math.ceil((o.probes * (gapUs + 1500)) / 1e6) + 3;
+  const bgLog = b.file('bg.out');
+  const bg = b.net!.start(b.sender, ['send', '--socket', d.socket, '--file', b.corpus.wire, '--rate', String(o.bgRate), '--loop', '--duration', String(seconds)], bgLog);
+  await sleep(1000);
+  const loaded = await probe(13_500_000);
+  await bg.exited;
+  const bgRes = JSON.parse(readFileSync(bgLog, 'utf8').trim().split('\n').pop()!) as SendResult;
+  // did the daemon keep up with the stream? the time to answer a sentinel right after it
+  const t0 = Date.now();
+  await b.ready(d.socket);
+  const catchUpMs = Date.now() - t0;
+  await d.stop();
+  const achieved = r0(bgRes.sent / (bgRes.send_ns / 1e9));
+  say(`latency under ${fmtInt(achieved)} lines/s: ${JSON.stringify(latencyStats(loaded))}`);
+  return {
+    idle: latencyStats(idle),
+    loaded: { ...latencyStats(loaded), backgroundLinesPerSecond: achieved, backgroundSeconds: seconds, sentinelAfterStreamMs: catchUpMs },
+    stats: pickStats(d.stats()),
+  };
+}
+
+async function memory(b: Bench, profileDir: string | undefined): Promise<Record<string, unknown>> {
+  const o = b.o;
+  const conf = b.config('ten', {}, { maxTracked: 2 * o.memCount });
+  // one offence per address, below minocc 3: every address stays tracked
+  (conf.config.blocktypes.ssh as BlocktypeConfig).minocc = 3;
+  (conf.config.blocktypes.ssh as BlocktypeConfig).interval = 3600;
+  writeConfig(conf.file, conf.config);
+  // saving 2 M windows takes a while: not during the measurement; the save at stop is measured below
+  const d = await b.startDaemon('memory', conf, { saveEvery: 86_400, ...(profileDir ? { heapProf: profileDir } : {}) });
+  await sleep(500);
+  const rss0 = d.proc.statusKb('VmRSS')!;
+  const v4 = await b.send(d.socket, { gen: 'v4', count: o.memCount, start: 0, template: MEMORY_TEMPLATE }, { timeoutS: 600 });
+  await sleep(1000);
+  const rss1 = d.proc.statusKb('VmRSS')!;
+  const v6 = await b.send(d.socket, { gen: 'v6', count: o.memCount, start: 0, template: MEMORY_TEMPLATE }, { timeoutS: 600 });
+  await sleep(1000);
+  const rss2 = d.proc.statusKb('VmRSS')!;
+  const hwmBeforeStop = d.proc.statusKb('VmHWM')!;
+  // the state save at SIGTERM, with 2 M windows: how long, and the peak RSS it causes
+  const t0 = Date.now();
+  d.proc.kill('SIGTERM');
+  let hwm = hwmBeforeStop;
+  while (d.proc.running) {
+    hwm = Math.max(hwm, d.proc.statusKb('VmHWM') ?? 0);
+    await sleep(20);
+  }
+  const stopMs = Date.now() - t0;
+  const stateFile = conf.config.state_file;
+  let savedWindows: number | null = null;
+  let stateBytes: number | null = null;
+  if (existsSync(stateFile)) {
+    stateBytes = statSync(stateFile).size;
+    try {
+      savedWindows = (JSON.parse(readFileSync(stateFile, 'utf8')) as { windows: unknown[] }).windows.length;
+    } catch {
+      savedWindows = null;
+    }
+  }
+  const kb = (x: number) => Math.round((x / 1024) * 10) / 10;
+  const perAddr = (a: number, z: number, n: number) => r2(((z - a) * 1024) / n);
+  const out = {
+    addressesPerFamily: o.memCount,
+    maxTracked: 2 * o.memCount,
+    rssStartMB: kb(rss0),
+    rssAfterV4MB: kb(rss1),
+    rssAfterV6MB: kb(rss2),
+    bytesPerAddress: perAddr(rss0, rss2, 2 * o.memCount),
+    bytesPerAddressV4: perAddr(rss0, rss1, o.memCount),
+    bytesPerAddressV6: perAddr(rss1, rss2, o.memCount),
+    peakRssBeforeStopMB: kb(hwmBeforeStop),
+    stop: { ms: stopMs, peakRssMB: kb(hwm), stateFileMB: stateBytes === null ? null : Math.round(stateBytes / 2 ** 20), savedWindows },
+    linesPerSecondV4: r0((v4.sent + 1) / (v4.done_ns / 1e9)),
+    linesPerSecondV6: r0((v6.sent + 1) / (v6.done_ns / 1e9)),
+  };
+  say(`memory: ${JSON.stringify(out)}`);
+  // the engine's windows alone, in a process of their own
+  const r = await run(process.execPath, ['--expose-gc', WINDOWS_MEMORY, String(o.memCount), '3'], { timeoutMs: 300_000 });
+  const inProcess = r.code === 0 ? (JSON.parse(r.stdout) as Record<string, number>) : { error: r.stderr.trim() };
+  say(`windows alone: ${JSON.stringify(inProcess)}`);
+  return { ...out, windowsInProcess: inProcess };
+}
+
+/** One more daemon run per config under --cpu-prof: where the time goes (not timed). */
+async function profiles(b: Bench, kinds: ConfigKind[], dir: string): Promise<Record<string, ProfileSummary>> {
+  const out: Record<string, ProfileSummary> = {};
+  for (const kind of kinds) {
+    const profDir = join(dir, `throughput-${kind}`);
+    rmSync(profDir, { recursive: true, force: true });
+    mkdirSync(profDir, { recursive: true });
+    const d = await b.startDaemon(`prof-${kind}`, b.config(kind), { cpuProf: profDir });
+    await b.send(d.socket, { file: b.corpus.wire, count: b.o.warm });
+    await b.send(d.socket, { file: b.corpus.wire });
+    await d.stop();
+    const f = readdirSync(profDir).find((n) => n.endsWith('.cpuprofile'));
+    if (!f) continue;
+    const s = summarise(join(profDir, f), 20, DAEMON_FUNCTIONS);
+    s.file = join(profDir, f).replace(`${REPO}/`, '');
+    out[`throughput-${kind}`] = s;
+    process.stderr.write(formatSummary(s) + '\n');
+  }
+  return out;
+}
+
+/** Good, session and blocktype patterns of a config, includes resolved. */
+function countPatterns(file: string): number {
+  const { config } = loadConfig(file);
+  const c = config as typeof config & { sessionpatterns?: readonly unknown[] };
+  return config.goodpatterns.length + (c.sessionpatterns?.length ?? 0) + config.blocktypes.reduce((n, bt) => n + bt.patterns.length, 0);
+}
+
+// ---- goals and the table ---------------------------------------------------------
+
+function get<T>(o: unknown, ...path: string[]): T | undefined {
+  let v: unknown = o;
+  for (const p of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string, unknown>)[p];
+  }
+  return v as T | undefined;
+}
+
+function goals(f: Record<string, unknown>): Goal[] {
+  const g: Goal[] = [];
+  const add = (id: number, name: string, goal: string, value: number | null | undefined, unit: string, ok: (v: number) => boolean, note?: string) =>
+    g.push({ id, name, goal, value: value ?? null, unit, met: value === null || value === undefined ? null : ok(value), ...(note ? { note } : {}) });
+  const ten = get<number>(f, 'throughput', 'ten', 'linesPerSecond');
+  const bare = get<number>(f, 'throughput', 'bare', 'linesPerSecond');
+  add(1, 'daemon throughput / bare unix-dgram loop', '>= 0.85', ten && bare ? r3(ten / bare) : null, 'ratio', (v) => v >= 0.85);
+  const bb = get<number>(f, 'matching', 'banban', 'ten', 'linesPerSecond');
+  const sg = get<number>(f, 'matching', 'sshguard', 'linesPerSecond');
+  add(2, 'banban test / sshguard parser', '> 1 (past sshguard)', bb && sg ? r3(bb / sg) : null, 'ratio', (v) => v > 1);
+  const bans = get<number>(f, 'bans', 'resetconnsOn', 'bansPerSecond');
+  add(3, 'new bans/s with resetconns', '>= 5000', bans, 'bans/s', (v) => v >= 5000);
+  add(3, 'lines/s while conntrack drains, resetconns on / off', '>= 0.9 (unaffected)', get<number>(f, 'bans', 'linesRatioOnOff'), 'ratio', (v) => v >= 0.9);
+  add(4, 'ban latency p99 under the background stream', '<= 2 ms', get<number>(f, 'latency', 'loaded', 'p99Ms'), 'ms', (v) => v <= 2);
+  add(5, 'bytes per tracked address (RSS growth / addresses)', '<= 64', get<number>(f, 'memory', 'bytesPerAddress'), 'B', (v) => v <= 64);
+  add(5, 'RSS after the IPv4 and IPv6 sources', '<= 160 MB', get<number>(f, 'memory', 'rssAfterV6MB'), 'MB', (v) => v <= 160);
+  const pt = get<number>(f, 'scaling', 'throughputRatio');
+  add(6, 'daemon throughput, all presets / 10 patterns', '>= 0.8', pt, 'ratio', (v) => v >= 0.8);
+  add(6, 'replay speed, all presets / 10 patterns', '>= 0.8', get<number>(f, 'scaling', 'replayRatio'), 'ratio', (v) => v >= 0.8);
+  return g;
+}
+
+function table(res: Results): string {
+  const f = res.figures;
+  const m = res.machine;
+  const rows: string[][] = [];
+  const mark = (met: boolean | null | undefined) => (met === true ? 'met' : met === false ? '**missed**' : 'n/a');
+  const goalOf = (id: number, name: string) => res.goals.find((x) => x.id === id && x.name === name);
+  const row = (n: string, what: string, result: string, goal = '', met: boolean | null | undefined = undefined) =>
+    rows.push([n, what, result, goal, goal ? mark(met) : '']);
+  const lps = (v: number | undefined) => (v === undefined ? 'n/a' : `${fmtInt(v)} lines/s`);
+
+  const tp = f.throughput as Record<string, { linesPerSecond: number; cpuMicrosPerLine: number | null; daemonStats?: Record<string, number> }> | undefined;
+  const cpu = (k: string) => (tp?.[k]?.cpuMicrosPerLine ? `, ${tp[k].cpuMicrosPerLine} µs CPU/line` : '');
+  if (tp?.ten) {
+    const g = goalOf(1, 'daemon throughput / bare unix-dgram loop');
+    const st = tp.ten.daemonStats;
+    row('1', 'daemon, 10-pattern config', `${lps(tp.ten.linesPerSecond)}${cpu('ten')}${st ? `; ${fmtInt(st.blocks)} bans on the way` : ''}`);
+    if (tp['ten-nobans']) {
+      const st2 = tp['ten-nobans'].daemonStats;
+      row(
+        '1',
+        'daemon, same config with minocc 1000 (line work only)',
+        `${lps(tp['ten-nobans'].linesPerSecond)}${cpu('ten-nobans')}; ${fmtInt(st2?.blocks)} bans${tp.bare ? `; ${r3(tp['ten-nobans'].linesPerSecond / tp.bare.linesPerSecond)} of the bare loop` : ''}`,
+      );
+    }
+    if (tp.bare) row('1', 'bare unix-dgram receive loop (ceiling)', `${lps(tp.bare.linesPerSecond)}${cpu('bare')}`);
+    if (tp.csink) row('1', 'C receive loop (machine and sender)', `${lps(tp.csink.linesPerSecond)}${cpu('csink')}`);
+    if (tp.bare) row('1', '**daemon / bare loop**', g?.value === null || !g ? 'n/a' : String(g.value), '>= 0.85', g?.met);
+  }
+  const mt = f.matching as Record<string, Record<string, unknown>> | undefined;
+  if (mt) {
+    const g = goalOf(2, 'banban test / sshguard parser');
+    row('2', '`banban test`, 10-pattern config', lps(get<number>(mt, 'banban', 'ten', 'linesPerSecond')));
+    row('2', "fail2ban-regex, Debian's sshd filter", mt.fail2ban ? lps(get<number>(mt, 'fail2ban', 'linesPerSecond')) : `skipped: ${res.skipped['fail2ban-regex'] ?? ''}`);
+    row('2', 'sshguard `sshg-parser`', mt.sshguard ? lps(get<number>(mt, 'sshguard', 'linesPerSecond')) : `skipped: ${res.skipped.sshguard ?? ''}`);
+    row('2', '**banban test / sshguard**', g?.value === null || !g ? 'n/a' : String(g.value), '> 1', g?.met);
+  }
+  const bn = f.bans as Record<string, unknown> | undefined;
+  if (bn) {
+    const g = goalOf(3, 'new bans/s with resetconns');
+    const gl = goalOf(3, 'lines/s while conntrack drains, resetconns on / off');
+    row('3', '**new bans/s, resetconns on**', `${fmtInt(get<number>(bn, 'resetconnsOn', 'bansPerSecond'))} bans/s`, '>= 5 000', g?.met);
+    row('3', 'new bans/s, resetconns off', `${fmtInt(get<number>(bn, 'resetconnsOff', 'bansPerSecond'))} bans/s`);
+    row(
+      '3',
+      '**lines/s right after the flood, on / off**',
+      `${fmtInt(get<number>(bn, 'resetconnsOn', 'linesPerSecondAfter'))} / ${fmtInt(get<number>(bn, 'resetconnsOff', 'linesPerSecondAfter'))} = ${gl?.value ?? 'n/a'}`,
+      '>= 0.9',
+      gl?.met,
+    );
+    row(
+      '3',
+      'daemon CPU per line right after the flood, on / off',
+      `${get<number>(bn, 'resetconnsOn', 'daemonCpuMicrosPerLineAfter') ?? 'n/a'} / ${get<number>(bn, 'resetconnsOff', 'daemonCpuMicrosPerLineAfter') ?? 'n/a'} µs`,
+    );
+  }
+  const lt = f.latency as { idle?: LatencyStats; loaded?: LatencyStats & { backgroundLinesPerSecond: number } } | undefined;
+  if (lt) {
+    const g = goalOf(4, 'ban latency p99 under the background stream');
+    row('4', `ban latency idle, p50 / p99 (${lt.idle?.probes} bans)`, `${lt.idle?.p50Ms} / ${lt.idle?.p99Ms} ms (max ${lt.idle?.maxMs})`);
+    row(
+      '4',
+      `**ban latency under ${fmtInt(lt.loaded?.backgroundLinesPerSecond)} lines/s, p50 / p99**`,
+      `${lt.loaded?.p50Ms} / ${lt.loaded?.p99Ms} ms (max ${lt.loaded?.maxMs})`,
+      'p99 <= 2 ms',
+      g?.met,
+    );
+  }
+  const mem = f.memory as Record<string, unknown> | undefined;
+  if (mem) {
+    const g1 = goalOf(5, 'bytes per tracked address (RSS growth / addresses)');
+    const g2 = goalOf(5, 'RSS after the IPv4 and IPv6 sources');
+    const n = Number(mem.addressesPerFamily);
+    const c = n % 1_000_000 === 0 ? `${n / 1_000_000} M` : fmtInt(n);
+    const c2 = (2 * n) % 1_000_000 === 0 ? `${(2 * n) / 1_000_000} M` : fmtInt(2 * n);
+    row('5', `RSS at start / after ${c} IPv4 / after ${c} IPv6 more`, `${mem.rssStartMB} / ${mem.rssAfterV4MB} / ${mem.rssAfterV6MB} MB`);
+    row('5', '**RSS in all**', `${mem.rssAfterV6MB} MB`, '<= 160 MB', g2?.met);
+    row('5', `**bytes per tracked address** (RSS growth / ${c2})`, `${mem.bytesPerAddress} B`, '<= 64 B', g1?.met);
+    row('5', 'bytes per window, engine alone (heap + typed arrays)', `${get<number>(mem, 'windowsInProcess', 'bytesPerWindow') ?? 'n/a'} B`);
+    row('5', `saving the state of ${c2} windows at stop (SIGTERM)`, `${get<number>(mem, 'stop', 'ms')} ms, peak RSS ${get<number>(mem, 'stop', 'peakRssMB')} MB`);
+  }
+  const sc = f.scaling as Record<string, unknown> | undefined;
+  if (sc) {
+    const g1 = goalOf(6, 'daemon throughput, all presets / 10 patterns');
+    const g2 = goalOf(6, 'replay speed, all presets / 10 patterns');
+    if (sc.throughputRatio !== undefined) {
+      row('6', `**daemon, every preset (${sc.presetPatterns} patterns) / 10 patterns**`, `${lps(get<number>(sc, 'throughputPresets'))}${cpu('presets')} = ${sc.throughputRatio}`, '>= 0.8', g1?.met);
+    }
+    if (sc.throughputUnusedRatio !== undefined) {
+      row('6', `daemon, 10 patterns + presets of services not in the corpus (${sc.unusedPatterns} patterns in all) / 10 patterns`, `${lps(get<number>(sc, 'throughputUnused'))} = ${sc.throughputUnusedRatio}`);
+    }
+    row('6', '`banban test`, every preset', `${lps(get<number>(sc, 'replayPresets'))} (10 patterns: ${lps(get<number>(sc, 'replayTen'))})`);
+    row('6', '**replay, every preset / 10 patterns**', String(sc.replayRatio ?? 'n/a'), '>= 0.8', g2?.met);
+    if (sc.replayUnusedRatio !== undefined) row('6', 'replay, 10 patterns + presets of services not in the corpus / 10 patterns', String(sc.replayUnusedRatio));
+  }
+  const head = `Measured ${res.date.slice(0, 10)} on ${m.nproc} × ${m.cpu}, Linux ${m.kernel}, Node ${m.node}${res.git ? `, banban ${res.git.commit}${res.git.srcDirty ? '+' : ''}` : ''}; corpus ${fmtInt(Number(res.corpus?.lines))} lines.`;
+  const lines = ['| # | figure | result | goal | |', '|---|---|---|---|---|', ...rows.map((r) => `| ${r.join(' | ')} |`)];
+  return `${head}\n\n${lines.join('\n')}\n`;
+}
+
+// ---- main ----------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const o = parseOptions(process.argv.slice(2));
+  const t0 = Date.now();
+  const results: Results = {
+    date: new Date().toISOString(),
+    machine: machine(),
+    git: await gitInfo(),
+    params: {
+      sections: [...o.only],
+      lines: o.lines,
+      reps: o.reps,
+      seed: o.seed,
+      warmupLines: o.warm,
+      floodAddresses: o.floodCount,
+      probes: o.probes,
+      probeGapMs: o.probeGapMs,
+      backgroundRate: o.bgRate,
+      memoryAddressesPerFamily: o.memCount,
+      daemonLogLevel: o.logLevel,
+    },
+    sections: {},
+    skipped: {},
+    figures: {},
+    goals: [],
+  };
+  const load1 = () => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+  const timedSection = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const t = Date.now();
+    const loadBefore = load1();
+    const r = await fn();
+    results.sections[name] = { seconds: Math.round((Date.now() - t) / 1000), loadBefore, loadAfter: load1() };
+    return r;
+  };
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build first (npm run build)`);
+  const b = new Bench(o);
+  try {
+    say(`corpus: ${o.lines} lines, seed ${o.seed}, in ${o.cache}`);
+    b.corpus = ensureCorpus(o.cache, o.lines, o.seed);
+    results.corpus = { ...b.corpus, file: undefined, wire: undefined };
+
+    const needsKernel = ['throughput', 'bans', 'latency', 'memory', 'scaling'].some((s) => o.only.has(s as Section));
+    let kernelWhy: string | undefined = needsKernel ? await kernelSkipReason() : 'not asked for';
+    if (needsKernel && kernelWhy === undefined) kernelWhy = await b.compileSender();
+    if (needsKernel && kernelWhy === undefined) {
+      try {
+        b.net = await BenchNet.create();
+        if (o.qlen !== undefined) await b.net.setQlen(o.qlen);
+        results.params.maxDgramQlen = await b.net.qlen();
+        say(`namespace ${b.net.name} ready (net.unix.max_dgram_qlen ${String(results.params.maxDgramQlen)})`);
+      } catch (e) {
+        kernelWhy = (e as Error).message;
+      }
+    }
+    if (needsKernel && kernelWhy !== undefined) {
+      say(`kernel-list figures SKIPPED: ${kernelWhy}`);
+      for (const s of ['throughput', 'bans', 'latency', 'memory', 'scaling daemon']) results.skipped[s] = kernelWhy;
+    }
+    const kernel = b.net !== undefined;
+
+    if (o.only.has('matching')) await timedSection('matching', () => matching(b, results));
+
+    if (kernel && (o.only.has('throughput') || o.only.has('scaling'))) {
+      const kinds: Kind[] = o.only.has('throughput') ? ['csink', 'bare', 'ten', 'ten-nobans'] : ['ten'];
+      if (o.only.has('scaling')) kinds.push('presets', 'unused');
+      results.figures.throughput = await timedSection('throughput', () => socketThroughput(b, kinds));
+    }
+    if (o.only.has('scaling')) {
+      const replay = await timedSection('scaling replay', () => replaySpeed(b, o.only.has('matching') ? ['presets', 'unused'] : ['ten', 'presets', 'unused']));
+      const replayTen = get<number>(results.figures, 'matching', 'banban', 'ten', 'linesPerSecond') ?? get<number>(replay, 'ten', 'linesPerSecond')!;
+      const replayPresets = get<number>(replay, 'presets', 'linesPerSecond')!;
+      const presetsConfig = b.config('presets');
+      const presetPatterns = countPatterns(presetsConfig.file) - 1; // minus the sentinel
+      const sc: Record<string, unknown> = {
+        presets: presetsConfig.config.include,
+        presetPatterns,
+        replayTen,
+        replayPresets,
+        replayRatio: r3(replayPresets / replayTen),
+        replay,
+      };
+      const replayUnused = get<number>(replay, 'unused', 'linesPerSecond');
+      if (replayUnused) {
+        sc.replayUnused = replayUnused;
+        sc.replayUnusedRatio = r3(replayUnused / replayTen);
+      }
+      const tp = results.figures.throughput as Record<string, { linesPerSecond: number }> | undefined;
+      if (tp?.presets && tp.ten) {
+        sc.throughputTen = tp.ten.linesPerSecond;
+        sc.throughputPresets = tp.presets.linesPerSecond;
+        sc.throughputRatio = r3(tp.presets.linesPerSecond / tp.ten.linesPerSecond);
+      }
+      if (tp?.unused && tp.ten) {
+        sc.throughputUnused = tp.unused.linesPerSecond;
+        sc.throughputUnusedRatio = r3(tp.unused.linesPerSecond / tp.ten.linesPerSecond);
+      }
+      sc.unusedPresets = b.config('unused').config.include;
+      sc.unusedPatterns = countPatterns(b.config('unused').file) - 1;
+      results.figures.scaling = sc;
+    }
+    if (kernel && o.only.has('bans')) results.figures.bans = await timedSection('bans', () => bans(b));
+    if (kernel && o.only.has('latency')) results.figures.latency = await timedSection('latency', () => latency(b));
+    const profDir = join(RESULTS_DIR, 'profiles');
+    if (kernel && o.only.has('memory')) results.figures.memory = await timedSection('memory', () => memory(b, o.profile ? join(profDir, 'memory') : undefined));
+    if (kernel && o.profile) {
+      mkdirSync(profDir, { recursive: true });
+      const kinds: ConfigKind[] = o.only.has('scaling') ? ['ten', 'presets'] : ['ten'];
+      results.profiles = await timedSection('profiles', () => profiles(b, kinds, profDir));
+    }
+  } finally {
+    if (b.net) await b.net.destroy();
+    b.cleanup();
+  }
+  results.goals = goals(results.figures);
+  results.durationSeconds = Math.round((Date.now() - t0) / 1000);
+  results.table = table(results);
+  mkdirSync(dirname(o.out!), { recursive: true });
+  writeFileSync(o.out!, JSON.stringify(results, null, 2) + '\n');
+  process.stdout.write(`\n${results.table}\n`);
+  for (const [what, why] of Object.entries(results.skipped)) process.stdout.write(`skipped ${what}: ${why}\n`);
+  process.stdout.write(`\nresults: ${o.out} (${results.durationSeconds} s)\n`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench: ${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});
