@@ -17,13 +17,15 @@
  *     (about 3 ms here, however it is asked for) is spent in the child, on
  *     the other core. An older conntrack that refuses -R is detected on the
  *     first batch, and banban falls back to two calls per address;
+ *   - conntrack runs at nice 19, so its kernel work yields the CPU to the
+ *     daemon's line processing;
  *   - an address cut within `dedupMs` is not cut again;
  *   - a missing binary is reported once; blocking goes on without it, and the
  *     binary is looked for again after `recheckMs`.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ParsedIp } from '../lib/ip.js';
 import type { Logger } from '../lib/log.js';
@@ -192,12 +194,20 @@ export class ConntrackKiller {
 
   #run(args: string[]): Promise<void> {
     return new Promise((resolve, reject) => {
-      execFile(this.#command, args, { timeout: this.#timeoutMs, windowsHide: true, maxBuffer: 4 << 20 }, (err, _stdout, stderr) => {
+      const child = execFile(this.#command, args, { timeout: this.#timeoutMs, windowsHide: true, maxBuffer: 4 << 20 }, (err, _stdout, stderr) => {
         if (err === null) return resolve();
         // Exit 1 with "0 flow entries have been deleted" only means there was nothing to cut.
         if (typeof err.code === 'number' && err.code === 1 && /\b0 flow entries/.test(String(stderr))) return resolve();
         reject(err.code === 'ENOENT' ? err : new Error(`conntrack ${args.join(' ')}: ${String(stderr).trim() || err.message}`));
       });
+      // A delete costs conntrack milliseconds of CPU: on a small machine it must not starve the daemon's own line processing.
+      if (child.pid !== undefined) {
+        try {
+          setPriority(child.pid, 19);
+        } catch {
+          // already gone
+        }
+      }
     });
   }
 

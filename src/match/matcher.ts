@@ -50,6 +50,13 @@ export class Matcher {
   readonly #keyLength: number;
   /** whether any rule works by process id: only then are sessions noted */
   readonly #trackSessions: boolean;
+  /** the programs those rules are for (their literal prefixes), or undefined: any program */
+  readonly #sessionPrograms: readonly string[] | undefined;
+  /** the first rule of this line that matched without a usable address (reset by every find) */
+  #rejected: RejectedAddress | undefined;
+  readonly #note = (r: RejectedAddress): void => {
+    this.#rejected ??= r;
+  };
 
   constructor(config: Pick<Config, 'goodpatterns' | 'blocktypes'> & Partial<Pick<Config, 'sessionpatterns'>>) {
     const sessionpatterns = config.sessionpatterns ?? [];
@@ -58,6 +65,8 @@ export class Matcher {
     this.#sessions = new FilteredRules(sessionpatterns, this.#keyLength);
     this.#blocktypes = config.blocktypes.map((b) => ({ name: b.name, rules: new FilteredRules(b.patterns, this.#keyLength) }));
     this.#trackSessions = config.blocktypes.some((b) => b.patterns.some((r) => r.byPid));
+    const prefixes = this.#blocktypes.flatMap((b) => b.rules.rules.map((r, i) => (r.byPid ? b.rules.prefixes[i] ?? '' : undefined)).filter((p) => p !== undefined));
+    this.#sessionPrograms = prefixes.includes('') ? undefined : [...new Set(prefixes)];
   }
 
   /** The verdict alone, for callers that keep no session memory. */
@@ -67,10 +76,8 @@ export class Matcher {
 
   find(text: string): MatchResult {
     const key = text.slice(0, this.#keyLength);
-    let rejected: RejectedAddress | undefined;
-    const note = (r: RejectedAddress) => {
-      rejected ??= r;
-    };
+    this.#rejected = undefined;
+    const note = this.#note;
     const good = this.#good.mayMatch(key) ? firstMatch(this.#good, text, note) : undefined;
     if (good && 'ip' in good) return this.#withSeen({ verdict: { kind: 'good', ip: good.ip, rule: good.rule } }, text, good.ip);
     let offences: Offence[] | undefined;
@@ -82,6 +89,7 @@ export class Matcher {
       if ('ip' in hit) (offences ??= []).push({ blocktype: bt.name, ip: hit.ip, rule: hit.rule });
       else (byPid ??= []).push({ blocktype: bt.name, session: hit.session, rule: hit.rule });
     }
+    const rejected = this.#rejected;
     let verdict: Verdict;
     if (offences) verdict = rejected ? { kind: 'bad', offences, rejected } : { kind: 'bad', offences };
     else verdict = rejected ? { kind: 'none', rejected } : NONE;
@@ -96,9 +104,9 @@ export class Matcher {
   }
 
   #withSeen(result: MatchResult, text: string, ip: ParsedIp): MatchResult {
-    if (!this.#trackSessions) return result;
+    if (!this.#trackSessions || (this.#sessionPrograms !== undefined && !this.#sessionPrograms.some((p) => text.startsWith(p)))) return result;
     const tag = TAG_RE.exec(text);
-    return tag ? { ...result, seen: { session: tag[1]!, ip } } : result;
+    return tag ? { verdict: result.verdict, byPid: result.byPid, seen: { session: tag[1]!, ip } } : result;
   }
 }
 

@@ -23,7 +23,7 @@ export const SESSION_TTL_MS = 10 * 60_000;
 export const SESSION_CAP = 20_000;
 
 export class BanEngine {
-  /** `prog[pid]` -> the address that process named last, and when (insertion order = age) */
+  /** `prog[pid]` -> the address that process named last, and when (insertion order = first seen) */
   readonly #sessions = new Map<string, { ip: ParsedIp; at: number }>();
   readonly matcher: Matcher;
   readonly windows: OffenceWindows;
@@ -83,7 +83,7 @@ export class BanEngine {
   }
 
   #remember(session: string, ip: ParsedIp, now: number): void {
-    this.#sessions.delete(session);
+    // Set in place: a process keeps its place in the eviction order; the TTL is checked on use.
     this.#sessions.set(session, { ip, at: now });
     if (this.#sessions.size > SESSION_CAP) this.#sessions.delete(this.#sessions.keys().next().value!);
   }

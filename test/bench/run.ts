@@ -38,7 +38,7 @@ import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config/load.js';
-import { run } from '../e2e/lib/proc.js';
+import { onEmergency, run } from '../e2e/lib/proc.js';
 import { SENTINEL_BLOCKTYPE, SENTINEL_LIST, makeConfig, probeBlocktype, writeConfig, type BenchConfig, type BlocktypeConfig, type ConfigKind } from './configs.js';
 import { ensureCorpus, type CorpusInfo } from './corpus.js';
 import { BenchNet, kernelSkipReason, type NetProcess } from './netns.js';
@@ -89,8 +89,8 @@ const USAGE = `usage: npm run bench -- [options]
   --mem N          addresses per family in the memory figure (default 1000000)
   --qlen N         set net.unix.max_dgram_qlen in the bench namespace (default: the kernel's, 10)
   --log-level L    the daemon's --log-level (default info, as deployed)
-  --profile        also run the daemon once more per config under --cpu-prof (and the
-                   memory run under --heap-prof) and summarise where the time went
+  --profile        also run the daemon once more per config under --cpu-prof (not timed)
+                   and summarise where the time went (files in test/bench/results/profiles)
   --out FILE       JSON output (default test/bench/results/latest.json for a full run,
                    $TMPDIR/banban-bench-partial.json when --only is given)
   --cache DIR      where the corpus is generated and kept (default $TMPDIR/banban-bench-cache)
@@ -273,8 +273,12 @@ class Bench {
   corpus!: CorpusInfo;
   #seq = 0;
 
+  readonly #forget: () => void;
+
   constructor(readonly o: Options) {
     this.tmp = mkdtempSync(join(tmpdir(), `banban-bench-${process.pid}-`));
+    // interrupted (Ctrl-C): the namespace goes with BenchNet's own step, the temp folder with this one
+    this.#forget = onEmergency(() => rmSync(this.tmp, { recursive: true, force: true }));
   }
 
   async compileSender(): Promise<string | undefined> {
@@ -341,11 +345,10 @@ class Bench {
   async startDaemon(
     name: string,
     conf: { file: string; socket: string },
-    opts: { logLevel?: string; cpuProf?: string; heapProf?: string; saveEvery?: number } = {},
+    opts: { logLevel?: string; cpuProf?: string; saveEvery?: number } = {},
   ): Promise<Receiver> {
     const nodeFlags: string[] = [];
     if (opts.cpuProf) nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProf}`);
-    if (opts.heapProf) nodeFlags.push('--heap-prof', `--heap-prof-dir=${opts.heapProf}`);
     const args = [...nodeFlags, MAIN, 'run', '-c', conf.file, '--log-level', opts.logLevel ?? this.o.logLevel];
     if (opts.saveEvery) args.push('--save-every', String(opts.saveEvery));
     const proc = this.net!.start(process.execPath, args, this.file(`${name}.log`));
@@ -360,6 +363,7 @@ class Bench {
   }
 
   cleanup(): void {
+    this.#forget();
     rmSync(this.tmp, { recursive: true, force: true });
   }
 }
@@ -676,7 +680,7 @@ async function latency(b: Bench): Promise<Record<string, unknown>> {
   };
 }
 
-async function memory(b: Bench, profileDir: string | undefined): Promise<Record<string, unknown>> {
+async function memory(b: Bench): Promise<Record<string, unknown>> {
   const o = b.o;
   const conf = b.config('ten', {}, { maxTracked: 2 * o.memCount });
   // one offence per address, below minocc 3: every address stays tracked
@@ -684,7 +688,7 @@ async function memory(b: Bench, profileDir: string | undefined): Promise<Record<
   (conf.config.blocktypes.ssh as BlocktypeConfig).interval = 3600;
   writeConfig(conf.file, conf.config);
   // saving 2 M windows takes a while: not during the measurement; the save at stop is measured below
-  const d = await b.startDaemon('memory', conf, { saveEvery: 86_400, ...(profileDir ? { heapProf: profileDir } : {}) });
+  const d = await b.startDaemon('memory', conf, { saveEvery: 86_400 });
   await sleep(500);
   const rss0 = d.proc.statusKb('VmRSS')!;
   const v4 = await b.send(d.socket, { gen: 'v4', count: o.memCount, start: 0, template: MEMORY_TEMPLATE }, { timeoutS: 600 });
@@ -955,7 +959,9 @@ async function main(): Promise<void> {
     }
     if (needsKernel && kernelWhy !== undefined) {
       say(`kernel-list figures SKIPPED: ${kernelWhy}`);
-      for (const s of ['throughput', 'bans', 'latency', 'memory', 'scaling daemon']) results.skipped[s] = kernelWhy;
+      for (const s of ['throughput', 'bans', 'latency', 'memory', 'scaling'] as const) {
+        if (o.only.has(s)) results.skipped[s === 'scaling' ? 'scaling (daemon)' : s] = kernelWhy;
+      }
     }
     const kernel = b.net !== undefined;
 
@@ -1002,7 +1008,7 @@ async function main(): Promise<void> {
     if (kernel && o.only.has('bans')) results.figures.bans = await timedSection('bans', () => bans(b));
     if (kernel && o.only.has('latency')) results.figures.latency = await timedSection('latency', () => latency(b));
     const profDir = join(RESULTS_DIR, 'profiles');
-    if (kernel && o.only.has('memory')) results.figures.memory = await timedSection('memory', () => memory(b, o.profile ? join(profDir, 'memory') : undefined));
+    if (kernel && o.only.has('memory')) results.figures.memory = await timedSection('memory', () => memory(b));
     if (kernel && o.profile) {
       mkdirSync(profDir, { recursive: true });
       const kinds: ConfigKind[] = o.only.has('scaling') ? ['ten', 'presets'] : ['ten'];
