@@ -287,10 +287,12 @@ export class Daemon {
     const config = this.#engine.config;
     const wall = this.#wall();
     const mono = this.#clock();
-    const windows: SavedWindow[] = [];
-    for (const w of this.#engine.windows.entries()) windows.push({ blocktype: w.blocktype, ip: w.ip, times: w.times.map((t) => Math.round(wall - (mono - t))) });
+    const engine = this.#engine;
+    function* windows(): Generator<SavedWindow> {
+      for (const w of engine.windows.entries()) yield { blocktype: w.blocktype, ip: w.ip, times: w.times.map((t) => Math.round(wall - (mono - t))) };
+    }
     try {
-      writeFileAtomic(config.stateFile, encodeState({ savedAt: wall, windows, bans: this.#enforcer.snapshot() }));
+      writeFileAtomic(config.stateFile, encodeState({ savedAt: wall, windows: windows(), bans: this.#enforcer.snapshot() }));
       this.#dirty = false;
     } catch (err) {
       this.#limited('state-save', { stateFile: config.stateFile, err: (err as Error).message }, 'could not save the state file; windows and bans stay in memory and saving is retried');

@@ -33,6 +33,13 @@ export interface SavedState {
   readonly bans: readonly ActiveBan[];
 }
 
+/** What is saved: windows as an iterable, so millions of them are written without being held twice. */
+export interface StateToSave {
+  readonly savedAt: number;
+  readonly windows: Iterable<SavedWindow>;
+  readonly bans: readonly ActiveBan[];
+}
+
 export interface DecodeLimits {
   maxWindows: number;
   maxBans: number;
@@ -42,13 +49,21 @@ export interface DecodeLimits {
 
 export type Decoded = { ok: true; state: SavedState; skipped: number } | { ok: false; reason: string };
 
-export function encodeState(s: SavedState): string {
-  return JSON.stringify({
-    version: STATE_VERSION,
-    savedAt: s.savedAt,
-    windows: s.windows.map((w) => [w.blocktype, w.ip, w.times]),
-    bans: s.bans.map((b) => [b.ip, b.target, b.blocktype, b.at, b.until]),
-  });
+/** The state file's text, in pieces: one JSON document, one window or ban at a time. */
+export function* encodeState(s: StateToSave): Generator<string> {
+  yield `{"version":${STATE_VERSION},"savedAt":${JSON.stringify(s.savedAt)},"windows":[`;
+  let sep = '';
+  for (const w of s.windows) {
+    yield sep + JSON.stringify([w.blocktype, w.ip, w.times]);
+    sep = ',';
+  }
+  yield '],"bans":[';
+  sep = '';
+  for (const b of s.bans) {
+    yield sep + JSON.stringify([b.ip, b.target, b.blocktype, b.at, b.until]);
+    sep = ',';
+  }
+  yield ']}';
 }
 
 const NAME_RE = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -123,14 +138,22 @@ function canonicalIp(v: unknown): boolean {
   return r.ok && r.value.text === v;
 }
 
-/** write, fsync, rename, fsync the folder */
-export function writeFileAtomic(path: string, text: string): void {
+/** write (in 64 KiB pieces, so the whole text is never in memory at once), fsync, rename, fsync the folder */
+export function writeFileAtomic(path: string, pieces: Iterable<string>): void {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const tmp = join(dir, `.${basename(path)}.${process.pid}.tmp`);
   const fd = openSync(tmp, 'w', 0o600);
   try {
-    writeSync(fd, text);
+    let buf = '';
+    for (const piece of pieces) {
+      buf += piece;
+      if (buf.length >= 65536) {
+        writeSync(fd, buf);
+        buf = '';
+      }
+    }
+    if (buf) writeSync(fd, buf);
     fsyncSync(fd);
   } finally {
     closeSync(fd);

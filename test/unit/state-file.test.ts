@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { decodeState, encodeState, readStateFile, writeFileAtomic } from '../../src/state/state-file.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'banban-state-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const LIMITS = { maxWindows: 100, maxBans: 100, maxTimes: 10 };
+
+test('a saved state reads back the same, written in pieces', () => {
+  const windows = Array.from({ length: 5000 }, (_, i) => ({ blocktype: 'ssh', ip: `10.0.${i >> 8}.${i & 255}`, times: [1_700_000_000_000 + i] }));
+  const bans = [{ ip: '2001:db8::1', target: 'BLOCKER', blocktype: 'ssh', at: 1_700_000_000_000, until: 1_700_003_600_000 }];
+  const file = join(dir, 'state.json');
+  writeFileAtomic(file, encodeState({ savedAt: 1_700_000_000_500, windows: windows.values(), bans }));
+  const back = decodeState(readFileSync(file, 'utf8'), { maxWindows: 10_000, maxBans: 10, maxTimes: 2 });
+  assert.ok(back.ok);
+  assert.equal(back.skipped, 0);
+  assert.deepEqual(back.state.windows, windows);
+  assert.deepEqual(back.state.bans, bans);
+  assert.deepEqual(readdirSync(dir), ['state.json'], 'no temporary file is left behind');
+});
+
+test('entries that fail validation are skipped and counted, never trusted', () => {
+  const text = JSON.stringify({
+    version: 1,
+    savedAt: 1,
+    windows: [
+      ['ssh', '192.0.2.1', [5]],
+      ['ssh', '192.030.0.6', [5]],
+      ['ssh', '2001:DB8::1', [5]],
+      ['bad name!', '192.0.2.2', [5]],
+      ['ssh', '192.0.2.3', []],
+      ['ssh', '192.0.2.4', ['x']],
+    ],
+    bans: [
+      ['192.0.2.9', 'BLOCKER', 'ssh', 1, 2],
+      ['192.0.2.9', '../etc/passwd', 'ssh', 1, 2],
+      ['192.0.2.9', 'BLOCKER', 'ssh', 3, 2],
+      'junk',
+    ],
+  });
+  const r = decodeState(text, LIMITS);
+  assert.ok(r.ok);
+  assert.deepEqual(r.state.windows.map((w) => w.ip), ['192.0.2.1']);
+  assert.deepEqual(r.state.bans.map((b) => b.target), ['BLOCKER']);
+  assert.equal(r.skipped, 8);
+});
+
+test('a file that is not a state file is set aside, and an absent one is no problem', () => {
+  const file = join(dir, 'broken.json');
+  assert.deepEqual(readStateFile(file, LIMITS, 0), { kind: 'none' });
+  writeFileSync(file, '{"version": 2}');
+  const r = readStateFile(file, LIMITS, Date.UTC(2026, 10, 22));
+  assert.equal(r.kind, 'corrupt');
+  assert.ok(r.kind === 'corrupt' && /unknown version/.test(r.reason));
+  assert.equal(existsSync(file), false);
+  assert.ok(r.kind === 'corrupt' && r.setAsideTo !== undefined && existsSync(r.setAsideTo));
+});
