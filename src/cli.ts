@@ -10,7 +10,6 @@
  *   unblock  remove an address from every list (or one)
  */
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { Command, CommanderError, Option } from 'commander';
 import { loadConfig } from './config/load.js';
@@ -127,7 +126,7 @@ function buildProgram(io: Io, setCode: (c: number) => void): Command {
       const names = target === undefined ? osCall(() => lists.targets(), o.procDir) : [checkTarget(target)];
       const result: Record<string, { ip: string; age: number | null }[]> = {};
       for (const name of names) {
-        result[name] = osCall(() => lists.read(name), `${o.procDir}/${name}`).map((e) => ({ ip: e.ip, age: e.ageSeconds ?? null }));
+        result[name] = osCall(() => lists.read(name, { ages: true }), `${o.procDir}/${name}`).map((e) => ({ ip: e.ip, age: e.ageSeconds ?? null }));
       }
       if (o.json) {
         io.stdout.write(`${JSON.stringify(result)}\n`);
@@ -226,7 +225,8 @@ async function runDaemon(o: RunOptions, io: Io): Promise<number> {
   });
 }
 
-async function* readLines(file: string, io: Io): AsyncGenerator<string> {
+/** The file's lines in batches (one per chunk read): a per-line async step would cost more than matching the line. */
+async function* readLines(file: string, io: Io): AsyncGenerator<string[]> {
   const input = file === '-' ? io.stdin : createReadStream(file);
   const opened = new Promise<void>((resolve, reject) => {
     if (file === '-') return resolve();
@@ -236,8 +236,16 @@ async function* readLines(file: string, io: Io): AsyncGenerator<string> {
     );
   });
   await opened;
-  yield* createInterface({ input, crlfDelay: Infinity });
+  let rest = '';
+  for await (const chunk of input.setEncoding('utf8') as AsyncIterable<string>) {
+    const lines = (rest + chunk).split('\n');
+    rest = lines.pop()!;
+    yield lines.map(dropCr);
+  }
+  if (rest !== '') yield [dropCr(rest)];
 }
+
+const dropCr = (l: string): string => (l.endsWith('\r') ? l.slice(0, -1) : l);
 
 function jsonReport(r: ReplayReport): object {
   return { lines: r.lines, matches: r.matches, blocked: r.blocked, unblocked: r.unblocked };

@@ -26,7 +26,8 @@ export interface ReplayReport {
   rejected: { line: number; rule: string; reason: string }[];
 }
 
-export async function replayLog(config: Config, lines: AsyncIterable<string> | Iterable<string>, startYear: number): Promise<ReplayReport> {
+/** `batches`: the log's lines, in batches of any size. */
+export async function replayLog(config: Config, batches: AsyncIterable<readonly string[]> | Iterable<readonly string[]>, startYear: number): Promise<ReplayReport> {
   const engine = new BanEngine(config);
   const clock = new ReplayClock(startYear);
   const report: ReplayReport = { lines: 0, matches: [], blocked: [], unblocked: [], hits: {}, rejected: [] };
@@ -34,12 +35,17 @@ export async function replayLog(config: Config, lines: AsyncIterable<string> | I
   const unblockedSeen = new Set<string>();
   for (const rule of [...config.goodpatterns, ...config.blocktypes.flatMap((b) => b.patterns)]) report.hits[rule.where] = 0;
 
-  for await (const raw of lines) {
+  for await (const batch of batches) {
+    for (const raw of batch) replayLine(raw);
+  }
+  return report;
+
+  function replayLine(raw: string): void {
     const n = ++report.lines;
     const parsed = parseSyslogLine(raw);
     const out = engine.handle(parsed.text, clock.timeOf(parsed));
     const v = out.verdict;
-    const ignored = new Set(out.ignored.map((ip) => ip.text));
+    const ignored = out.ignored.length === 0 ? NO_IGNORED : new Set(out.ignored.map((ip) => ip.text));
     if (v.rejected) report.rejected.push({ line: n, rule: v.rejected.rule.where, reason: v.rejected.reason });
     if (v.kind === 'good') {
       report.hits[v.rule.where]!++;
@@ -63,5 +69,6 @@ export async function replayLog(config: Config, lines: AsyncIterable<string> | I
       }
     }
   }
-  return report;
 }
+
+const NO_IGNORED: ReadonlySet<string> = new Set();

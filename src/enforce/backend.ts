@@ -21,8 +21,8 @@ export interface ListEntry {
 export interface ListWriter {
   /** `+`: add or refresh; `-`: remove (no error when absent) */
   write(target: string, op: '+' | '-', ip: string): void;
-  /** the list's entries; throws ENOENT when the list does not exist */
-  read(target: string): ListEntry[];
+  /** the list's entries (with ages only when asked: it may be slow); throws ENOENT when the list does not exist */
+  read(target: string, opts?: { ages?: boolean }): ListEntry[];
   /** names of the lists that exist */
   targets(): string[];
   /**

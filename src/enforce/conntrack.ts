@@ -68,6 +68,7 @@ export class ConntrackKiller {
   readonly #recent = new Map<string, number>();
   #running = 0;
   #scheduled = false;
+  #closed = false;
   #tmpDir: string | undefined;
   #batches = 0;
   #missingSince: number | undefined;
@@ -100,13 +101,16 @@ export class ConntrackKiller {
       }
       this.#missingSince = undefined;
     }
+    if (this.#closed) return;
     const last = this.#recent.get(ip.text);
     if (last !== undefined && now - last < this.#dedupMs) {
       this.stats.deduplicated++;
       return;
     }
+    // Kept in time order (delete, then set), so trimming stops at the first young entry.
+    this.#recent.delete(ip.text);
     this.#recent.set(ip.text, now);
-    if (this.#recent.size > this.#maxQueue * 2) this.#trimRecent(now);
+    this.#trimRecent(now);
     if (this.#queue.length >= this.#maxQueue) {
       this.#queue.shift();
       this.stats.dropped++;
@@ -118,18 +122,19 @@ export class ConntrackKiller {
       setImmediate(() => {
         this.#scheduled = false;
         this.#pump();
+        if (this.#running === 0) for (const resolve of this.#idle.splice(0)) resolve();
       });
     }
   }
 
   /** Resolves when nothing is queued or running (tests, shutdown). */
   idle(): Promise<void> {
-    if (this.#running === 0 && this.#queue.length === 0 && !this.#scheduled) return Promise.resolve();
+    if (this.#running === 0 && (this.#queue.length === 0 || this.#closed) && !this.#scheduled) return Promise.resolve();
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
   #pump(): void {
-    while (this.#running < this.#concurrency && this.#queue.length > 0) {
+    while (!this.#closed && this.#running < this.#concurrency && this.#queue.length > 0) {
       const batch = this.#queue.splice(0, this.#batch ? this.#batchMax : 1);
       this.#running++;
       (this.#batch ? this.#cutBatch(batch) : this.#cut(batch[0]!)).finally(() => {
@@ -150,6 +155,7 @@ export class ConntrackKiller {
     });
     let file: string | undefined;
     try {
+      if (this.#closed) return;
       this.#tmpDir ??= mkdtempSync(join(tmpdir(), 'banban-conntrack-'));
       file = join(this.#tmpDir, `batch-${++this.#batches}`);
       writeFileSync(file, lines.join(''), { mode: 0o600 });
@@ -211,13 +217,19 @@ export class ConntrackKiller {
     });
   }
 
-  /** Removes the temporary folder (shutdown, tests). */
+  /** Stops taking work and removes the temporary folder (shutdown, tests); calls already running finish on their own. */
   close(): void {
+    this.#closed = true;
+    this.#queue.length = 0;
     if (this.#tmpDir !== undefined) rmSync(this.#tmpDir, { recursive: true, force: true });
     this.#tmpDir = undefined;
   }
 
+  /** Drops dedup entries older than dedupMs, and the oldest beyond a hard cap: amortised O(1) per kill. */
   #trimRecent(now: number): void {
-    for (const [ip, at] of this.#recent) if (now - at >= this.#dedupMs) this.#recent.delete(ip);
+    for (const [ip, at] of this.#recent) {
+      if (now - at < this.#dedupMs && this.#recent.size <= this.#maxQueue * 4) break;
+      this.#recent.delete(ip);
+    }
   }
 }

@@ -109,6 +109,8 @@ export class ReplayClock {
   #year: number;
   #lastMonth = -1;
   #last = 0;
+  #lastStamp = '';
+  #lastBsd = NaN;
   constructor(startYear: number) {
     this.#year = startYear;
   }
@@ -123,12 +125,16 @@ export class ReplayClock {
   }
 
   #bsd(stamp: string): number {
+    // Log files hold runs of lines with one stamp: reuse the last answer.
+    if (stamp === this.#lastStamp) return this.#lastBsd;
     const month = MONTHS[stamp.slice(0, 3)];
     if (month === undefined) return NaN;
     if (this.#lastMonth >= 0 && month < this.#lastMonth - 6) this.#year += 1;
     this.#lastMonth = month;
-    const day = Number(stamp.slice(4, 6).trim());
-    const [h, m, s] = stamp.slice(7).split(':').map(Number) as [number, number, number];
-    return Date.UTC(this.#year, month, day, h, m, s);
+    const day = (stamp.charCodeAt(4) === 32 ? 0 : (stamp.charCodeAt(4) - 48) * 10) + stamp.charCodeAt(5) - 48;
+    const two = (at: number) => (stamp.charCodeAt(at) - 48) * 10 + stamp.charCodeAt(at + 1) - 48;
+    this.#lastStamp = stamp;
+    this.#lastBsd = Date.UTC(this.#year, month, day, two(7), two(10), two(13));
+    return this.#lastBsd;
   }
 }
