@@ -16,6 +16,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { onEmergency, pidAlive, run, runOk } from '../e2e/lib/proc.js';
+import { killNamespaceProcesses } from '../e2e/lib/netns.js';
 
 const PREFIX = 'bbbench-';
 
@@ -101,7 +102,7 @@ export class BenchNet {
 
   async destroy(): Promise<void> {
     for (const p of [...this.#procs]) await p.stop(2000);
-    await killNamespaceProcesses(this.name);
+    await killNamespaceProcesses(this.name, PREFIX);
     await run('ip', ['netns', 'del', this.name]);
     this.#forget();
   }
@@ -218,17 +219,6 @@ export class NetProcess {
   }
 }
 
-async function killNamespaceProcesses(name: string): Promise<void> {
-  if (!name.startsWith(PREFIX)) return;
-  const r = await run('ip', ['netns', 'pids', name]);
-  for (const p of r.stdout.split('\n').map(Number).filter((n) => n > 0)) {
-    try {
-      process.kill(p, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-}
 
 /** Namespaces of earlier bench runs that died before cleaning up. */
 async function sweepStale(): Promise<void> {
@@ -237,7 +227,7 @@ async function sweepStale(): Promise<void> {
     const name = line.split(' ')[0] ?? '';
     const m = /^bbbench-(\d+)$/.exec(name);
     if (!m || pidAlive(Number(m[1]))) continue;
-    await killNamespaceProcesses(name);
+    await killNamespaceProcesses(name, PREFIX);
     await run('ip', ['netns', 'del', name]);
   }
 }

@@ -28,9 +28,9 @@ async function sweepStale(): Promise<void> {
   }
 }
 
-/** Kills what still runs inside one of our namespaces (only ours: bbe2e-*). */
-async function killNamespaceProcesses(name: string): Promise<void> {
-  if (!name.startsWith(PREFIX)) return;
+/** Kills what still runs inside one of our namespaces (only ours: names starting with `prefix`). */
+export async function killNamespaceProcesses(name: string, prefix = PREFIX): Promise<void> {
+  if (!name.startsWith(prefix)) return;
   const r = await run('ip', ['netns', 'pids', name]);
   for (const p of r.stdout.split('\n').map(Number).filter((n) => n > 0)) {
     try {
