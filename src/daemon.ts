@@ -203,11 +203,6 @@ export class Daemon {
     this.#log.info({ ...this.stats, pending: this.#enforcer.pendingCount, activeBans: this.#enforcer.activeCount }, 'stopped');
   }
 
-  /** Saves windows and bans now (SIGTERM, timers, tests). */
-  saveState(): void {
-    this.#saveState();
-  }
-
   #watch(): void {
     for (const target of this.#engine.targets) {
       const id = this.#writer.identity(target);

@@ -18,7 +18,6 @@
  * times are wall-clock milliseconds, because active bans outlive the process
  * (state file) and must be comparable after a reboot.
  */
-import { parseIp } from '../lib/ip.js';
 import { RateLimiter, type Logger } from '../lib/log.js';
 import type { Decision } from '../pipeline.js';
 import type { ListWriter } from './backend.js';
@@ -211,8 +210,8 @@ export class Enforcer {
     return missing;
   }
 
+  /** `b.ip` is canonical: it comes from a decision's ParsedIp, or from a state file that decodeState validated. */
   #remember(b: ActiveBan): void {
-    if (parseIp(b.ip).ok === false) return;
     let m = this.#bans.get(b.target);
     if (m === undefined) this.#bans.set(b.target, (m = new Map()));
     m.delete(b.ip);

@@ -4,12 +4,8 @@
  */
 export const ExitCode = {
   OK: 0,
-  /** generic failure that fits no other class (e.g. `banban test` found nothing to read) */
-  FAILURE: 1,
   /** the command line was wrong: unknown option, bad address, missing argument */
   USAGE: 64,
-  /** the input data (a log file, a state file) was malformed */
-  DATAERR: 65,
   /** an input file named on the command line does not exist or cannot be read */
   NOINPUT: 66,
   /** an internal error: a bug in banban */

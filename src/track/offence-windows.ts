@@ -58,9 +58,10 @@ function wordsOf(ip: ParsedIp, out: Uint32Array): void {
   for (let w = 0; w < 4; w++) out[w] = ((b[w * 4]! << 24) | (b[w * 4 + 1]! << 16) | (b[w * 4 + 2]! << 8) | b[w * 4 + 3]!) >>> 0;
 }
 
-function hashWords(k: Uint32Array): number {
+/** Hash of the four words at `k[at..at+4]`. */
+function hashWords(k: Uint32Array, at = 0): number {
   let h = SEED ^ 0x9e3779b9;
-  for (let w = 0; w < 4; w++) {
+  for (let w = at; w < at + 4; w++) {
     h = Math.imul(h ^ k[w]!, 0x85ebca6b);
     h ^= h >>> 13;
     h = Math.imul(h, 0xc2b2ae35);
@@ -323,8 +324,7 @@ class WindowTable {
   }
 
   #bucketOfSlot(slot: number): number {
-    const k = this.#keys.subarray(slot * 4, slot * 4 + 4);
-    return hashWords(k) & this.#mask;
+    return hashWords(this.#keys, slot * 4) & this.#mask;
   }
 
   #place(slot: number): void {
