@@ -1,16 +1,24 @@
 /**
- * The running daemon: wires socket -> line parser -> engine -> enforcer, and
- * handles reload, faults and shutdown. Everything that decides lives in the
- * pure core (track/ban-engine.ts); this file moves values between the edges
- * and keeps them healthy.
+ * The running daemon: wires socket -> matching thread (line parser and
+ * matcher) -> engine -> enforcer, and handles reload, faults and shutdown.
+ * Everything that decides lives in the pure core (track/ban-engine.ts); this
+ * file moves values between the edges and keeps them healthy.
+ *
+ *   - receive: each wake-up's datagrams (source/syslog-socket.ts drains the
+ *     queue) go as one batch to the matching thread (match/match-thread.ts),
+ *     stamped with the time they arrived; what it found comes back in order
+ *     and is counted, decided and enforced here. Matching on its own core
+ *     leaves this thread to read, so it keeps up with a flood (README,
+ *     Benchmarks); if the thread dies, matching goes on here.
  *
  *   - reload (SIGHUP): the new config is validated in full first; a config
  *     with errors is refused and the running one stays. Offence counts carry
  *     over for blocktypes of the same name. A changed socket path, owner or
  *     group re-binds the socket; the old one is closed after the new one is
  *     bound, so there is never a moment with no socket at all.
- *   - stop (SIGTERM / SIGINT): saves the state, closes and removes the
- *     socket, flushes logs.
+ *   - stop (SIGTERM / SIGINT): closes and removes the socket, lets the
+ *     lines already received be matched and decided, saves the state,
+ *     flushes logs.
  *   - watch (every `watchMs`): a list that appears, or is made anew (its
  *     /proc inode changes: a reboot, a firewall reload, `iptables -F`), is
  *     primed with the active bans; writes that failed are retried; a socket
@@ -31,11 +39,15 @@ import { readIpListTot, XtRecentLists, missingListHint } from './enforce/xt-rece
 import { monotonicMs, type Clock } from './lib/clock.js';
 import { parseIp } from './lib/ip.js';
 import { RateLimiter, type Logger } from './lib/log.js';
-import { decodeDatagram } from './source/datagram.js';
-import { parseSyslogLine } from './source/syslog-line.js';
+import { batchMatcherSetup, DatagramFramer } from './match/batch-matcher.js';
+import type { LineReport } from './match/match-wire.js';
+import { MatchThread } from './match/match-thread.js';
 import { MAX_DATAGRAM, SyslogSocket } from './source/syslog-socket.js';
 import { encodeState, readStateFile, writeFileAtomic, type SavedWindow } from './state/state-file.js';
 import { BanEngine } from './track/ban-engine.js';
+
+/** datagrams per batch at most: a wake-up reads up to DRAIN_MAX + 1 (source/syslog-socket.ts) */
+const BATCH_MAX = 1024;
 
 export interface DaemonOptions {
   configFile: string;
@@ -78,6 +90,8 @@ export class Daemon {
   /** last seen identity of each target's list; absent key: never seen */
   readonly #listIds = new Map<string, number | undefined>();
   #engine: BanEngine;
+  #matching: MatchThread<number>;
+  readonly #framer = new DatagramFramer();
   #socket: SyslogSocket | undefined;
   #dirty = false;
   readonly stats: DaemonStats = { datagrams: 0, skipped: 0, matched: 0, blocks: 0, unblocks: 0 };
@@ -88,6 +102,7 @@ export class Daemon {
     this.#clock = opts.clock ?? monotonicMs;
     this.#wall = opts.wallClock ?? Date.now;
     this.#engine = new BanEngine(config);
+    this.#matching = this.#startMatching(config);
     const capacity = readIpListTot(opts.ipListTotPath);
     this.#writer = opts.writer ?? new XtRecentLists(config.procDir);
     this.#enforcer = new Enforcer({
@@ -128,18 +143,33 @@ export class Daemon {
     return this.#enforcer;
   }
 
-  /** One datagram, start to finish. Exposed for benchmarks and tests. */
-  handleDatagram(buf: Buffer): void {
+  /**
+   * One datagram, received: gathered into the batch that goes to the
+   * matching thread at the end of this wake-up (or when it is full).
+   */
+  #onDatagram(buf: Buffer): void {
     this.stats.datagrams++;
-    const decoded = decodeDatagram(buf, this.#engine.config.maxLine, MAX_DATAGRAM);
-    if (!decoded.ok) {
+    this.#framer.add(buf);
+    if (this.#framer.count >= BATCH_MAX) this.#flush();
+  }
+
+  /** Hands the gathered datagrams to the matching thread, stamped with their receive time. */
+  #flush(): void {
+    const n = this.#framer.count;
+    if (n === 0) return;
+    this.#matching.submit({ kind: 'datagrams', bytes: this.#framer.take() }, this.#clock(), n);
+  }
+
+  /** What the matcher found in one line (skipped, cut, matched), counted and enforced. */
+  #onLine(r: LineReport, receivedAt: number): void {
+    if (r.skipped !== undefined) {
       this.stats.skipped++;
-      this.#limited(`datagram:${decoded.reason}`, { reason: decoded.reason, bytes: buf.length }, 'datagram skipped: it is never matched');
+      this.#limited(`datagram:${r.skipped}`, { reason: r.skipped }, 'datagram skipped: it is never matched');
       return;
     }
-    if (decoded.cut) this.#limited('datagram:cut', { bytes: buf.length }, 'datagram held a line break: only the text before it is matched');
-    const line = parseSyslogLine(decoded.line);
-    const outcome = this.#engine.handle(line.text, this.#clock());
+    if (r.cut) this.#limited('datagram:cut', {}, 'datagram held a line break: only the text before it is matched');
+    if (r.found === undefined) return;
+    const outcome = this.#engine.apply(r.found, receivedAt);
     const v = outcome.verdict;
     if (v.kind !== 'none') {
       this.stats.matched++;
@@ -153,6 +183,26 @@ export class Daemon {
       else this.stats.unblocks++;
       this.#enforcer.apply(d);
     }
+  }
+
+  #startMatching(config: Config): MatchThread<number> {
+    return new MatchThread<number>({
+      setup: batchMatcherSetup(config, MAX_DATAGRAM),
+      sink: (r, receivedAt) => {
+        try {
+          this.#onLine(r, receivedAt);
+        } catch (err) {
+          // A bug must not take the daemon down with it: log, count, go on with the next line.
+          this.stats.skipped++;
+          this.#limited('internal', { err: (err as Error).stack ?? String(err) }, 'internal error while handling a line; line skipped');
+        }
+      },
+      onFault: (err) => this.#log.error({ err: err.message }, 'the matching thread failed; lines are matched on the main thread from now on'),
+      onDropped: (err) => {
+        this.stats.skipped++;
+        this.#limited('internal', { err: err.stack ?? String(err) }, 'internal error while matching a batch of datagrams; its lines are skipped');
+      },
+    });
   }
 
   /** Re-reads the config. Returns false (and keeps the running config) when it is invalid. */
@@ -186,6 +236,12 @@ export class Daemon {
         return false;
       }
     }
+    // Lines received so far were sent under the old rules: they finish on the old thread, whose
+    // findings go to the new engine (a blocktype gone by then is dropped there).
+    this.#flush();
+    const oldMatching = this.#matching;
+    this.#matching = this.#startMatching(config);
+    void oldMatching.close();
     this.#engine = new BanEngine(config, this.#engine.windows);
     for (const w of loaded.warnings) this.#log.warn({ file: w.file, line: w.line, key: w.key }, w.message);
     this.#listIds.clear(); // look at every target afresh: new ones get primed
@@ -194,11 +250,14 @@ export class Daemon {
     return true;
   }
 
-  stop(): void {
+  /** Stops receiving, lets the lines already received be matched and decided, saves the state. */
+  async stop(): Promise<void> {
     for (const t of this.#timers) clearInterval(t);
-    this.#saveState();
     this.#socket?.close();
     this.#socket = undefined;
+    this.#flush();
+    await this.#matching.close();
+    this.#saveState();
     this.#conntrack.close();
     this.#log.info({ ...this.stats, pending: this.#enforcer.pendingCount, activeBans: this.#enforcer.activeCount }, 'stopped');
   }
@@ -299,15 +358,8 @@ export class Daemon {
       path: config.socket,
       owner: config.socketOwner,
       group: config.socketGroup,
-      onDatagram: (buf) => {
-        try {
-          this.handleDatagram(buf);
-        } catch (err) {
-          // A bug must not take the daemon down with it: log, count, go on with the next line.
-          this.stats.skipped++;
-          this.#limited('internal', { err: (err as Error).stack ?? String(err) }, 'internal error while handling a datagram; line skipped');
-        }
-      },
+      onDatagram: (buf) => this.#onDatagram(buf),
+      onBurstEnd: () => this.#flush(),
       onError: (err) => this.#limited('socket', { err: err.message }, 'socket error'),
     });
   }

@@ -42,6 +42,25 @@ export function parseIp(raw: string): Parsed<ParsedIp> {
   return { ok: false, reason: 'not a literal IP address' };
 }
 
+/**
+ * parseIp with a memory of the addresses seen lately: an attacker's address
+ * comes back line after line, and a lookup costs less than parsing (IPv6
+ * above all). Results are immutable, so a remembered one is the answer; only
+ * valid addresses are kept, and the map is emptied when full, so it never
+ * holds more than RECENT_ADDRESSES entries whatever the input.
+ */
+export function parseIpCached(raw: string): Parsed<ParsedIp> {
+  const known = recentAddresses.get(raw);
+  if (known !== undefined) return known;
+  const ip = parseIp(raw);
+  if (!ip.ok) return ip;
+  if (recentAddresses.size >= RECENT_ADDRESSES) recentAddresses.clear();
+  recentAddresses.set(raw, ip);
+  return ip;
+}
+const recentAddresses = new Map<string, Parsed<ParsedIp>>();
+const RECENT_ADDRESSES = 4096;
+
 function ipv4(text: string): ParsedIp {
   const bytes = new Uint8Array(4);
   let octet = 0;

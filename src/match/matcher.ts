@@ -21,8 +21,8 @@
  * `seen` says which address the line's process showed (a sessionpattern, or
  * any pattern that captured an address); the engine keeps that memory.
  */
-import type { Config, Rule } from '../config/schema.js';
-import { parseIp, type ParsedIp } from '../lib/ip.js';
+import type { Rule } from '../config/schema.js';
+import { parseIpCached, type ParsedIp } from '../lib/ip.js';
 import type { Offence, RejectedAddress, Verdict } from '../pipeline.js';
 import { FilteredRules, keyLengthFor } from './prefilter.js';
 
@@ -38,6 +38,13 @@ export interface MatchResult {
 }
 
 const NOTHING: MatchResult = { verdict: NONE };
+
+/** What a matcher is built from: the rules of a config, and the names of its blocktypes. */
+export interface MatcherConfig {
+  readonly goodpatterns: readonly Rule[];
+  readonly sessionpatterns?: readonly Rule[];
+  readonly blocktypes: readonly { readonly name: string; readonly patterns: readonly Rule[] }[];
+}
 /** `prog[pid]: ` at the start of a line's text */
 const TAG_RE = /^([^\s[\]:]+\[\d+\]): /;
 
@@ -58,7 +65,7 @@ export class Matcher {
     this.#rejected ??= r;
   };
 
-  constructor(config: Pick<Config, 'goodpatterns' | 'blocktypes'> & Partial<Pick<Config, 'sessionpatterns'>>) {
+  constructor(config: MatcherConfig) {
     const sessionpatterns = config.sessionpatterns ?? [];
     this.#keyLength = keyLengthFor([...config.goodpatterns, ...sessionpatterns, ...config.blocktypes.flatMap((b) => b.patterns)]);
     this.#good = new FilteredRules(config.goodpatterns, this.#keyLength);
@@ -141,7 +148,7 @@ function capture(rule: Rule, text: string): ParsedIp | string | undefined {
   if (m === null) return undefined;
   const raw = m.groups?.['ip'];
   if (raw === undefined) return `the ip group of ${rule.where} took part in no match`;
-  const ip = parseIp(raw);
+  const ip = parseIpCached(raw);
   return ip.ok ? ip.value : `${ip.reason}: '${truncate(raw)}'`;
 }
 

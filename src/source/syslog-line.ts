@@ -15,8 +15,6 @@
  */
 import type { SyslogLine } from '../pipeline.js';
 
-const PRI_RE = /^<\d{1,3}>/;
-const BSD_STAMP_RE = /^[A-Z][a-z]{2} [ 0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-6][0-9] /;
 const RFC3339_STAMP_RE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d) /;
 /** a token that is a tag (`prog:` / `prog[pid]:`), meaning the header had no host */
 const TAG_TOKEN_RE = /^[^\s:[\]]+(?:\[[^\]\s]*\])?:$/;
@@ -24,21 +22,21 @@ const TAG_TOKEN_RE = /^[^\s:[\]]+(?:\[[^\]\s]*\])?:$/;
 export function parseSyslogLine(raw: string): SyslogLine {
   let line = raw;
   // Syslog daemons end with at most one newline; anything before it belongs to the message.
-  if (line.endsWith('\n')) line = line.slice(0, line.endsWith('\r\n') ? -2 : -1);
-  const pri = PRI_RE.exec(line);
-  if (pri) line = line.slice(pri[0].length);
-
-  if (pri && line.startsWith('1 ')) {
-    const rfc5424 = parseRfc5424(line);
-    if (rfc5424) return rfc5424;
+  if (line.charCodeAt(line.length - 1) === 10) line = line.slice(0, line.charCodeAt(line.length - 2) === 13 ? -2 : -1);
+  const priLen = priorityLength(line);
+  if (priLen > 0) {
+    line = line.slice(priLen);
+    if (line.startsWith('1 ')) {
+      const rfc5424 = parseRfc5424(line);
+      if (rfc5424) return rfc5424;
+    }
   }
   let stampLen = 0;
   let format: SyslogLine['format'] = 'bare';
-  const bsd = BSD_STAMP_RE.exec(line);
-  if (bsd) {
-    stampLen = bsd[0].length;
+  if (isBsdStamp(line)) {
+    stampLen = BSD_STAMP_LENGTH;
     format = 'bsd';
-  } else {
+  } else if (isDigit(line.charCodeAt(0))) {
     const iso = RFC3339_STAMP_RE.exec(line);
     if (iso) {
       stampLen = iso[0].length;
@@ -48,15 +46,58 @@ export function parseSyslogLine(raw: string): SyslogLine {
   if (format === 'bare') return { text: line, stamp: undefined, host: undefined, format };
 
   const stamp = line.slice(0, stampLen - 1);
-  const rest = line.slice(stampLen);
-  const space = rest.indexOf(' ');
-  const token = space < 0 ? rest : rest.slice(0, space);
-  if (TAG_TOKEN_RE.test(token)) {
-    // `logger` and some relays leave the host out: the first token is the tag.
-    return { text: rest, stamp, host: undefined, format };
+  const space = line.indexOf(' ', stampLen);
+  const tokenEnd = space < 0 ? line.length : space;
+  // `logger` and some relays leave the host out: the first token is the tag. A host name never ends in ':'.
+  if (line.charCodeAt(tokenEnd - 1) === 58 /* : */ && TAG_TOKEN_RE.test(line.slice(stampLen, tokenEnd))) {
+    return { text: line.slice(stampLen), stamp, host: undefined, format };
   }
-  return { text: space < 0 ? '' : rest.slice(space + 1), stamp, host: token, format };
+  return { text: space < 0 ? '' : line.slice(space + 1), stamp, host: line.slice(stampLen, tokenEnd), format };
 }
+
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+
+/** length of a leading `<PRI>` (one to three digits), or 0 */
+function priorityLength(line: string): number {
+  if (line.charCodeAt(0) !== 60 /* < */) return 0;
+  let i = 1;
+  while (i < 4 && isDigit(line.charCodeAt(i))) i++;
+  return i > 1 && line.charCodeAt(i) === 62 /* > */ ? i + 1 : 0;
+}
+
+/** `Mmm dd hh:mm:ss ` */
+const BSD_STAMP_LENGTH = 16;
+
+/**
+ * `Nov 22 06:25:01 `: month as a capital and two lower-case letters, day
+ * space-padded, seconds up to 60 (a leap second). Checked by character
+ * codes: this runs for every datagram.
+ */
+function isBsdStamp(l: string): boolean {
+  if (l.length < BSD_STAMP_LENGTH) return false;
+  const c0 = l.charCodeAt(0);
+  const c1 = l.charCodeAt(1);
+  const c2 = l.charCodeAt(2);
+  if (c0 < 65 || c0 > 90 || c1 < 97 || c1 > 122 || c2 < 97 || c2 > 122) return false;
+  const d0 = l.charCodeAt(4);
+  return (
+    l.charCodeAt(3) === 32 &&
+    (d0 === 32 || (d0 >= 48 && d0 <= 51)) &&
+    isDigit(l.charCodeAt(5)) &&
+    l.charCodeAt(6) === 32 &&
+    inRange(l.charCodeAt(7), 48, 50) &&
+    isDigit(l.charCodeAt(8)) &&
+    l.charCodeAt(9) === 58 &&
+    inRange(l.charCodeAt(10), 48, 53) &&
+    isDigit(l.charCodeAt(11)) &&
+    l.charCodeAt(12) === 58 &&
+    inRange(l.charCodeAt(13), 48, 54) &&
+    isDigit(l.charCodeAt(14)) &&
+    l.charCodeAt(15) === 32
+  );
+}
+
+const inRange = (c: number, lo: number, hi: number): boolean => c >= lo && c <= hi;
 
 /** `1 TIMESTAMP HOST APP PROCID MSGID SD [MSG]`, after the `<PRI>`. */
 function parseRfc5424(line: string): SyslogLine | undefined {

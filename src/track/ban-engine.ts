@@ -14,7 +14,7 @@
  */
 import type { Blocktype, Config } from '../config/schema.js';
 import type { ParsedIp } from '../lib/ip.js';
-import { Matcher } from '../match/matcher.js';
+import { Matcher, type MatchResult } from '../match/matcher.js';
 import type { Decision, Offence, Outcome, Verdict } from '../pipeline.js';
 import { OffenceWindows } from './offence-windows.js';
 
@@ -25,6 +25,9 @@ export const SESSION_CAP = 20_000;
 export class BanEngine {
   /** `prog[pid]` -> the address that process named last, and when (insertion order = first seen) */
   readonly #sessions = new Map<string, { ip: ParsedIp; at: number }>();
+  /** the keys of #sessions in the order they were added, SESSION_CAP at most; #sessionNext: where the next goes */
+  readonly #sessionOrder: (string | undefined)[] = new Array<string | undefined>(SESSION_CAP).fill(undefined);
+  #sessionNext = 0;
   readonly matcher: Matcher;
   readonly windows: OffenceWindows;
   readonly targets: readonly string[];
@@ -48,7 +51,16 @@ export class BanEngine {
 
   /** `now` in milliseconds on any clock that does not go backwards much. */
   handle(text: string, now: number): Outcome {
-    const found = this.matcher.find(text);
+    return this.apply(this.matcher.find(text), now);
+  }
+
+  /**
+   * The second half of `handle`: what this config's matcher found in a line
+   * (here or on the matching thread, match/match-thread.ts), counted and
+   * decided. Offences of a blocktype this config no longer has (found
+   * before a reload, applied after it) are dropped.
+   */
+  apply(found: MatchResult, now: number): Outcome {
     let verdict = found.verdict;
     if (found.seen) this.#remember(found.seen.session, found.seen.ip, now);
     if (found.byPid) verdict = this.#resolveByPid(verdict, found.byPid, now);
@@ -65,7 +77,8 @@ export class BanEngine {
         (ignored ??= []).push(off.ip);
         continue;
       }
-      const bt = this.#byName.get(off.blocktype)!;
+      const bt = this.#byName.get(off.blocktype);
+      if (bt === undefined) continue;
       const count = this.windows.record(bt.name, off.ip, now, bt.interval * 1000, bt.minocc);
       if (count >= bt.minocc) {
         (decisions ??= []).push({
@@ -83,9 +96,20 @@ export class BanEngine {
   }
 
   #remember(session: string, ip: ParsedIp, now: number): void {
-    // Set in place: a process keeps its place in the eviction order; the TTL is checked on use.
+    // Updated in place: a process keeps its place in the eviction order; the TTL is checked on use.
+    const known = this.#sessions.get(session);
+    if (known !== undefined) {
+      known.ip = ip;
+      known.at = now;
+      return;
+    }
+    // Full: the process noted longest ago goes. A ring of the keys in insertion order finds it in O(1)
+    // (asking the Map for its first key walks over the holes that earlier deletes left at its front).
+    const oldest = this.#sessionOrder[this.#sessionNext];
+    if (oldest !== undefined) this.#sessions.delete(oldest);
+    this.#sessionOrder[this.#sessionNext] = session;
+    this.#sessionNext = (this.#sessionNext + 1) % SESSION_CAP;
     this.#sessions.set(session, { ip, at: now });
-    if (this.#sessions.size > SESSION_CAP) this.#sessions.delete(this.#sessions.keys().next().value!);
   }
 
   /** Adds the offences of patterns that matched by process id, for blocktypes that have none yet. */

@@ -1,0 +1,211 @@
+/**
+ * What the matcher found for a batch of lines, as it crosses from the
+ * matching thread (match-worker.ts) to the engine's thread. Pure.
+ *
+ * Only lines with something to say are written: a verdict, a pattern that
+ * matched without a usable address, a process that named its client, a
+ * datagram skipped or cut. Most lines have nothing, and cost nothing here.
+ * Rules travel as their index in `RuleTable` (both threads build it from
+ * the same config, in the same order), addresses and process tags as text,
+ * all in two flat arrays (`ints`, `strs`): plain arrays of small integers
+ * and strings clone faster than objects, and unlike typed arrays they leave
+ * no ArrayBuffer per batch for the collector to track.
+ *
+ * Record layout, one after another in `ints`:
+ *   line, flags                       flags: SKIP | CUT | FOUND
+ *   [reason]                          SKIP: index in SKIP_REASONS; nothing else follows
+ *   [verdict...]                      FOUND:
+ *     kind (0 none, 1 good, 2 bad)
+ *     good: rule, ip                  (ip, session, reason, raw: indexes in `strs`)
+ *     bad:  count, (blocktype, rule, ip) x count
+ *     rejected: rule or -1, [reason, raw]
+ *     byPid: count, (blocktype, rule, session) x count
+ *     seen: session or -1, [ip]
+ */
+import type { Rule } from '../config/schema.js';
+import { parseIpCached, type ParsedIp } from '../lib/ip.js';
+import type { Offence, RejectedAddress, Verdict } from '../pipeline.js';
+import type { Decoded } from '../source/datagram.js';
+import type { MatcherConfig, MatchResult } from './matcher.js';
+
+export const SKIP = 1;
+export const CUT = 2;
+export const FOUND = 4;
+
+export type SkipReason = Extract<Decoded, { ok: false }>['reason'];
+export const SKIP_REASONS: readonly SkipReason[] = ['empty', 'too long', 'truncated', 'NUL byte'];
+
+/** One batch's findings. */
+export interface WireResults {
+  ints: readonly number[];
+  strs: string[];
+}
+
+/** Every rule of a config with an index, and the blocktype names with theirs. */
+export class RuleTable {
+  readonly rules: readonly Rule[];
+  readonly blocktypes: readonly string[];
+  readonly #ruleIds: Map<Rule, number>;
+  readonly #blocktypeIds: Map<string, number>;
+
+  constructor(config: MatcherConfig) {
+    this.rules = [...config.goodpatterns, ...(config.sessionpatterns ?? []), ...config.blocktypes.flatMap((b) => b.patterns)];
+    this.blocktypes = config.blocktypes.map((b) => b.name);
+    this.#ruleIds = new Map(this.rules.map((r, i) => [r, i]));
+    this.#blocktypeIds = new Map(this.blocktypes.map((n, i) => [n, i]));
+  }
+
+  ruleId(rule: Rule): number {
+    const id = this.#ruleIds.get(rule);
+    if (id === undefined) throw new Error(`rule ${rule.where} is not in this table`);
+    return id;
+  }
+
+  blocktypeId(name: string): number {
+    const id = this.#blocktypeIds.get(name);
+    if (id === undefined) throw new Error(`blocktype ${name} is not in this table`);
+    return id;
+  }
+}
+
+/** Whether the matcher found anything the engine has to hear about. */
+export function isEmpty(found: MatchResult): boolean {
+  return found.verdict.kind === 'none' && found.verdict.rejected === undefined && found.byPid === undefined && found.seen === undefined;
+}
+
+/** Collects one batch's records; `finish` hands them over and starts afresh. */
+export class ResultWriter {
+  #ints: number[] = [];
+  #strs: string[] = [];
+
+  constructor(readonly table: RuleTable) {}
+
+  skip(line: number, reason: SkipReason): void {
+    this.#ints.push(line, SKIP, SKIP_REASONS.indexOf(reason));
+  }
+
+  /** `cut`: the datagram held a line break, only the text before it was matched. */
+  found(line: number, found: MatchResult | undefined, cut: boolean): void {
+    if (found === undefined || isEmpty(found)) {
+      if (cut) this.#ints.push(line, CUT);
+      return;
+    }
+    const ints = this.#ints;
+    const t = this.table;
+    ints.push(line, FOUND | (cut ? CUT : 0));
+    const v = found.verdict;
+    if (v.kind === 'good') {
+      ints.push(1, t.ruleId(v.rule), this.#str(v.ip.text));
+    } else if (v.kind === 'bad') {
+      ints.push(2, v.offences.length);
+      for (const o of v.offences) ints.push(t.blocktypeId(o.blocktype), t.ruleId(o.rule), this.#str(o.ip.text));
+    } else {
+      ints.push(0);
+    }
+    if (v.rejected) ints.push(t.ruleId(v.rejected.rule), this.#str(v.rejected.reason), this.#str(v.rejected.raw));
+    else ints.push(-1);
+    const byPid = found.byPid ?? [];
+    ints.push(byPid.length);
+    for (const p of byPid) ints.push(t.blocktypeId(p.blocktype), t.ruleId(p.rule), this.#str(p.session));
+    if (found.seen) ints.push(this.#str(found.seen.session), this.#str(found.seen.ip.text));
+    else ints.push(-1);
+  }
+
+  get empty(): boolean {
+    return this.#ints.length === 0;
+  }
+
+  finish(): WireResults {
+    const out: WireResults = { ints: this.#ints, strs: this.#strs };
+    this.#ints = [];
+    this.#strs = [];
+    return out;
+  }
+
+  #str(s: string): number {
+    return this.#strs.push(s) - 1;
+  }
+}
+
+/** What one record says about one line. */
+export type LineReport =
+  | { line: number; skipped: SkipReason }
+  | { line: number; skipped?: undefined; cut: boolean; found: MatchResult | undefined };
+
+/**
+ * Calls `each` for every record, in line order, with rules and addresses
+ * turned back into the values the engine takes. Addresses were validated by
+ * the sender; one that does not parse here means the two threads disagree,
+ * which is a bug: it throws.
+ */
+export function readResults(r: WireResults, table: RuleTable, each: (report: LineReport) => void): void {
+  const ints = r.ints;
+  const strs = r.strs;
+  let i = 0;
+  const rule = (id: number): Rule => {
+    const x = table.rules[id];
+    if (x === undefined) throw new Error(`match results name rule ${id}, which the table does not have`);
+    return x;
+  };
+  const blocktype = (id: number): string => {
+    const x = table.blocktypes[id];
+    if (x === undefined) throw new Error(`match results name blocktype ${id}, which the table does not have`);
+    return x;
+  };
+  while (i < ints.length) {
+    const line = ints[i++]!;
+    const flags = ints[i++]!;
+    if (flags & SKIP) {
+      each({ line, skipped: SKIP_REASONS[ints[i++]!]! });
+      continue;
+    }
+    const cut = (flags & CUT) !== 0;
+    if (!(flags & FOUND)) {
+      each({ line, cut, found: undefined });
+      continue;
+    }
+    const kind = ints[i++]!;
+    let verdict: Verdict;
+    let offences: Offence[] | undefined;
+    let good: { ip: ParsedIp; rule: Rule } | undefined;
+    if (kind === 1) {
+      const ruleOf = rule(ints[i++]!);
+      good = { ip: address(strs[ints[i++]!]!), rule: ruleOf };
+    } else if (kind === 2) {
+      const n = ints[i++]!;
+      offences = [];
+      for (let k = 0; k < n; k++) {
+        const bt = blocktype(ints[i++]!);
+        const ruleOf = rule(ints[i++]!);
+        offences.push({ blocktype: bt, rule: ruleOf, ip: address(strs[ints[i++]!]!) });
+      }
+    }
+    const rejectedRule = ints[i++]!;
+    let rejected: RejectedAddress | undefined;
+    if (rejectedRule >= 0) {
+      const reason = strs[ints[i++]!]!;
+      rejected = { rule: rule(rejectedRule), reason, raw: strs[ints[i++]!]! };
+    }
+    if (good) verdict = { kind: 'good', ip: good.ip, rule: good.rule };
+    else if (offences) verdict = rejected ? { kind: 'bad', offences, rejected } : { kind: 'bad', offences };
+    else verdict = rejected ? { kind: 'none', rejected } : { kind: 'none' };
+    const nPid = ints[i++]!;
+    let byPid: { blocktype: string; session: string; rule: Rule }[] | undefined;
+    for (let k = 0; k < nPid; k++) {
+      const bt = blocktype(ints[i++]!);
+      const ruleOf = rule(ints[i++]!);
+      (byPid ??= []).push({ blocktype: bt, rule: ruleOf, session: strs[ints[i++]!]! });
+    }
+    const seenSession = ints[i++]!;
+    const seen = seenSession >= 0 ? { session: strs[seenSession]!, ip: address(strs[ints[i++]!]!) } : undefined;
+    const result: MatchResult = seen ? { verdict, byPid, seen } : byPid ? { verdict, byPid } : { verdict };
+    each({ line, cut, found: result });
+  }
+}
+
+/** Address text that the matching thread already validated -> the parsed value. */
+function address(text: string): ParsedIp {
+  const ip = parseIpCached(text);
+  if (!ip.ok) throw new Error(`match results carry '${text}', which is not an address: ${ip.reason}`);
+  return ip.value;
+}

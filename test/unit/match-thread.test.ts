@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parseConfig } from '../../src/config/load.js';
+import { BatchMatcher, batchMatcherSetup, DatagramFramer } from '../../src/match/batch-matcher.js';
+import { MAX_BACKLOG_LINES, MatchThread } from '../../src/match/match-thread.js';
+import { readResults, RuleTable, type LineReport } from '../../src/match/match-wire.js';
+import { Matcher, type MatchResult } from '../../src/match/matcher.js';
+import { decodeDatagram } from '../../src/source/datagram.js';
+import { parseSyslogLine } from '../../src/source/syslog-line.js';
+import { MAX_DATAGRAM } from '../../src/source/syslog-socket.js';
+import { generate } from '../bench/corpus.js';
+
+const root = join(import.meta.dirname, '..', '..', '..');
+// every preset: good patterns, several blocktypes, session patterns and patterns matching by process id
+const config = parseConfig('include: [sshd, postfix, dovecot, pam-generic, exim, nginx]\n', join(root, 'match-thread-test.yml')).config;
+
+/** What a result says, as plain values (rules by `where`, addresses by text). */
+function describe(found: MatchResult | undefined): unknown {
+  if (found === undefined) return null;
+  const v = found.verdict;
+  return {
+    kind: v.kind,
+    good: v.kind === 'good' ? [v.rule.where, v.ip.text] : null,
+    bad: v.kind === 'bad' ? v.offences.map((o) => [o.blocktype, o.rule.where, o.ip.text]) : null,
+    rejected: v.rejected ? [v.rejected.rule.where, v.rejected.reason, v.rejected.raw] : null,
+    byPid: found.byPid?.map((p) => [p.blocktype, p.rule.where, p.session]) ?? null,
+    seen: found.seen ? [found.seen.session, found.seen.ip.text] : null,
+  };
+}
+
+const datagrams = (): Buffer[] => {
+  const lines = generate(4000, 11).wire.split('\n').filter((l) => l !== '');
+  const corpus = readFileSync(join(root, 'test', 'corpus', 'injection.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => (JSON.parse(l) as { line: string }).line);
+  const crafted = [
+    'Nov 22 06:25:01 h sshd[77]: Connection from 198.51.100.7 port 40000 on 192.0.2.1 port 22',
+    'Nov 22 06:25:02 h sshd[77]: fatal: Read from socket failed: Connection reset by peer [preauth]',
+    'Nov 22 06:25:03 h sshd[78]: Failed password for root from 999.1.1.1 port 1 ssh2',
+    'Nov 22 06:25:04 h sshd[79]: Accepted password for bob from 2001:db8::1 port 5 ssh2',
+    'Nov 22 06:25:05 h sshd[80]: Invalid user x from 192.0.2.9 port 2\nNov 22 06:25:05 h sshd[80]: Invalid user x from 192.0.2.66 port 2',
+    '',
+    'Nov 22 06:25:06 h sshd[81]: Invalid user \0 from 192.0.2.10 port 2',
+    `Nov 22 06:25:07 h sshd[82]: Invalid user ${'x'.repeat(9000)} from 192.0.2.11 port 2`,
+  ];
+  return [...lines, ...corpus, ...crafted].map((l) => Buffer.from(l)).concat([Buffer.alloc(MAX_DATAGRAM, 0x41)]);
+};
+
+test('what crosses from the matching thread is exactly what the matcher found, line by line', () => {
+  const input = datagrams();
+  const matcher = new Matcher(config);
+  const expected = input.map((buf) => {
+    const d = decodeDatagram(buf, config.maxLine, MAX_DATAGRAM);
+    if (!d.ok) return { skipped: d.reason };
+    const found = matcher.find(parseSyslogLine(d.line).text);
+    return { cut: d.cut, found: describe(found) };
+  });
+
+  const framer = new DatagramFramer(16);
+  for (const b of input) framer.add(b);
+  const out = new BatchMatcher(batchMatcherSetup(config, MAX_DATAGRAM)).datagrams(framer.take());
+  assert.equal(out.lines, input.length);
+  const got: unknown[] = input.map(() => ({ cut: false, found: null }));
+  readResults(out.results, new RuleTable(config), (r) => {
+    got[r.line] = r.skipped !== undefined ? { skipped: r.skipped } : { cut: r.cut, found: describe(r.found) };
+  });
+  // a line with nothing to say is not sent at all; its expected description is "nothing"
+  const nothing = JSON.stringify(describe({ verdict: { kind: 'none' } }));
+  const normal = (e: unknown) => (JSON.stringify((e as { found: unknown }).found) === nothing ? { ...(e as object), found: null } : e);
+  assert.deepEqual(got, expected.map(normal));
+  const kinds = new Set(expected.map((e) => ('skipped' in e ? `skip:${e.skipped}` : ((e.found as { kind: string } | null)?.kind ?? 'none'))));
+  for (const k of ['good', 'bad', 'none', 'skip:empty', 'skip:NUL byte', 'skip:too long', 'skip:truncated']) assert.ok(kinds.has(k), `the input covers ${k}`);
+  assert.ok(expected.some((e) => 'found' in e && (e.found as { byPid: unknown } | null)?.byPid), 'the input covers a match by process id');
+  assert.ok(expected.some((e) => 'found' in e && (e.found as { rejected: unknown } | null)?.rejected), 'the input covers a rejected capture');
+  assert.ok(expected.some((e) => 'cut' in e && e.cut), 'the input covers a cut datagram');
+});
+
+/** Runs batches through a MatchThread and collects what comes back, in order. */
+function collector() {
+  const seen: { batch: number; report: LineReport }[] = [];
+  const faults: string[] = [];
+  const dropped: string[] = [];
+  const thread = new MatchThread<number>({
+    setup: batchMatcherSetup(config, MAX_DATAGRAM),
+    sink: (report, batch) => seen.push({ batch, report }),
+    onFault: (err) => faults.push(err.message),
+    onDropped: (err) => dropped.push(err.message),
+  });
+  const submit = (lines: string[], batch: number) => {
+    const f = new DatagramFramer();
+    for (const l of lines) f.add(Buffer.from(l));
+    thread.submit({ kind: 'datagrams', bytes: f.take() }, batch, lines.length);
+  };
+  return { thread, seen, faults, dropped, submit };
+}
+
+const failed = (ip: string, pid: number) => `<38>Nov 22 06:25:01 h sshd[${pid}]: Failed password for root from ${ip} port 4242 ssh2`;
+
+test('the matching thread answers batches in the order they were sent, under back-pressure too', async () => {
+  const c = collector();
+  const perBatch = 1000;
+  const batches = Math.ceil((MAX_BACKLOG_LINES * 1.5) / perBatch); // more than the backlog allows: submit must wait, not drop
+  for (let b = 0; b < batches; b++) {
+    c.submit(
+      Array.from({ length: perBatch }, (_, i) => failed(`10.${b}.${i >> 8}.${i & 255}`, i)),
+      b,
+    );
+  }
+  await c.thread.idle();
+  assert.equal(c.thread.local, false, 'matched on the thread all along');
+  await c.thread.close();
+  assert.equal(c.seen.length, batches * perBatch);
+  assert.deepEqual(c.faults, []);
+  for (let k = 0; k < c.seen.length; k++) {
+    const { batch, report } = c.seen[k]!;
+    assert.equal(batch, Math.floor(k / perBatch));
+    assert.equal(report.line, k % perBatch);
+    const v = report.skipped === undefined ? report.found?.verdict : undefined;
+    assert.equal(v?.kind === 'bad' ? v.offences[0]!.ip.text : undefined, `10.${batch}.${report.line >> 8}.${report.line & 255}`);
+  }
+});
+
+test('when the matching thread dies, the batches it owed and all later ones are matched on the main thread', async () => {
+  const c = collector();
+  c.submit([failed('192.0.2.1', 1)], 0);
+  // A batch whose framing is broken makes the thread throw: the stand-in for any bug there.
+  c.thread.submit({ kind: 'datagrams', bytes: Uint8Array.from([200, 0, 0, 0, 65]) }, 1, 1);
+  c.submit([failed('192.0.2.3', 3)], 2);
+  await c.thread.idle();
+  c.submit([failed('192.0.2.4', 4)], 3); // after the fault: matched here at once
+  await c.thread.close();
+  assert.equal(c.faults.length, 1, 'the fault is reported once');
+  assert.equal(c.thread.local, true);
+  assert.equal(c.dropped.length, 1, 'the broken batch fails here too and is reported, not thrown');
+  const addresses = c.seen.map(({ report }) => (report.skipped === undefined && report.found?.verdict.kind === 'bad' ? report.found.verdict.offences[0]!.ip.text : '?'));
+  assert.deepEqual(addresses, ['192.0.2.1', '192.0.2.3', '192.0.2.4']);
+});
