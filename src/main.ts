@@ -6,7 +6,14 @@
 import './match/regex-engine.js';
 import { main } from './cli.js';
 
-const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin });
+const code = await main(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  // Asked for only by `banban test -`: making it sets up a socket or TTY stream, which others need not pay for.
+  get stdin() {
+    return process.stdin;
+  },
+});
 process.exitCode = code;
 // `run` has closed its socket and timers by now; anything else left (a
 // conntrack child) must not hold the process past its exit.

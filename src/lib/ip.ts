@@ -45,20 +45,28 @@ export function parseIp(raw: string): Parsed<ParsedIp> {
 /**
  * parseIp with a memory of the addresses seen lately: an attacker's address
  * comes back line after line, and a lookup costs less than parsing (IPv6
- * above all). Results are immutable, so a remembered one is the answer; only
- * valid addresses are kept, and the map is emptied when full, so it never
- * holds more than RECENT_ADDRESSES entries whatever the input.
+ * above all). Results are immutable, so a remembered one is the answer.
+ * Only valid addresses are kept, in two generations of RECENT_ADDRESSES at
+ * most: when the newer is full it becomes the older and the older is
+ * dropped, so memory is bounded whatever the input.
  */
 export function parseIpCached(raw: string): Parsed<ParsedIp> {
-  const known = recentAddresses.get(raw);
+  let known = recentAddresses.get(raw);
   if (known !== undefined) return known;
-  const ip = parseIp(raw);
-  if (!ip.ok) return ip;
-  if (recentAddresses.size >= RECENT_ADDRESSES) recentAddresses.clear();
-  recentAddresses.set(raw, ip);
-  return ip;
+  known = olderAddresses.get(raw);
+  if (known === undefined) {
+    known = parseIp(raw);
+    if (!known.ok) return known;
+  }
+  if (recentAddresses.size >= RECENT_ADDRESSES) {
+    olderAddresses = recentAddresses;
+    recentAddresses = new Map();
+  }
+  recentAddresses.set(raw, known);
+  return known;
 }
-const recentAddresses = new Map<string, Parsed<ParsedIp>>();
+let recentAddresses = new Map<string, Parsed<ParsedIp>>();
+let olderAddresses = new Map<string, Parsed<ParsedIp>>();
 const RECENT_ADDRESSES = 4096;
 
 function ipv4(text: string): ParsedIp {

@@ -20,9 +20,15 @@ export function createLogger(opts: LogOptions): Logger {
   const base = { name: 'banban' };
   if (opts.destination) return pino({ level, base }, opts.destination);
   if (opts.format === 'pretty') return pino({ level, base }, prettyStream(process.stdout));
-  // Asynchronous writes keep the receive loop free; the daemon flushes on exit.
-  return pino({ level, base }, pino.destination({ dest: 1, sync: false, minLength: 0 }));
+  // Lines are gathered (up to LOG_BUFFER bytes) and written asynchronously, at the latest
+  // LOG_FLUSH_MS after they were logged: under a flood of bans that is one write(2) per few dozen
+  // lines instead of one per line, and the receive loop never waits for the journal. The daemon
+  // flushes on every way out (stop, a fatal error); a SIGKILL can lose the last LOG_FLUSH_MS.
+  return pino({ level, base }, pino.destination({ dest: 1, sync: false, minLength: LOG_BUFFER, periodicFlush: LOG_FLUSH_MS }));
 }
+
+export const LOG_BUFFER = 4096;
+export const LOG_FLUSH_MS = 200;
 
 const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
 const SKIP = new Set(['level', 'time', 'pid', 'hostname', 'name', 'msg']);

@@ -55,9 +55,9 @@ export class BatchMatcher {
   /** Datagrams framed by DatagramFramer, one line each. */
   datagrams(framed: Uint8Array): BatchOut {
     let lines = 0;
-    unframeDatagrams(framed, (buf) => {
+    unframeDatagrams(framed, (buf, start, end) => {
       const n = lines++;
-      const d = decodeDatagram(buf, this.#setup.maxLine, this.#setup.receiveBuffer);
+      const d = decodeDatagram(buf, this.#setup.maxLine, this.#setup.receiveBuffer, start, end);
       if (!d.ok) this.#writer.skip(n, d.reason);
       else this.#writer.found(n, this.#matcher.find(parseSyslogLine(d.line).text), d.cut);
     });
@@ -105,14 +105,17 @@ export class DatagramFramer {
   }
 }
 
-export function unframeDatagrams(framed: Uint8Array, each: (datagram: Buffer) => void): void {
+/** Calls `each` with every datagram as `buf[start, end)`, in order. */
+export function unframeDatagrams(framed: Uint8Array, each: (buf: Buffer, start: number, end: number) => void): void {
   const buf = Buffer.from(framed.buffer, framed.byteOffset, framed.byteLength);
+  const total = buf.length;
   let at = 0;
-  while (at + 4 <= buf.length) {
-    const len = buf.readUInt32LE(at);
+  while (at + 4 <= total) {
+    const len = buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | (buf[at + 3]! << 24);
     const end = at + 4 + len;
-    if (end > buf.length) throw new Error(`framed datagrams end inside a datagram (${len} bytes at ${at}, ${buf.length} in all)`);
-    each(buf.subarray(at + 4, end));
+    if (len < 0 || end > total) throw new Error(`framed datagrams end inside a datagram (${len} bytes at ${at}, ${total} in all)`);
+    each(buf, at + 4, end);
     at = end;
   }
+  if (at !== total) throw new Error(`framed datagrams end inside a length (${total - at} bytes left)`);
 }

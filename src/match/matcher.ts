@@ -22,7 +22,7 @@
  * any pattern that captured an address); the engine keeps that memory.
  */
 import type { Rule } from '../config/schema.js';
-import { parseIpCached, type ParsedIp } from '../lib/ip.js';
+import { parseIp, type ParsedIp } from '../lib/ip.js';
 import type { Offence, RejectedAddress, Verdict } from '../pipeline.js';
 import { FilteredRules, keyLengthFor } from './prefilter.js';
 
@@ -148,7 +148,7 @@ function capture(rule: Rule, text: string): ParsedIp | string | undefined {
   if (m === null) return undefined;
   const raw = m.groups?.['ip'];
   if (raw === undefined) return `the ip group of ${rule.where} took part in no match`;
-  const ip = parseIpCached(raw);
+  const ip = parseIp(raw);
   return ip.ok ? ip.value : `${ip.reason}: '${truncate(raw)}'`;
 }
 

@@ -21,26 +21,30 @@ export type Decoded =
   | { ok: true; line: string; cut: boolean }
   | { ok: false; reason: 'empty' | 'too long' | 'truncated' | 'NUL byte' };
 
-export function decodeDatagram(buf: Buffer, maxLine: number, receiveBuffer: number): Decoded {
-  const len = buf.length;
-  if (len === 0) return { ok: false, reason: 'empty' };
-  if (len >= receiveBuffer) return { ok: false, reason: 'truncated' };
-  let end = len;
+const EMPTY: Decoded = { ok: false, reason: 'empty' };
+const TRUNCATED: Decoded = { ok: false, reason: 'truncated' };
+const TOO_LONG: Decoded = { ok: false, reason: 'too long' };
+const NUL: Decoded = { ok: false, reason: 'NUL byte' };
+
+/**
+ * `buf[start, stop)` is the datagram (a view into a batch of them). The
+ * checks for NUL and line breaks run on the decoded text, where they are
+ * one fast scan each: UTF-8 never uses the bytes 0x00, 0x0a or 0x0d inside
+ * a multi-byte sequence, and an invalid sequence decodes to U+FFFD, so the
+ * text holds one of these characters exactly where the bytes hold it.
+ */
+export function decodeDatagram(buf: Buffer, maxLine: number, receiveBuffer: number, start = 0, stop = buf.length): Decoded {
+  const len = stop - start;
+  if (len === 0) return EMPTY;
+  if (len >= receiveBuffer) return TRUNCATED;
+  let end = stop;
   if (buf[end - 1] === 0x0a) end--;
-  if (end > 0 && buf[end - 1] === 0x0d) end--;
-  if (end > maxLine) return { ok: false, reason: 'too long' };
-  const nul = buf.indexOf(0);
-  if (nul !== -1 && nul < end) return { ok: false, reason: 'NUL byte' };
-  let cut = false;
-  const nl = buf.indexOf(0x0a, 0);
-  if (nl !== -1 && nl < end) {
-    end = nl;
-    cut = true;
-  }
-  const cr = buf.indexOf(0x0d, 0);
-  if (cr !== -1 && cr < end) {
-    end = cr;
-    cut = true;
-  }
-  return { ok: true, line: buf.toString('utf8', 0, end), cut };
+  if (end > start && buf[end - 1] === 0x0d) end--;
+  if (end - start > maxLine) return TOO_LONG;
+  const text = buf.toString('utf8', start, end);
+  if (text.indexOf('\0') !== -1) return NUL;
+  let lineEnd = text.indexOf('\n');
+  const cr = text.indexOf('\r');
+  if (cr !== -1 && (lineEnd === -1 || cr < lineEnd)) lineEnd = cr;
+  return lineEnd === -1 ? { ok: true, line: text, cut: false } : { ok: true, line: text.slice(0, lineEnd), cut: true };
 }
