@@ -39,15 +39,12 @@ import { readIpListTot, XtRecentLists, missingListHint } from './enforce/xt-rece
 import { monotonicMs, type Clock } from './lib/clock.js';
 import { parseIp } from './lib/ip.js';
 import { RateLimiter, type Logger } from './lib/log.js';
-import { batchMatcherSetup, DatagramFramer } from './match/batch-matcher.js';
+import { batchMatcherSetup } from './match/batch-matcher.js';
 import type { LineReport } from './match/match-wire.js';
 import { MatchThread } from './match/match-thread.js';
 import { MAX_DATAGRAM, SyslogSocket } from './source/syslog-socket.js';
 import { encodeState, readStateFile, writeFileAtomic, type SavedWindow } from './state/state-file.js';
 import { BanEngine } from './track/ban-engine.js';
-
-/** datagrams per batch at most: a wake-up reads up to DRAIN_MAX + 1 (source/syslog-socket.ts) */
-const BATCH_MAX = 1024;
 
 export interface DaemonOptions {
   configFile: string;
@@ -91,7 +88,6 @@ export class Daemon {
   readonly #listIds = new Map<string, number | undefined>();
   #engine: BanEngine;
   #matching: MatchThread<number>;
-  readonly #framer = new DatagramFramer();
   #socket: SyslogSocket | undefined;
   #dirty = false;
   readonly stats: DaemonStats = { datagrams: 0, skipped: 0, matched: 0, blocks: 0, unblocks: 0 };
@@ -143,21 +139,15 @@ export class Daemon {
     return this.#enforcer;
   }
 
-  /**
-   * One datagram, received: gathered into the batch that goes to the
-   * matching thread at the end of this wake-up (or when it is full).
-   */
+  /** One datagram, received: into the batch that goes to the matching thread at the end of this wake-up. */
   #onDatagram(buf: Buffer): void {
     this.stats.datagrams++;
-    this.#framer.add(buf);
-    if (this.#framer.count >= BATCH_MAX) this.#flush();
+    this.#matching.add(buf);
   }
 
-  /** Hands the gathered datagrams to the matching thread, stamped with their receive time. */
+  /** Hands the datagrams gathered in this wake-up to the matching thread, stamped with their receive time. */
   #flush(): void {
-    const n = this.#framer.count;
-    if (n === 0) return;
-    this.#matching.submit({ kind: 'datagrams', bytes: this.#framer.take() }, this.#clock(), n);
+    this.#matching.flush();
   }
 
   /** What the matcher found in one line (skipped, cut, matched), counted and enforced. */
@@ -188,6 +178,7 @@ export class Daemon {
   #startMatching(config: Config): MatchThread<number> {
     return new MatchThread<number>({
       setup: batchMatcherSetup(config, MAX_DATAGRAM),
+      meta: () => this.#clock(),
       sink: (r, receivedAt) => {
         try {
           this.#onLine(r, receivedAt);

@@ -2,85 +2,112 @@
  * Matching on a thread of its own, so that the main thread, which reads the
  * socket and owns the engine, spends its time on little else.
  *
+ * The main thread `add`s datagrams as they arrive (they go straight into a
+ * ring both threads share, datagram-ring.ts) and `flush`es at the end of
+ * each wake-up: the datagrams added since become one batch, stamped with
+ * `meta()` (the daemon: the receive time).
+ *
  * Contract:
- *   - batches are matched in the order submitted and their lines reported
- *     to `sink` in that order, each with the `meta` it was submitted with
- *     (the daemon: the receive time);
+ *   - batches are matched in the order made and their lines reported to
+ *     `sink` in that order, each with its batch's meta;
  *   - the thread decides nothing (batch-matcher.ts): what the engine hears
  *     is what it would have heard matching the lines itself;
- *   - back-pressure: when more than MAX_BACKLOG_LINES are submitted and not
- *     yet matched, `submit` blocks the main thread until the backlog is down
- *     to half. That stops the reading, so the kernel's socket queue fills
- *     and the syslog daemon waits, exactly as when one thread does it all;
- *     memory stays bounded whatever is sent;
+ *   - back-pressure: when the ring is full, `add` blocks the main thread
+ *     until the matching thread has answered for enough of it. That stops
+ *     the reading, so the kernel's socket queue fills and the syslog daemon
+ *     waits, exactly as when one thread does it all; memory is the ring's
+ *     RING_BYTES, whatever is sent;
  *   - if the thread dies (a bug, a resource limit), the error is reported to
  *     `onFault` once, and from then on, starting with the batches it had
- *     not answered, lines are matched on the main thread: no line is lost.
+ *     not answered, lines are matched on the main thread, from the same
+ *     ring: no line is lost. (Only a batch the thread finished but whose
+ *     answer died with it, after its bytes were reused, is reported to
+ *     `onDropped` instead.)
  */
 import { Worker } from 'node:worker_threads';
 import { BatchMatcher, type BatchMatcherSetup, type BatchOut } from './batch-matcher.js';
+import { RingWriter } from './datagram-ring.js';
 import { readResults, RuleTable, type LineReport } from './match-wire.js';
 
-export type MatchInput = { kind: 'datagrams'; bytes: Uint8Array };
-export type ToMatchThread = MatchInput & { id: number };
+export type ToMatchThread = { id: number; start: number; count: number };
 export type FromMatchThread = { id: number } & BatchOut;
 
-/** lines submitted and not yet matched before `submit` waits */
-export const MAX_BACKLOG_LINES = 50_000;
-/** how long `submit` waits for a thread that answers nothing before it gives up on it */
+/** the shared ring: about 35 000 syslog lines of 120 bytes can wait in it */
+export const RING_BYTES = 4 * 1024 * 1024;
+/** datagrams per batch at most: a wake-up reads up to DRAIN_MAX + 1 (source/syslog-socket.ts) */
+export const BATCH_MAX = 1024;
+/** the matching thread's young generation, MiB: what a batch allocates dies with it (see main.ts) */
+const YOUNG_GENERATION_MB = 3;
+/** how long `add` waits for a thread that answers nothing before giving up on it */
 const STALL_MS = 10_000;
 
 export interface MatchThreadOptions<M> {
   setup: BatchMatcherSetup;
+  /** the stamp a batch gets when it is closed */
+  meta: () => M;
   /** one call per line that has something to say, in order */
   sink: (report: LineReport, meta: M) => void;
-  /** after the lines of a batch: how many it held */
-  onBatch?: (lines: number, meta: M) => void;
   /** the thread is gone (once): from now on lines are matched on this one */
   onFault: (err: Error) => void;
   /** a batch could not be matched on this thread either: its lines are lost, this says why */
   onDropped: (err: Error) => void;
+  /** ring size, for tests */
+  ringBytes?: number;
+  /** the thread's script, for tests (a thread that fails on purpose) */
+  workerScript?: URL;
 }
 
-interface Pending<M> {
+interface Batch<M> {
   id: number;
-  input: MatchInput;
+  start: number;
+  count: number;
+  /** ring bytes its records took */
+  bytes: number;
   meta: M;
-  lines: number;
+  /** its bytes were given back before its answer was read (the thread had finished it) */
+  released: boolean;
 }
 
 export class MatchThread<M> {
   readonly table: RuleTable;
   readonly #opts: MatchThreadOptions<M>;
+  readonly #ring: RingWriter;
+  readonly #done: Int32Array;
   #worker: Worker | undefined;
   #local: BatchMatcher | undefined;
-  readonly #pending: Pending<M>[] = [];
-  readonly #done: Int32Array;
+  /** handed to the thread, not yet answered, oldest first */
+  readonly #pending: Batch<M>[] = [];
+  /** the batch being gathered */
+  #open = { start: 0, count: 0, bytes: 0 };
   #nextId = 0;
-  #backlog = 0;
   #idle: (() => void)[] = [];
   #failure: Error | undefined;
 
   constructor(opts: MatchThreadOptions<M>) {
     this.#opts = opts;
     this.table = new RuleTable(opts.setup.matcher);
+    const ring = new SharedArrayBuffer(opts.ringBytes ?? RING_BYTES);
+    this.#ring = new RingWriter(ring);
     const progress = new SharedArrayBuffer(4);
     this.#done = new Int32Array(progress);
     try {
-      const w = new Worker(new URL('./match-worker.js', import.meta.url), { workerData: { setup: opts.setup, progress } });
+      const w = new Worker(opts.workerScript ?? new URL('./match-worker.js', import.meta.url), {
+        workerData: { setup: opts.setup, progress, ring },
+        resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
+      });
       w.on('message', (msg: FromMatchThread) => this.#answer(msg));
       w.on('error', (err) => this.#lost(err));
       w.on('exit', (code) => {
         if (this.#worker === w) this.#lost(new Error(`the matching thread exited (code ${code})`));
       });
-      w.unref(); // kept alive by the batches it owes (#submit refs it), not otherwise
+      w.unref(); // kept alive by the batches it owes (#hand refs it), not otherwise
       this.#worker = w;
     } catch (err) {
       this.#lost(err as Error);
     }
   }
 
-  /** batches submitted and not yet reported */
+  /** batches handed to the thread and not yet reported */
   get pending(): number {
     return this.#pending.length;
   }
@@ -95,28 +122,45 @@ export class MatchThread<M> {
     return this.#worker === undefined;
   }
 
-  submit(input: MatchInput, meta: M, lines: number): void {
-    if (this.#worker === undefined) {
-      this.#runLocally(input, meta);
-      return;
+  /** One datagram, copied into the ring: use the buffer as you like once this returns. */
+  add(datagram: Uint8Array): void {
+    let taken = this.#ring.write(datagram);
+    if (taken === 0) {
+      this.flush();
+      this.#makeRoom(datagram);
+      taken = this.#ring.write(datagram);
+      if (taken === 0) throw new Error('no room in the ring after waiting for it');
     }
-    const p: Pending<M> = { id: this.#nextId++, input, meta, lines };
-    if (this.#pending.length === 0) this.#worker.ref();
-    this.#pending.push(p);
-    this.#backlog += lines;
-    // Copied to the thread (structured clone), so that what it never answers can still be matched here.
-    this.#worker.postMessage({ ...input, id: p.id } satisfies ToMatchThread);
-    if (this.#backlog > MAX_BACKLOG_LINES) this.#holdBack();
+    if (this.#open.count === 0) this.#open.start = this.#ring.head - 4 - datagram.length;
+    this.#open.count++;
+    this.#open.bytes += taken;
+    if (this.#open.count >= BATCH_MAX) this.flush();
   }
 
-  /** Resolves once every batch submitted so far has been reported. */
+  /** The datagrams added since the last flush become a batch. */
+  flush(): void {
+    const open = this.#open;
+    if (open.count === 0) return;
+    this.#open = { start: 0, count: 0, bytes: 0 };
+    const batch: Batch<M> = { id: this.#nextId++, start: open.start, count: open.count, bytes: open.bytes, meta: this.#opts.meta(), released: false };
+    if (this.#worker === undefined) {
+      this.#runLocally(batch);
+      return;
+    }
+    if (this.#pending.length === 0) this.#worker.ref();
+    this.#pending.push(batch);
+    this.#worker.postMessage({ id: batch.id, start: batch.start, count: batch.count } satisfies ToMatchThread);
+  }
+
+  /** Resolves once every batch flushed so far has been reported. */
   idle(): Promise<void> {
     if (this.#pending.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
-  /** Waits (at most `timeoutMs`) for the batches in flight, then ends the thread. */
+  /** Flushes, waits (at most `timeoutMs`) for the batches in flight, then ends the thread. */
   async close(timeoutMs = 5000): Promise<void> {
+    this.flush();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.idle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs).unref()))]);
     clearTimeout(timer);
@@ -126,20 +170,19 @@ export class MatchThread<M> {
   }
 
   #answer(msg: FromMatchThread): void {
-    const p = this.#pending.shift();
-    if (p === undefined || p.id !== msg.id) {
-      if (p !== undefined) this.#pending.unshift(p); // matched here instead, with the rest
-      this.#lost(new Error(`the matching thread answered batch ${msg.id}, expected ${p?.id ?? 'none'}`));
+    const b = this.#pending[0];
+    if (b === undefined || b.id !== msg.id) {
+      this.#lost(new Error(`the matching thread answered batch ${msg.id}, expected ${b?.id ?? 'none'}`));
       return;
     }
-    this.#backlog -= p.lines;
-    this.#deliver(msg, p.meta);
+    this.#pending.shift();
+    if (!b.released) this.#ring.release(b.bytes);
+    this.#deliver(msg, b.meta);
   }
 
   #deliver(out: BatchOut, meta: M): void {
     try {
       readResults(out.results, this.table, (r) => this.#opts.sink(r, meta));
-      this.#opts.onBatch?.(out.lines, meta);
     } finally {
       if (this.#pending.length === 0) {
         this.#worker?.unref();
@@ -148,19 +191,25 @@ export class MatchThread<M> {
     }
   }
 
-  /** Blocks until the thread has matched enough of the backlog (see the contract). */
-  #holdBack(): void {
-    const target = MAX_BACKLOG_LINES / 2;
+  /**
+   * Blocks until the thread has finished enough batches for `datagram` to
+   * fit. Their answers cannot be read while blocked (they arrive as
+   * events): their bytes are given back now, their answers read later.
+   */
+  #makeRoom(datagram: Uint8Array): void {
     const started = Date.now();
-    // Answers cannot be read while blocked (they arrive as events). `done` counts every batch the
-    // thread finished; those beyond the ones already read here are the oldest still pending.
-    const read = this.#nextId - this.#pending.length;
     let k = 0;
-    let backlog = this.#backlog;
     for (;;) {
+      if (this.#worker === undefined) return; // #lost matched everything here: the ring is empty
       const finished = Atomics.load(this.#done, 0);
-      for (; k < this.#pending.length && read + k < finished; k++) backlog -= this.#pending[k]!.lines;
-      if (backlog <= target || this.#worker === undefined) return;
+      for (; k < this.#pending.length && this.#pending[k]!.id < finished; k++) {
+        const b = this.#pending[k]!;
+        if (!b.released) {
+          this.#ring.release(b.bytes);
+          b.released = true;
+        }
+      }
+      if (this.#ring.cost(datagram.length) > 0) return;
       if (Date.now() - started > STALL_MS) {
         this.#lost(new Error(`the matching thread answered nothing for ${STALL_MS / 1000} s`));
         return;
@@ -170,16 +219,17 @@ export class MatchThread<M> {
   }
 
   /** Matches a batch here; one that fails here too (it is what killed the thread) is reported and dropped. */
-  #runLocally(input: MatchInput, meta: M): void {
-    let out: BatchOut;
+  #runLocally(b: Batch<M>): void {
+    let out: BatchOut | undefined;
     try {
       this.#local ??= new BatchMatcher(this.#opts.setup);
-      out = this.#local.datagrams(input.bytes);
+      out = this.#local.datagrams(this.#ring.bytes, b.start, b.count);
     } catch (err) {
       this.#opts.onDropped(err as Error);
-      return;
+    } finally {
+      if (!b.released) this.#ring.release(b.bytes);
     }
-    this.#deliver(out, meta);
+    if (out) this.#deliver(out, b.meta);
   }
 
   #lost(err: Error): void {
@@ -189,9 +239,10 @@ export class MatchThread<M> {
     this.#worker = undefined;
     void w?.terminate();
     this.#opts.onFault(err);
-    const unanswered = this.#pending.splice(0);
-    this.#backlog = 0;
-    for (const p of unanswered) this.#runLocally(p.input, p.meta);
+    for (const b of this.#pending.splice(0)) {
+      if (b.released) this.#opts.onDropped(new Error(`batch ${b.id} (${b.count} datagrams) was matched by the thread, whose answer was lost with it`));
+      else this.#runLocally(b);
+    }
     for (const resolve of this.#idle.splice(0)) resolve();
   }
 }

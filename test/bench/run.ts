@@ -372,7 +372,8 @@ class Bench {
     conf: { file: string; socket: string },
     opts: { logLevel?: string; cpuProf?: string; saveEvery?: number } = {},
   ): Promise<Receiver> {
-    const nodeFlags: string[] = [];
+    // as `banban run` starts it: with the node flags of its first line
+    const nodeFlags: string[] = shebangFlags(MAIN);
     if (opts.cpuProf) nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProf}`);
     const args = [...nodeFlags, MAIN, 'run', '-c', conf.file, '--log-level', opts.logLevel ?? this.o.logLevel];
     if (opts.saveEvery) args.push('--save-every', String(opts.saveEvery));
@@ -432,6 +433,13 @@ class Receiver {
   async stop(): Promise<void> {
     await this.proc.stop(60_000);
   }
+}
+
+/** The node flags on a script's `#!/usr/bin/env -S node FLAGS` line. */
+function shebangFlags(script: string): string[] {
+  const first = readFileSync(script, 'utf8').split('\n', 1)[0]!;
+  const m = /^#!\S*env -S node((?: --?\S+)*)\s*$/.exec(first);
+  return m ? m[1]!.trim().split(/\s+/).filter((f) => f !== '') : [];
 }
 
 // ---- results -----------------------------------------------------------------

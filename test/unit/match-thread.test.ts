@@ -3,8 +3,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseConfig } from '../../src/config/load.js';
-import { BatchMatcher, batchMatcherSetup, DatagramFramer } from '../../src/match/batch-matcher.js';
-import { MAX_BACKLOG_LINES, MatchThread } from '../../src/match/match-thread.js';
+import { BatchMatcher, batchMatcherSetup } from '../../src/match/batch-matcher.js';
+import { readRing, RingWriter } from '../../src/match/datagram-ring.js';
+import { MatchThread, RING_BYTES } from '../../src/match/match-thread.js';
 import { readResults, RuleTable, type LineReport } from '../../src/match/match-wire.js';
 import { Matcher, type MatchResult } from '../../src/match/matcher.js';
 import { decodeDatagram } from '../../src/source/datagram.js';
@@ -59,9 +60,9 @@ test('what crosses from the matching thread is exactly what the matcher found, l
     return { cut: d.cut, found: describe(found) };
   });
 
-  const framer = new DatagramFramer(16);
-  for (const b of input) framer.add(b);
-  const out = new BatchMatcher(batchMatcherSetup(config, MAX_DATAGRAM)).datagrams(framer.take());
+  const ring = new RingWriter(new SharedArrayBuffer(1 << 24));
+  for (const b of input) assert.ok(ring.write(b) > 0);
+  const out = new BatchMatcher(batchMatcherSetup(config, MAX_DATAGRAM)).datagrams(ring.bytes, 0, input.length);
   assert.equal(out.lines, input.length);
   const got: unknown[] = input.map(() => ({ cut: false, found: null }));
   readResults(out.results, new RuleTable(config), (r) => {
@@ -79,20 +80,23 @@ test('what crosses from the matching thread is exactly what the matcher found, l
 });
 
 /** Runs batches through a MatchThread and collects what comes back, in order. */
-function collector() {
+function collector(opts: { workerScript?: URL } = {}) {
   const seen: { batch: number; report: LineReport }[] = [];
   const faults: string[] = [];
   const dropped: string[] = [];
+  let label = -1;
   const thread = new MatchThread<number>({
     setup: batchMatcherSetup(config, MAX_DATAGRAM),
+    meta: () => label,
     sink: (report, batch) => seen.push({ batch, report }),
     onFault: (err) => faults.push(err.message),
     onDropped: (err) => dropped.push(err.message),
+    ...opts,
   });
   const submit = (lines: string[], batch: number) => {
-    const f = new DatagramFramer();
-    for (const l of lines) f.add(Buffer.from(l));
-    thread.submit({ kind: 'datagrams', bytes: f.take() }, batch, lines.length);
+    label = batch; // a batch is stamped when it closes, which a full ring can make happen inside add
+    for (const l of lines) thread.add(Buffer.from(l));
+    thread.flush();
   };
   return { thread, seen, faults, dropped, submit };
 }
@@ -102,7 +106,7 @@ const failed = (ip: string, pid: number) => `<38>Nov 22 06:25:01 h sshd[${pid}]:
 test('the matching thread answers batches in the order they were sent, under back-pressure too', async () => {
   const c = collector();
   const perBatch = 1000;
-  const batches = Math.ceil((MAX_BACKLOG_LINES * 1.5) / perBatch); // more than the backlog allows: submit must wait, not drop
+  const batches = Math.ceil((RING_BYTES * 2) / (perBatch * 80)); // twice what the ring holds: add must wait, not drop
   for (let b = 0; b < batches; b++) {
     c.submit(
       Array.from({ length: perBatch }, (_, i) => failed(`10.${b}.${i >> 8}.${i & 255}`, i)),
@@ -116,25 +120,56 @@ test('the matching thread answers batches in the order they were sent, under bac
   assert.deepEqual(c.faults, []);
   for (let k = 0; k < c.seen.length; k++) {
     const { batch, report } = c.seen[k]!;
-    assert.equal(batch, Math.floor(k / perBatch));
-    assert.equal(report.line, k % perBatch);
+    const b = Math.floor(k / perBatch);
+    const i = k % perBatch;
+    assert.equal(batch, b);
     const v = report.skipped === undefined ? report.found?.verdict : undefined;
-    assert.equal(v?.kind === 'bad' ? v.offences[0]!.ip.text : undefined, `10.${batch}.${report.line >> 8}.${report.line & 255}`);
+    assert.equal(v?.kind === 'bad' ? v.offences[0]!.ip.text : undefined, `10.${b}.${i >> 8}.${i & 255}`);
   }
 });
 
 test('when the matching thread dies, the batches it owed and all later ones are matched on the main thread', async () => {
-  const c = collector();
+  const c = collector({ workerScript: new URL('./dying-match-worker.js', import.meta.url) });
   c.submit([failed('192.0.2.1', 1)], 0);
-  // A batch whose framing is broken makes the thread throw: the stand-in for any bug there.
-  c.thread.submit({ kind: 'datagrams', bytes: Uint8Array.from([200, 0, 0, 0, 65]) }, 1, 1);
+  c.submit([failed('192.0.2.2', 2)], 1); // the thread breaks on this one
   c.submit([failed('192.0.2.3', 3)], 2);
   await c.thread.idle();
   c.submit([failed('192.0.2.4', 4)], 3); // after the fault: matched here at once
   await c.thread.close();
-  assert.equal(c.faults.length, 1, 'the fault is reported once');
+  assert.deepEqual(c.faults, ['the matching thread broke'], 'the fault is reported once');
   assert.equal(c.thread.local, true);
-  assert.equal(c.dropped.length, 1, 'the broken batch fails here too and is reported, not thrown');
-  const addresses = c.seen.map(({ report }) => (report.skipped === undefined && report.found?.verdict.kind === 'bad' ? report.found.verdict.offences[0]!.ip.text : '?'));
-  assert.deepEqual(addresses, ['192.0.2.1', '192.0.2.3', '192.0.2.4']);
+  assert.deepEqual(c.dropped, []);
+  const addresses = c.seen.map(({ batch, report }) => `${batch} ${report.skipped === undefined && report.found?.verdict.kind === 'bad' ? report.found.verdict.offences[0]!.ip.text : '?'}`);
+  assert.deepEqual(addresses, ['0 192.0.2.1', '1 192.0.2.2', '2 192.0.2.3', '3 192.0.2.4']);
+});
+
+test('records go round the ring, never across its end, and come back as written', () => {
+  const ring = new RingWriter(new SharedArrayBuffer(4096));
+  const written: string[] = [];
+  const batches: { start: number; count: number; bytes: number }[] = [];
+  let seed = 7;
+  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+  for (let round = 0; round < 400; round++) {
+    // a batch of 1..6 records of 0..300 bytes; the oldest batches are answered when room runs out
+    const count = 1 + rand(6);
+    let start = -1;
+    let bytes = 0;
+    for (let k = 0; k < count; k++) {
+      const text = String.fromCharCode(97 + rand(26)).repeat(rand(300));
+      let taken = ring.write(Buffer.from(text));
+      while (taken === 0) {
+        const oldest = batches.shift();
+        assert.ok(oldest, 'an empty ring has room for any record it accepts');
+        ring.release(oldest.bytes);
+        const got: string[] = [];
+        readRing(ring.bytes, oldest.start, oldest.count, (b, s, e) => got.push(b.toString('latin1', s, e)));
+        assert.deepEqual(got, written.splice(0, oldest.count));
+        taken = ring.write(Buffer.from(text));
+      }
+      if (start < 0) start = ring.head - 4 - text.length;
+      bytes += taken;
+      written.push(text);
+    }
+    batches.push({ start, count, bytes });
+  }
 });

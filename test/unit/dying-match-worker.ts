@@ -1,0 +1,19 @@
+/**
+ * A matching thread that answers the first batch like the real one
+ * (src/match/match-worker.ts) and then breaks: for the fault test in
+ * match-thread.test.ts.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { BatchMatcher, type BatchMatcherSetup } from '../../src/match/batch-matcher.js';
+import type { ToMatchThread } from '../../src/match/match-thread.js';
+
+const { setup, progress, ring } = workerData as { setup: BatchMatcherSetup; progress: SharedArrayBuffer; ring: SharedArrayBuffer };
+const done = new Int32Array(progress);
+const matcher = new BatchMatcher(setup);
+let batches = 0;
+parentPort!.on('message', (msg: ToMatchThread) => {
+  if (++batches === 2) throw new Error('the matching thread broke');
+  parentPort!.postMessage({ id: msg.id, ...matcher.datagrams(Buffer.from(ring), msg.start, msg.count) });
+  Atomics.add(done, 0, 1);
+  Atomics.notify(done, 0);
+});
