@@ -42,33 +42,6 @@ export function parseIp(raw: string): Parsed<ParsedIp> {
   return { ok: false, reason: 'not a literal IP address' };
 }
 
-/**
- * parseIp with a memory of the addresses seen lately: an attacker's address
- * comes back line after line, and a lookup costs less than parsing (IPv6
- * above all). Results are immutable, so a remembered one is the answer.
- * Only valid addresses are kept, in two generations of RECENT_ADDRESSES at
- * most: when the newer is full it becomes the older and the older is
- * dropped, so memory is bounded whatever the input.
- */
-export function parseIpCached(raw: string): Parsed<ParsedIp> {
-  let known = recentAddresses.get(raw);
-  if (known !== undefined) return known;
-  known = olderAddresses.get(raw);
-  if (known === undefined) {
-    known = parseIp(raw);
-    if (!known.ok) return known;
-  }
-  if (recentAddresses.size >= RECENT_ADDRESSES) {
-    olderAddresses = recentAddresses;
-    recentAddresses = new Map();
-  }
-  recentAddresses.set(raw, known);
-  return known;
-}
-let recentAddresses = new Map<string, Parsed<ParsedIp>>();
-let olderAddresses = new Map<string, Parsed<ParsedIp>>();
-const RECENT_ADDRESSES = 4096;
-
 function ipv4(text: string): ParsedIp {
   const bytes = new Uint8Array(4);
   let octet = 0;

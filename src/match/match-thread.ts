@@ -32,8 +32,12 @@ import { readResults, RuleTable, type LineReport } from './match-wire.js';
 export type ToMatchThread = { id: number; start: number; count: number };
 export type FromMatchThread = { id: number } & BatchOut;
 
-/** the shared ring: about 35 000 syslog lines of 120 bytes can wait in it */
-export const RING_BYTES = 4 * 1024 * 1024;
+/**
+ * The shared ring: about 8 000 syslog lines of 120 bytes can wait in it,
+ * eight full batches. Every byte of it is resident once a flood has gone
+ * round it, so it is no bigger than keeping both threads busy needs.
+ */
+export const RING_BYTES = 1024 * 1024;
 /** datagrams per batch at most: a wake-up reads up to DRAIN_MAX + 1 (source/syslog-socket.ts) */
 export const BATCH_MAX = 1024;
 /** the matching thread's young generation, MiB: what a batch allocates dies with it (see main.ts) */

@@ -16,14 +16,14 @@
  *   [reason]                          SKIP: index in SKIP_REASONS; nothing else follows
  *   [verdict...]                      FOUND:
  *     kind (0 none, 1 good, 2 bad)
- *     good: rule, ip                  (ip, session, reason, raw: indexes in `strs`)
- *     bad:  count, (blocktype, rule, ip) x count
+ *     good: rule, ip                  (session, reason, raw: indexes in `strs`;
+ *     bad:  count, (blocktype, rule, ip) x count   ip: text index, family, 1 or 4 words)
  *     rejected: rule or -1, [reason, raw]
  *     byPid: count, (blocktype, rule, session) x count
  *     seen: session or -1, [ip]
  */
 import type { Rule } from '../config/schema.js';
-import { parseIpCached, type ParsedIp } from '../lib/ip.js';
+import type { ParsedIp } from '../lib/ip.js';
 import type { Offence, RejectedAddress, Verdict } from '../pipeline.js';
 import type { Decoded } from '../source/datagram.js';
 import type { MatcherConfig, MatchResult } from './matcher.js';
@@ -95,10 +95,14 @@ export class ResultWriter {
     ints.push(line, FOUND | (cut ? CUT : 0));
     const v = found.verdict;
     if (v.kind === 'good') {
-      ints.push(1, t.ruleId(v.rule), this.#str(v.ip.text));
+      ints.push(1, t.ruleId(v.rule));
+      this.#ip(v.ip);
     } else if (v.kind === 'bad') {
       ints.push(2, v.offences.length);
-      for (const o of v.offences) ints.push(t.blocktypeId(o.blocktype), t.ruleId(o.rule), this.#str(o.ip.text));
+      for (const o of v.offences) {
+        ints.push(t.blocktypeId(o.blocktype), t.ruleId(o.rule));
+        this.#ip(o.ip);
+      }
     } else {
       ints.push(0);
     }
@@ -107,8 +111,12 @@ export class ResultWriter {
     const byPid = found.byPid ?? [];
     ints.push(byPid.length);
     for (const p of byPid) ints.push(t.blocktypeId(p.blocktype), t.ruleId(p.rule), this.#str(p.session));
-    if (found.seen) ints.push(this.#str(found.seen.session), this.#str(found.seen.ip.text));
-    else ints.push(-1);
+    if (found.seen) {
+      ints.push(this.#str(found.seen.session));
+      this.#ip(found.seen.ip);
+    } else {
+      ints.push(-1);
+    }
   }
 
   get empty(): boolean {
@@ -120,6 +128,13 @@ export class ResultWriter {
     this.#ints = [];
     this.#strs = [];
     return out;
+  }
+
+  /** An address as its text, its family and its bytes in 32-bit words: rebuilt as it is, never parsed again. */
+  #ip(ip: ParsedIp): void {
+    const b = ip.bytes;
+    this.#ints.push(this.#str(ip.text), ip.family);
+    for (let k = 0; k < b.length; k += 4) this.#ints.push(((b[k]! << 24) | (b[k + 1]! << 16) | (b[k + 2]! << 8) | b[k + 3]!) | 0);
   }
 
   #str(s: string): number {
@@ -134,9 +149,12 @@ export type LineReport =
 
 /**
  * Calls `each` for every record, in line order, with rules and addresses
- * turned back into the values the engine takes. Addresses were validated by
- * the sender; one that does not parse here means the two threads disagree,
- * which is a bug: it throws.
+ * turned back into the values the engine takes. Addresses come as the
+ * matching thread parsed them (text, family, bytes), so nothing is parsed
+ * twice and nothing lives longer than the line: a cache of parsed addresses
+ * here, under a flood of distinct ones, was measured to cost 40 MB of RSS
+ * (README, Benchmarks, 5). A rule or blocktype index the table does
+ * not have means the two threads disagree, which is a bug: it throws.
  */
 export function readResults(r: WireResults, table: RuleTable, each: (report: LineReport) => void): void {
   const ints = r.ints;
@@ -151,6 +169,20 @@ export function readResults(r: WireResults, table: RuleTable, each: (report: Lin
     const x = table.blocktypes[id];
     if (x === undefined) throw new Error(`match results name blocktype ${id}, which the table does not have`);
     return x;
+  };
+  /** An address as #ip wrote it: the matching thread parsed it, this only puts it back together. */
+  const address = (): ParsedIp => {
+    const text = strs[ints[i++]!]!;
+    const family = ints[i++] === 6 ? 6 : 4;
+    const bytes = new Uint8Array(family === 4 ? 4 : 16);
+    for (let k = 0; k < bytes.length; k += 4) {
+      const w = ints[i++]!;
+      bytes[k] = w >>> 24;
+      bytes[k + 1] = (w >>> 16) & 255;
+      bytes[k + 2] = (w >>> 8) & 255;
+      bytes[k + 3] = w & 255;
+    }
+    return { text, family, bytes };
   };
   while (i < ints.length) {
     const line = ints[i++]!;
@@ -170,14 +202,14 @@ export function readResults(r: WireResults, table: RuleTable, each: (report: Lin
     let good: { ip: ParsedIp; rule: Rule } | undefined;
     if (kind === 1) {
       const ruleOf = rule(ints[i++]!);
-      good = { ip: address(strs[ints[i++]!]!), rule: ruleOf };
+      good = { ip: address(), rule: ruleOf };
     } else if (kind === 2) {
       const n = ints[i++]!;
       offences = [];
       for (let k = 0; k < n; k++) {
         const bt = blocktype(ints[i++]!);
         const ruleOf = rule(ints[i++]!);
-        offences.push({ blocktype: bt, rule: ruleOf, ip: address(strs[ints[i++]!]!) });
+        offences.push({ blocktype: bt, rule: ruleOf, ip: address() });
       }
     }
     const rejectedRule = ints[i++]!;
@@ -197,15 +229,8 @@ export function readResults(r: WireResults, table: RuleTable, each: (report: Lin
       (byPid ??= []).push({ blocktype: bt, rule: ruleOf, session: strs[ints[i++]!]! });
     }
     const seenSession = ints[i++]!;
-    const seen = seenSession >= 0 ? { session: strs[seenSession]!, ip: address(strs[ints[i++]!]!) } : undefined;
+    const seen = seenSession >= 0 ? { session: strs[seenSession]!, ip: address() } : undefined;
     const result: MatchResult = seen ? { verdict, byPid, seen } : byPid ? { verdict, byPid } : { verdict };
     each({ line, cut, found: result });
   }
-}
-
-/** Address text that the matching thread already validated -> the parsed value. */
-function address(text: string): ParsedIp {
-  const ip = parseIpCached(text);
-  if (!ip.ok) throw new Error(`match results carry '${text}', which is not an address: ${ip.reason}`);
-  return ip.value;
 }

@@ -19,11 +19,12 @@
  *   - the last minocc-1 times, as Uint32 milliseconds from a base time that
  *     moves forward every few weeks (exact to the millisecond);
  *   - prev/next slot links of a least-recently-used list;
- *   - an open-addressing index (linear probing, backward-shift deletion)
- *     hashed with a per-process random seed, so an attacker who controls a
- *     /64 cannot choose addresses that pile into one probe chain.
- * At minocc 3 a window costs about 48 bytes. Tables start small and double
- * up to the cap.
+ *   - an open-addressing index (linear probing, backward-shift deletion,
+ *     at most 3/4 full) hashed with a per-process random seed, so an
+ *     attacker who controls a /64 cannot choose addresses that pile into
+ *     one probe chain.
+ * At minocc 3 a window costs about 40 bytes (README, Benchmarks, 5). Tables
+ * start small and double up to the cap.
  *
  * Unlike the Perl banban, each blocktype counts on its own: an SSH failure
  * does not bring a mail offender nearer its threshold.
@@ -84,7 +85,7 @@ class WindowTable {
   #next!: Int32Array;
   /** slot + 1; 0 = empty bucket */
   #index!: Int32Array;
-  #mask = 0;
+  #buckets = 0;
   #free: number[] = [];
   #used = 0;
   #lruHead = NIL;
@@ -174,10 +175,10 @@ class WindowTable {
     this.#prev = grow(old ? this.#prev : undefined, slots, (n) => new Int32Array(n));
     this.#next = grow(old ? this.#next : undefined, slots, (n) => new Int32Array(n));
     this.#slots = slots;
-    let buckets = 1;
-    while (buckets < slots * 2) buckets <<= 1;
-    this.#index = new Int32Array(buckets);
-    this.#mask = buckets - 1;
+    // Load factor at most 3/4, and any size (not a power of two: that would double the index of a
+    // full table of 2^k slots): 5.3 MB less for 2 million windows.
+    this.#buckets = Math.ceil((slots * 4) / 3) + 1;
+    this.#index = new Int32Array(this.#buckets);
     for (let s = this.#lruHead; s !== NIL; s = this.#next[s]!) this.#place(s);
   }
 
@@ -316,7 +317,7 @@ class WindowTable {
   }
 
   #find(k: Uint32Array): number {
-    for (let b = hashWords(k) & this.#mask; ; b = (b + 1) & this.#mask) {
+    for (let b = this.#home(hashWords(k)); ; b = this.#after(b)) {
       const e = this.#index[b]!;
       if (e === 0) return NIL;
       if (this.#keyEquals(e - 1, k)) return e - 1;
@@ -324,21 +325,30 @@ class WindowTable {
   }
 
   #bucketOfSlot(slot: number): number {
-    return hashWords(this.#keys, slot * 4) & this.#mask;
+    return this.#home(hashWords(this.#keys, slot * 4));
+  }
+
+  /** A 32-bit hash to a bucket: the hash as a fraction of 2^32, times the bucket count. */
+  #home(h: number): number {
+    return Math.floor((h / 4294967296) * this.#buckets);
+  }
+
+  #after(b: number): number {
+    return b + 1 === this.#buckets ? 0 : b + 1;
   }
 
   #place(slot: number): void {
     let b = this.#bucketOfSlot(slot);
-    while (this.#index[b] !== 0) b = (b + 1) & this.#mask;
+    while (this.#index[b] !== 0) b = this.#after(b);
     this.#index[b] = slot + 1;
   }
 
   /** Backward-shift deletion: no tombstones, so probe chains never grow from churn. */
   #unplace(slot: number): void {
     let b = this.#bucketOfSlot(slot);
-    while (this.#index[b] !== slot + 1) b = (b + 1) & this.#mask;
+    while (this.#index[b] !== slot + 1) b = this.#after(b);
     let hole = b;
-    for (let j = (hole + 1) & this.#mask; this.#index[j] !== 0; j = (j + 1) & this.#mask) {
+    for (let j = this.#after(hole); this.#index[j] !== 0; j = this.#after(j)) {
       const home = this.#bucketOfSlot(this.#index[j]! - 1);
       // Move j back into the hole if its home is not cyclically in (hole, j].
       const inRange = hole <= j ? home > hole && home <= j : home > hole || home <= j;
