@@ -5,7 +5,7 @@
  *
  * The Perl banban ran conntrack synchronously (about 11 ms a call), which
  * stalled line processing under attack. Here:
- *   - calls run asynchronously, at most `concurrency` at once, from a bounded
+ *   - calls run asynchronously, at most `concurrency` (1) at once, from a bounded
  *     queue; when the queue is full the oldest request is dropped and counted
  *     (the ban itself is already in the kernel list; only the flow cut is lost);
  *   - one process serves many addresses: `conntrack -R FILE` reads `-D -s ADDR`
@@ -18,7 +18,13 @@
  *     the other core. An older conntrack that refuses -R is detected on the
  *     first batch, and banban falls back to two calls per address;
  *   - conntrack runs at nice 19, so its kernel work yields the CPU to the
- *     daemon's line processing;
+ *     daemon's line processing, as far as kernel work yields at all: each
+ *     `-D` walks the whole conntrack hash (262 144 buckets here), about
+ *     3.3 ms of system time, even with an exact tuple or an empty table, and
+ *     nice does little against that. One process at a time leaves the daemon
+ *     at least one core: measured, lines/s right after a flood of 20 000
+ *     bans went from 0.52 to 0.67 of the same without resetconns (README,
+ *     Benchmarks, 3);
  *   - an address cut within `dedupMs` is not cut again;
  *   - a missing binary is reported once; blocking goes on without it, and the
  *     binary is looked for again after `recheckMs`.
@@ -80,7 +86,7 @@ export class ConntrackKiller {
     opts: ConntrackOptions = {},
   ) {
     this.#command = opts.command ?? 'conntrack';
-    this.#concurrency = opts.concurrency ?? 2;
+    this.#concurrency = opts.concurrency ?? 1;
     this.#maxQueue = opts.maxQueue ?? 10_000;
     this.#dedupMs = opts.dedupMs ?? 10_000;
     this.#recheckMs = opts.recheckMs ?? 300_000;
