@@ -4,36 +4,39 @@
  * ESTABLISHED accept rule and meets the recent DROP rule instead.
  *
  * The Perl banban ran conntrack synchronously (about 11 ms a call), which
- * stalled line processing under attack. Here:
- *   - calls run asynchronously, at most `concurrency` (1) at once, from a bounded
- *     queue; when the queue is full the oldest request is dropped and counted
- *     (the ban itself is already in the kernel list; only the flow cut is lost);
- *   - one process serves many addresses: `conntrack -R FILE` reads `-D -s ADDR`
- *     lines from a file (conntrack-tools 1.4.6 and later; it opens the file
- *     by name, and Node's child stdin is a socket that /dev/stdin cannot
- *     open, hence a file in a private temporary folder), so a burst of
- *     bans costs a few forks, not two per address. Forking a large process
- *     is the expensive part for the daemon; each delete's kernel time
- *     (about 3 ms here, however it is asked for) is spent in the child, on
- *     the other core. An older conntrack that refuses -R is detected on the
- *     first batch, and banban falls back to two calls per address;
- *   - conntrack runs at nice 19, so its kernel work yields the CPU to the
- *     daemon's line processing, as far as kernel work yields at all: each
- *     `-D` walks the whole conntrack hash (262 144 buckets here), about
- *     3.3 ms of system time, even with an exact tuple or an empty table, and
- *     nice does little against that. One process at a time leaves the daemon
- *     at least one core: measured, lines/s right after a flood of 20 000
- *     bans went from 0.52 to 0.67 of the same without resetconns (README,
- *     Benchmarks, 3);
+ * stalled line processing under attack. Measured here: every `conntrack -D`
+ * walks the whole conntrack hash (262 144 buckets), about 3.3 ms of system
+ * time, even for an exact tuple or an empty table, and nice hardly slows
+ * kernel work down; starting conntrack costs it about 4 ms and the daemon a
+ * fork. So:
+ *   - calls run asynchronously from a bounded queue; when it is full the
+ *     oldest request is dropped and counted (the ban itself is already in
+ *     the kernel list; only the flow cut is lost);
+ *   - one conntrack at a time (`concurrency`), started at most once per
+ *     `gapMs` (200 ms): a flood of bans gathers into a few large batches,
+ *     and the daemon keeps at least one core;
+ *   - a batch first lists the table (`conntrack -L`, one walk per family)
+ *     and deletes only the addresses found in it, in the direction found:
+ *     under a flood most banned addresses have no live flow, so a batch of
+ *     thousands costs one or two walks instead of two per address. The ban
+ *     is in the kernel list before this runs, so a flow missing from the
+ *     list is one the firewall refuses anyway;
+ *   - the deletes of a batch run in one process, `conntrack -R FILE`
+ *     (conntrack-tools 1.4.6 and later; it opens the file by name, and
+ *     Node's child stdin is a socket that /dev/stdin cannot open, hence a
+ *     file in a private temporary folder). An older conntrack that refuses
+ *     -R is detected on the first batch with flows to cut, and banban falls
+ *     back to two calls per address;
+ *   - conntrack runs at nice 19;
  *   - an address cut within `dedupMs` is not cut again;
  *   - a missing binary is reported once; blocking goes on without it, and the
  *     binary is looked for again after `recheckMs`.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ParsedIp } from '../lib/ip.js';
+import { parseIp, type ParsedIp } from '../lib/ip.js';
 import type { Logger } from '../lib/log.js';
 
 export interface ConntrackOptions {
@@ -43,8 +46,10 @@ export interface ConntrackOptions {
   dedupMs?: number;
   recheckMs?: number;
   timeoutMs?: number;
-  /** most addresses one `conntrack -R -` is given */
+  /** most addresses one batch (one dump, one `conntrack -R FILE`) takes */
   batchMax?: number;
+  /** least time between two conntrack starts, ms */
+  gapMs?: number;
   /** start in batch mode (true) or one call per address */
   batch?: boolean;
   now?: () => number;
@@ -78,6 +83,9 @@ export class ConntrackKiller {
   #tmpDir: string | undefined;
   #batches = 0;
   #missingSince: number | undefined;
+  readonly #gapMs: number;
+  #lastStart = -Infinity;
+  #gapTimer: NodeJS.Timeout | undefined;
   #idle: (() => void)[] = [];
   readonly stats: ConntrackStats = { requested: 0, completed: 0, failed: 0, dropped: 0, deduplicated: 0, skippedMissing: 0 };
 
@@ -91,7 +99,8 @@ export class ConntrackKiller {
     this.#dedupMs = opts.dedupMs ?? 10_000;
     this.#recheckMs = opts.recheckMs ?? 300_000;
     this.#timeoutMs = opts.timeoutMs ?? 30_000;
-    this.#batchMax = opts.batchMax ?? 500;
+    this.#batchMax = opts.batchMax ?? 5000;
+    this.#gapMs = opts.gapMs ?? 200;
     this.#batch = opts.batch ?? true;
     this.#now = opts.now ?? Date.now;
   }
@@ -128,44 +137,69 @@ export class ConntrackKiller {
       setImmediate(() => {
         this.#scheduled = false;
         this.#pump();
-        if (this.#running === 0) for (const resolve of this.#idle.splice(0)) resolve();
+        if (this.#running === 0 && this.#gapTimer === undefined) for (const resolve of this.#idle.splice(0)) resolve();
       });
     }
   }
 
   /** Resolves when nothing is queued or running (tests, shutdown). */
   idle(): Promise<void> {
-    if (this.#running === 0 && (this.#queue.length === 0 || this.#closed) && !this.#scheduled) return Promise.resolve();
+    if (this.#running === 0 && (this.#queue.length === 0 || this.#closed) && !this.#scheduled && this.#gapTimer === undefined) return Promise.resolve();
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
   #pump(): void {
     while (!this.#closed && this.#running < this.#concurrency && this.#queue.length > 0) {
+      // Starting conntrack costs the daemon a fork and conntrack a few ms: at most one start each
+      // gapMs, so that a flood of bans gathers into a few large batches rather than many small ones.
+      const wait = this.#lastStart + this.#gapMs - this.#now();
+      if (wait > 0) {
+        this.#gapTimer ??= setTimeout(() => {
+          this.#gapTimer = undefined;
+          this.#pump();
+        }, wait);
+        return;
+      }
+      this.#lastStart = this.#now();
       const batch = this.#queue.splice(0, this.#batch ? this.#batchMax : 1);
       this.#running++;
       (this.#batch ? this.#cutBatch(batch) : this.#cut(batch[0]!)).finally(() => {
         this.#running--;
         this.#pump();
-        if (this.#running === 0 && this.#queue.length === 0) {
+        if (this.#running === 0 && this.#queue.length === 0 && this.#gapTimer === undefined) {
           for (const resolve of this.#idle.splice(0)) resolve();
         }
       });
     }
   }
 
-  /** `conntrack -R FILE` with two delete lines per address; on a conntrack without -R, falls back for good. */
+  /**
+   * One batch: first `conntrack -L` (one walk of the table per family)
+   * tells which of these addresses have flows at all, and in which
+   * direction; then one `conntrack -R FILE` deletes just those, a `-D` line
+   * (a walk) per address and direction found. Under a flood most banned
+   * addresses have no live flow, so a batch of 500 costs one or two walks
+   * instead of a thousand. The ban is in the kernel list before this runs,
+   * so a flow that is not in the dump can only be one the firewall already
+   * refuses. On a conntrack without -R, falls back for good.
+   */
   async #cutBatch(ips: ParsedIp[]): Promise<void> {
-    const lines = ips.map((ip) => {
-      const family = ip.family === 6 ? '-f ipv6 ' : '';
-      return `-D ${family}-s ${ip.text}\n-D ${family}-d ${ip.text}\n`;
-    });
     let file: string | undefined;
     try {
       if (this.#closed) return;
-      this.#tmpDir ??= mkdtempSync(join(tmpdir(), 'banban-conntrack-'));
-      file = join(this.#tmpDir, `batch-${++this.#batches}`);
-      writeFileSync(file, lines.join(''), { mode: 0o600 });
-      await this.#run(['-R', file]);
+      const live = await this.#liveFlows(ips);
+      const lines: string[] = [];
+      for (const ip of ips) {
+        const family = ip.family === 6 ? '-f ipv6 ' : '';
+        if (live.src.has(ip.text)) lines.push(`-D ${family}-s ${ip.text}\n`);
+        if (live.dst.has(ip.text)) lines.push(`-D ${family}-d ${ip.text}\n`);
+      }
+      if (lines.length > 0 && !this.#closed) {
+        this.#tmpDir ??= mkdtempSync(join(tmpdir(), 'banban-conntrack-'));
+        file = join(this.#tmpDir, `batch-${++this.#batches}`);
+        writeFileSync(file, lines.join(''), { mode: 0o600 });
+        await this.#run(['-R', file]);
+      }
       this.stats.completed += ips.length;
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
@@ -181,6 +215,50 @@ export class ConntrackKiller {
     } finally {
       if (file !== undefined) rmSync(file, { force: true });
     }
+  }
+
+  /** Which of `ips` appear in the conntrack table as a flow's original source, and which as its destination. */
+  async #liveFlows(ips: ParsedIp[]): Promise<{ src: Set<string>; dst: Set<string> }> {
+    const wanted = new Set(ips.map((ip) => ip.text));
+    const live = { src: new Set<string>(), dst: new Set<string>() };
+    for (const family of [4, 6] as const) {
+      if (!ips.some((ip) => ip.family === family)) continue;
+      await this.#list(family === 6 ? ['-L', '-f', 'ipv6'] : ['-L'], (line) => {
+        // `tcp 6 431999 ESTABLISHED src=A dst=B sport=.. dport=.. src=B dst=A ...`: the first pair is the original direction.
+        const src = field(line, 'src=');
+        const dst = field(line, 'dst=');
+        if (src !== undefined && wanted.has(src)) live.src.add(src);
+        if (dst !== undefined && wanted.has(dst)) live.dst.add(dst);
+      });
+    }
+    return live;
+  }
+
+  /** Runs conntrack and hands over its standard output line by line, as it comes (a busy table is large). */
+  #list(args: string[], each: (line: string) => void): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.#command, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: this.#timeoutMs });
+      niceQuietly(child.pid);
+      let rest = '';
+      let stderr = '';
+      child.stdout.setEncoding('latin1');
+      child.stdout.on('data', (chunk: string) => {
+        const lines = (rest + chunk).split('\n');
+        rest = lines.pop()!;
+        for (const l of lines) each(l);
+      });
+      child.stderr.setEncoding('utf8');
+      child.stderr.on('data', (chunk: string) => {
+        if (stderr.length < 4096) stderr += chunk;
+      });
+      child.on('error', reject);
+      child.on('close', (code) => {
+        if (rest !== '') each(rest);
+        // conntrack -L ends with "N flow entries have been shown." on stderr, exit 0
+        if (code === 0) resolve();
+        else reject(new Error(`conntrack ${args.join(' ')}: ${stderr.trim() || `exit ${String(code)}`}`));
+      });
+    });
   }
 
   #missing(): void {
@@ -212,20 +290,16 @@ export class ConntrackKiller {
         if (typeof err.code === 'number' && err.code === 1 && /\b0 flow entries/.test(String(stderr))) return resolve();
         reject(err.code === 'ENOENT' ? err : new Error(`conntrack ${args.join(' ')}: ${String(stderr).trim() || err.message}`));
       });
-      // A delete costs conntrack milliseconds of CPU: on a small machine it must not starve the daemon's own line processing.
-      if (child.pid !== undefined) {
-        try {
-          setPriority(child.pid, 19);
-        } catch {
-          // already gone
-        }
-      }
+      niceQuietly(child.pid);
     });
   }
 
   /** Stops taking work and removes the temporary folder (shutdown, tests); calls already running finish on their own. */
   close(): void {
     this.#closed = true;
+    clearTimeout(this.#gapTimer);
+    this.#gapTimer = undefined;
+    for (const resolve of this.#idle.splice(0)) resolve();
     this.#queue.length = 0;
     if (this.#tmpDir !== undefined) rmSync(this.#tmpDir, { recursive: true, force: true });
     this.#tmpDir = undefined;
@@ -238,4 +312,31 @@ export class ConntrackKiller {
       this.#recent.delete(ip);
     }
   }
+}
+
+/** A delete costs conntrack milliseconds of CPU: on a small machine it must not starve the daemon's own line processing. */
+function niceQuietly(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    setPriority(pid, 19);
+  } catch {
+    // already gone
+  }
+}
+
+/**
+ * The value after the first `name` in a conntrack line, as an address in
+ * banban's canonical text. conntrack prints addresses with inet_ntop, which
+ * is the same form, except that it writes an IPv6 address with 96 leading
+ * zero bits the deprecated IPv4-compatible way (`::192.0.2.1`): those, and
+ * only those, are parsed again.
+ */
+function field(line: string, name: string): string | undefined {
+  const at = line.indexOf(name);
+  if (at < 0) return undefined;
+  const end = line.indexOf(' ', at);
+  const text = line.slice(at + name.length, end < 0 ? line.length : end);
+  if (!text.includes('.') || !text.includes(':')) return text;
+  const ip = parseIp(text);
+  return ip.ok ? ip.value.text : undefined;
 }
