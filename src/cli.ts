@@ -110,7 +110,9 @@ function buildProgram(io: Io, setCode: (c: number) => void): Command {
       const year = Number(o.year);
       if (!Number.isInteger(year) || year < 1970 || year > 9999) throw new ExitError(`--year '${o.year}' is not a year`, ExitCode.USAGE);
       const { config } = loadConfig(o.config);
-      const report = await replayLog(config, readLines(log, io), year);
+      const report = await replayLog(config, await logChunks(log, io), year);
+      // --json keeps stdout to the one object; what the daemon would skip is said on stderr.
+      if (o.json && report.skipped.length > 0) io.stderr.write(`banban test: ${describeSkipped(report)}\n`);
       io.stdout.write(o.json ? `${JSON.stringify(jsonReport(report))}\n` : describeReport(report));
     });
 
@@ -233,27 +235,18 @@ async function runDaemon(o: RunOptions, io: Io): Promise<number> {
   });
 }
 
-/** The file's lines in batches (one per chunk read): a per-line async step would cost more than matching the line. */
-async function* readLines(file: string, io: Io): AsyncGenerator<string[]> {
-  const input = file === '-' ? io.stdin : createReadStream(file);
-  const opened = new Promise<void>((resolve, reject) => {
-    if (file === '-') return resolve();
+/** The log's bytes as they are read: stdin for '-', else a file, which must open (66 and a clear message if not). */
+async function logChunks(file: string, io: Io): Promise<AsyncIterable<Buffer>> {
+  if (file === '-') return io.stdin as AsyncIterable<Buffer>;
+  const input = createReadStream(file, { highWaterMark: 256 * 1024 });
+  await new Promise<void>((resolve, reject) => {
     input.once('open', () => resolve());
     input.once('error', (err: NodeJS.ErrnoException) =>
       reject(new ExitError(`cannot read log file ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`, ExitCode.NOINPUT)),
     );
   });
-  await opened;
-  let rest = '';
-  for await (const chunk of input.setEncoding('utf8') as AsyncIterable<string>) {
-    const lines = (rest + chunk).split('\n');
-    rest = lines.pop()!;
-    yield lines.map(dropCr);
-  }
-  if (rest !== '') yield [dropCr(rest)];
+  return input;
 }
-
-const dropCr = (l: string): string => (l.endsWith('\r') ? l.slice(0, -1) : l);
 
 function jsonReport(r: ReplayReport): object {
   return { lines: r.lines, matches: r.matches, blocked: r.blocked, unblocked: r.unblocked };
@@ -272,7 +265,20 @@ function describeReport(r: ReplayReport): string {
     out.push('', `${r.rejected.length} matches captured no usable address:`);
     for (const x of r.rejected.slice(0, 20)) out.push(`  line ${x.line}: ${x.rule}: ${x.reason}`);
   }
+  if (r.skipped.length) out.push('', describeSkipped(r));
   return `${out.join('\n')}\n`;
+}
+
+/** `3 lines skipped, as the daemon would skip them: too long 2 (line 7, ...), NUL byte 1 (line 9)` */
+function describeSkipped(r: ReplayReport): string {
+  const by = new Map<string, number[]>();
+  for (const s of r.skipped) {
+    const lines = by.get(s.reason);
+    if (lines) lines.push(s.line);
+    else by.set(s.reason, [s.line]);
+  }
+  const parts = [...by].map(([reason, lines]) => `${reason} ${lines.length} (line ${lines.slice(0, 5).join(', ')}${lines.length > 5 ? ', ...' : ''})`);
+  return `${r.skipped.length} lines skipped, as the daemon would skip them: ${parts.join('; ')}`;
 }
 
 function summarise(c: Config): string {

@@ -1,9 +1,31 @@
 /**
- * `banban test`: a log file through the daemon's own parser, matcher and
- * engine, with each line's timestamp as the clock and no kernel writes.
+ * `banban test`: a log file through the daemon's own path, with each line's
+ * timestamp as the clock and no kernel writes.
+ *
+ * The daemon's path, not a copy of it: each line of the file is handed to
+ * the BatchMatcher that the daemon's matching thread runs, as one datagram,
+ * and what it found goes to BanEngine.apply, in order. So a line the daemon
+ * would skip (longer than max_line, a NUL byte, empty) is skipped and
+ * reported here too, and a line with a CR inside is cut there as a datagram
+ * would be.
+ *
+ * One thread: the daemon matches on a second one so that the socket is
+ * always read, but for a file it does not pay. Measured on 2 cores, with
+ * the file cut into pieces matched by both threads: 0.65 s against 0.48 s
+ * alone for 300 000 lines (each thread warms its own JIT up, on half the
+ * lines), and only 15 % less for 3 million.
+ *
+ * The clock: a line that found something is counted at its header's
+ * timestamp; one without a usable timestamp gets the time of the last such
+ * line before it that had one. Lines that find nothing are never counted,
+ * so their times do not matter.
  */
 import type { Config } from './config/schema.js';
-import { parseSyslogLine, ReplayClock } from './source/syslog-line.js';
+import { BatchMatcher, batchMatcherSetup } from './match/batch-matcher.js';
+import { isEmpty, type SkipReason } from './match/match-wire.js';
+import type { MatchResult } from './match/matcher.js';
+import { LineSplitter } from './source/log-file.js';
+import { ReplayClock } from './source/syslog-line.js';
 import { BanEngine } from './track/ban-engine.js';
 
 export interface ReplayMatch {
@@ -24,51 +46,77 @@ export interface ReplayReport {
   hits: Record<string, number>;
   /** lines where a pattern matched but captured no usable address */
   rejected: { line: number; rule: string; reason: string }[];
+  /** lines the daemon would never match (as datagrams: too long, a NUL byte); blank lines are not listed */
+  skipped: { line: number; reason: SkipReason }[];
 }
 
-/** `batches`: the log's lines, in batches of any size. */
-export async function replayLog(config: Config, batches: AsyncIterable<readonly string[]> | Iterable<readonly string[]>, startYear: number): Promise<ReplayReport> {
-  const engine = new BanEngine(config);
-  const clock = new ReplayClock(startYear);
-  const report: ReplayReport = { lines: 0, matches: [], blocked: [], unblocked: [], hits: {}, rejected: [] };
-  const blockedSeen = new Set<string>();
-  const unblockedSeen = new Set<string>();
-  for (const rule of [...config.goodpatterns, ...config.blocktypes.flatMap((b) => b.patterns)]) report.hits[rule.where] = 0;
+/** `chunks`: the log's bytes, in pieces of any size (a file or stdin as read). */
+export async function replayLog(config: Config, chunks: AsyncIterable<Buffer> | Iterable<Buffer>, startYear: number): Promise<ReplayReport> {
+  const replay = new Replay(config, startYear);
+  // A file has no receive buffer to overflow: no line is "truncated".
+  const matcher = new BatchMatcher(batchMatcherSetup(config, Number.MAX_SAFE_INTEGER));
+  // Of a longer line, more is never needed: the daemon would skip it as too long.
+  const split = new LineSplitter(config.maxLine + 2, (buf, start, end) => replay.line(matcher.one(buf, start, end), matcher.stamp));
+  for await (const chunk of chunks) split.push(chunk);
+  split.end();
+  return replay.report;
+}
 
-  for await (const batch of batches) {
-    for (const raw of batch) replayLine(raw);
+/** The engine's side: lines in file order, counted, decided and written into the report. */
+class Replay {
+  readonly report: ReplayReport = { lines: 0, matches: [], blocked: [], unblocked: [], hits: {}, rejected: [], skipped: [] };
+  readonly #engine: BanEngine;
+  readonly #clock: ReplayClock;
+  readonly #blockedSeen = new Set<string>();
+  readonly #unblockedSeen = new Set<string>();
+
+  constructor(config: Config, startYear: number) {
+    this.#engine = new BanEngine(config);
+    this.#clock = new ReplayClock(startYear);
+    for (const rule of [...config.goodpatterns, ...config.blocktypes.flatMap((b) => b.patterns)]) this.report.hits[rule.where] = 0;
   }
-  return report;
 
-  function replayLine(raw: string): void {
-    const n = ++report.lines;
-    const parsed = parseSyslogLine(raw);
-    const out = engine.handle(parsed.text, clock.timeOf(parsed));
+  /** The next line of the file. */
+  line(r: MatchResult | SkipReason, stamp: string | undefined): void {
+    const n = ++this.report.lines;
+    if (typeof r !== 'string') {
+      if (!isEmpty(r)) this.#found(r, n, stamp);
+    } else if (r !== 'empty') {
+      // A blank line in a file is no news; the others are lines the daemon would drop unmatched.
+      this.report.skipped.push({ line: n, reason: r });
+    }
+  }
+
+  #found(found: MatchResult, n: number, stamp: string | undefined): void {
+    const report = this.report;
+    const out = this.#engine.apply(found, this.#clock.timeOf(stamp));
     const v = out.verdict;
-    const ignored = out.ignored.length === 0 ? NO_IGNORED : new Set(out.ignored.map((ip) => ip.text));
     if (v.rejected) report.rejected.push({ line: n, rule: v.rejected.rule.where, reason: v.rejected.reason });
+    const ignored = (ip: string) => out.ignored.length > 0 && out.ignored.some((x) => x.text === ip);
     if (v.kind === 'good') {
       report.hits[v.rule.where]!++;
-      report.matches.push({ line: n, kind: 'good', ip: v.ip.text, ...(ignored.has(v.ip.text) ? { ignored: true as const } : {}) });
+      const m: ReplayMatch = { line: n, kind: 'good', ip: v.ip.text };
+      if (ignored(m.ip)) m.ignored = true;
+      report.matches.push(m);
     } else if (v.kind === 'bad') {
       for (const o of v.offences) {
         report.hits[o.rule.where]!++;
-        report.matches.push({ line: n, kind: 'bad', blocktype: o.blocktype, ip: o.ip.text, ...(ignored.has(o.ip.text) ? { ignored: true as const } : {}) });
+        const m: ReplayMatch = { line: n, kind: 'bad', blocktype: o.blocktype, ip: o.ip.text };
+        if (ignored(m.ip)) m.ignored = true;
+        report.matches.push(m);
       }
     }
     for (const d of out.decisions) {
       if (d.kind === 'block') {
         const key = `${d.ip.text} ${d.target} ${d.blocktype}`;
-        if (!blockedSeen.has(key)) {
-          blockedSeen.add(key);
+        if (!this.#blockedSeen.has(key)) {
+          this.#blockedSeen.add(key);
           report.blocked.push({ ip: d.ip.text, target: d.target, blocktype: d.blocktype });
         }
-      } else if (!unblockedSeen.has(d.ip.text)) {
-        unblockedSeen.add(d.ip.text);
+      } else if (!this.#unblockedSeen.has(d.ip.text)) {
+        this.#unblockedSeen.add(d.ip.text);
         report.unblocked.push(d.ip.text);
       }
     }
   }
 }
-
-const NO_IGNORED: ReadonlySet<string> = new Set();

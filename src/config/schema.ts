@@ -20,6 +20,8 @@ export interface Rule {
    * one the same process (`prog[pid]`) logged last (see `sessionpatterns`).
    */
   readonly byPid?: true;
+  /** V8's linear-time engine can run it (match/regex-engine.ts), so the backtracking fallback covers it */
+  readonly linear?: true;
 }
 
 export interface Blocktype {

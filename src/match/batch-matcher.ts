@@ -1,20 +1,20 @@
 /**
- * Datagrams in batches -> what the matcher found, per line (match-wire.ts).
+ * Datagrams -> what the matcher found in each (match-wire.ts for batches).
  * Runs on the matching thread (match-worker.ts) and, when that thread is
  * gone, on the main thread: one code path either way. Each datagram goes
- * through what a line goes through anywhere in banban: source/datagram.ts,
- * source/syslog-line.ts, then Matcher.find (`banban test` calls the same
- * two, on its one thread, through BanEngine.handle).
+ * through source/datagram.ts, source/syslog-line.ts, then Matcher.find.
+ * `banban test` (replay.ts) sends each line of a log file through `one`,
+ * as a datagram, so it skips, cuts and matches exactly as the daemon does.
  *
- * It decides nothing and keeps nothing between batches: windows, sessions
+ * It decides nothing and keeps nothing between datagrams: windows, sessions
  * and bans stay with the engine, so a batch can be matched on any thread.
  */
 import type { Config } from '../config/schema.js';
 import { decodeDatagram } from '../source/datagram.js';
 import { parseSyslogLine } from '../source/syslog-line.js';
 import { readRing } from './datagram-ring.js';
-import { ResultWriter, RuleTable, type WireResults } from './match-wire.js';
-import { Matcher, type MatcherConfig } from './matcher.js';
+import { ResultWriter, RuleTable, type SkipReason, type WireResults } from './match-wire.js';
+import { Matcher, type MatcherConfig, type MatchResult } from './matcher.js';
 
 /** What a BatchMatcher is built from; structured-clone safe (RegExps clone with their flags). */
 export interface BatchMatcherSetup {
@@ -45,23 +45,37 @@ export function batchMatcherSetup(config: Config, receiveBuffer: number): BatchM
 export class BatchMatcher {
   readonly #setup: BatchMatcherSetup;
   readonly #matcher: Matcher;
-  readonly #writer: ResultWriter;
+  #writer: ResultWriter | undefined;
+  /** of the datagram `one` was last given: whether it held a line break (only the text before it was matched) */
+  cut = false;
+  /** of the datagram `one` was last given: its header's timestamp, if it had one */
+  stamp: string | undefined;
 
   constructor(setup: BatchMatcherSetup) {
     this.#setup = setup;
     this.#matcher = new Matcher(setup.matcher);
-    this.#writer = new ResultWriter(new RuleTable(setup.matcher));
+  }
+
+  /** One datagram, `buf[start, end)`: what the matcher found, or why it is skipped. Sets `cut` and `stamp`. */
+  one(buf: Buffer, start: number, end: number): MatchResult | SkipReason {
+    const d = decodeDatagram(buf, this.#setup.maxLine, this.#setup.receiveBuffer, start, end);
+    if (!d.ok) return d.reason;
+    const line = parseSyslogLine(d.line);
+    this.cut = d.cut;
+    this.stamp = line.stamp;
+    return this.#matcher.find(line.text);
   }
 
   /** `count` datagrams from `start` of a ring (datagram-ring.ts), one line each. */
   datagrams(ring: Buffer, start: number, count: number): BatchOut {
+    const writer = (this.#writer ??= new ResultWriter(new RuleTable(this.#setup.matcher)));
     let lines = 0;
     readRing(ring, start, count, (buf, from, to) => {
       const n = lines++;
-      const d = decodeDatagram(buf, this.#setup.maxLine, this.#setup.receiveBuffer, from, to);
-      if (!d.ok) this.#writer.skip(n, d.reason);
-      else this.#writer.found(n, this.#matcher.find(parseSyslogLine(d.line).text), d.cut);
+      const r = this.one(buf, from, to);
+      if (typeof r === 'string') writer.skip(n, r);
+      else writer.found(n, r, this.cut);
     });
-    return { lines, results: this.#writer.finish() };
+    return { lines, results: writer.finish() };
   }
 }

@@ -11,8 +11,10 @@
  * The captured text is parsed strictly (lib/ip.ts). A capture that is not a
  * literal address makes that match void; the line's other matches still count.
  *
- * prefilter.ts skips the patterns that cannot match a line, without changing
- * the outcome: a line no pattern concerns costs a few Set lookups.
+ * Each list of rules (goodpatterns, sessionpatterns, a blocktype) is a
+ * RuleList (rule-list.ts), which skips the lists a line cannot concern and
+ * asks the rest as few expressions as it can, without changing the outcome:
+ * a line no pattern concerns costs a few Set lookups.
  *
  * Some programs name the client on one line and report its failure on a
  * later line of the same process without it (sshd: `Connection from ADDR`,
@@ -22,9 +24,10 @@
  * any pattern that captured an address); the engine keeps that memory.
  */
 import type { Rule } from '../config/schema.js';
-import { parseIp, type ParsedIp } from '../lib/ip.js';
+import type { ParsedIp } from '../lib/ip.js';
 import type { Offence, RejectedAddress, Verdict } from '../pipeline.js';
-import { FilteredRules, keyLengthFor } from './prefilter.js';
+import { keyLengthFor } from './prefilter.js';
+import { RuleList, TAG_RE } from './rule-list.js';
 
 const NONE: Verdict = { kind: 'none' };
 
@@ -45,16 +48,25 @@ export interface MatcherConfig {
   readonly sessionpatterns?: readonly Rule[];
   readonly blocktypes: readonly { readonly name: string; readonly patterns: readonly Rule[] }[];
 }
-/** `prog[pid]: ` at the start of a line's text */
-const TAG_RE = /^([^\s[\]:]+\[\d+\]): /;
-
-type Hit = { ip: ParsedIp; rule: Rule } | { session: string; rule: Rule };
+/**
+ * The lists a line may concern, by the first keyLength characters of its
+ * text: a list whose every rule has a literal prefix is in the routes of
+ * those prefixes' keys only; any other list is in every route.
+ */
+interface Route {
+  readonly good: boolean;
+  readonly sessions: boolean;
+  /** in config order */
+  readonly blocktypes: readonly { name: string; rules: RuleList }[];
+}
 
 export class Matcher {
-  readonly #good: FilteredRules;
-  readonly #sessions: FilteredRules;
-  readonly #blocktypes: readonly { name: string; rules: FilteredRules }[];
+  readonly #good: RuleList;
+  readonly #sessions: RuleList;
   readonly #keyLength: number;
+  readonly #routes: ReadonlyMap<string, Route>;
+  /** the route of a key no list names */
+  readonly #anyRoute: Route;
   /** whether any rule works by process id: only then are sessions noted */
   readonly #trackSessions: boolean;
   /** the programs those rules are for (their literal prefixes), or undefined: any program */
@@ -68,11 +80,18 @@ export class Matcher {
   constructor(config: MatcherConfig) {
     const sessionpatterns = config.sessionpatterns ?? [];
     this.#keyLength = keyLengthFor([...config.goodpatterns, ...sessionpatterns, ...config.blocktypes.flatMap((b) => b.patterns)]);
-    this.#good = new FilteredRules(config.goodpatterns, this.#keyLength);
-    this.#sessions = new FilteredRules(sessionpatterns, this.#keyLength);
-    this.#blocktypes = config.blocktypes.map((b) => ({ name: b.name, rules: new FilteredRules(b.patterns, this.#keyLength) }));
+    this.#good = new RuleList(config.goodpatterns, this.#keyLength);
+    this.#sessions = new RuleList(sessionpatterns, this.#keyLength);
+    const blocktypes = config.blocktypes.map((b) => ({ name: b.name, rules: new RuleList(b.patterns, this.#keyLength) }));
+    const route = (key: string | undefined): Route => {
+      const may = (l: RuleList) => l.keys === undefined || (key !== undefined && l.keys.has(key));
+      return { good: may(this.#good), sessions: may(this.#sessions), blocktypes: blocktypes.filter((b) => may(b.rules)) };
+    };
+    const keys = new Set([this.#good, this.#sessions, ...blocktypes.map((b) => b.rules)].flatMap((l) => [...(l.keys ?? [])]));
+    this.#routes = new Map([...keys].map((k) => [k, route(k)]));
+    this.#anyRoute = route(undefined);
     this.#trackSessions = config.blocktypes.some((b) => b.patterns.some((r) => r.byPid));
-    const prefixes = this.#blocktypes.flatMap((b) => b.rules.rules.map((r, i) => (r.byPid ? b.rules.prefixes[i] ?? '' : undefined)).filter((p) => p !== undefined));
+    const prefixes = blocktypes.flatMap((b) => b.rules.rules.map((r, i) => (r.byPid ? b.rules.prefixes[i] ?? '' : undefined)).filter((p) => p !== undefined));
     this.#sessionPrograms = prefixes.includes('') ? undefined : [...new Set(prefixes)];
   }
 
@@ -82,16 +101,15 @@ export class Matcher {
   }
 
   find(text: string): MatchResult {
-    const key = text.slice(0, this.#keyLength);
+    const route = this.#routes.get(text.slice(0, this.#keyLength)) ?? this.#anyRoute;
     this.#rejected = undefined;
     const note = this.#note;
-    const good = this.#good.mayMatch(key) ? firstMatch(this.#good, text, note) : undefined;
+    const good = route.good ? this.#good.first(text, note) : undefined;
     if (good && 'ip' in good) return this.#withSeen({ verdict: { kind: 'good', ip: good.ip, rule: good.rule } }, text, good.ip);
     let offences: Offence[] | undefined;
     let byPid: { blocktype: string; session: string; rule: Rule }[] | undefined;
-    for (const bt of this.#blocktypes) {
-      if (!bt.rules.mayMatch(key)) continue;
-      const hit = firstMatch(bt.rules, text, note);
+    for (const bt of route.blocktypes) {
+      const hit = bt.rules.first(text, note);
       if (hit === undefined) continue;
       if ('ip' in hit) (offences ??= []).push({ blocktype: bt.name, ip: hit.ip, rule: hit.rule });
       else (byPid ??= []).push({ blocktype: bt.name, session: hit.session, rule: hit.rule });
@@ -102,8 +120,8 @@ export class Matcher {
     else verdict = rejected ? { kind: 'none', rejected } : NONE;
     if (!this.#trackSessions) return verdict === NONE ? NOTHING : { verdict };
     let seenIp = offences?.[0]?.ip;
-    if (seenIp === undefined && this.#sessions.mayMatch(key)) {
-      const s = firstMatch(this.#sessions, text, note);
+    if (seenIp === undefined && route.sessions) {
+      const s = this.#sessions.first(text, note);
       if (s && 'ip' in s) seenIp = s.ip;
     }
     const result = byPid ? { verdict, byPid } : { verdict };
@@ -115,43 +133,4 @@ export class Matcher {
     const tag = TAG_RE.exec(text);
     return tag ? { verdict: result.verdict, byPid: result.byPid, seen: { session: tag[1]!, ip } } : result;
   }
-}
-
-/** The first rule of the list that matches with a usable address (or a process id); rules that match without one are noted. */
-function firstMatch(list: FilteredRules, text: string, note: (r: RejectedAddress) => void): Hit | undefined {
-  for (let i = 0; i < list.rules.length; i++) {
-    const p = list.prefixes[i];
-    if (p !== undefined && !text.startsWith(p)) continue;
-    const inf = list.infixes[i];
-    if (inf !== undefined && !text.includes(inf)) continue;
-    const rule = list.rules[i]!;
-    if (rule.byPid) {
-      const m = rule.regex.exec(text);
-      const tag = m === null ? null : TAG_RE.exec(text);
-      if (tag) return { session: tag[1]!, rule };
-      continue;
-    }
-    const got = capture(rule, text);
-    if (got === undefined) continue;
-    if (typeof got === 'string') {
-      note({ raw: text, reason: got, rule });
-      continue;
-    }
-    return { ip: got, rule };
-  }
-  return undefined;
-}
-
-/** undefined: no match; string: matched but the capture is not an address (why); else the address */
-function capture(rule: Rule, text: string): ParsedIp | string | undefined {
-  const m = rule.regex.exec(text);
-  if (m === null) return undefined;
-  const raw = m.groups?.['ip'];
-  if (raw === undefined) return `the ip group of ${rule.where} took part in no match`;
-  const ip = parseIp(raw);
-  return ip.ok ? ip.value : `${ip.reason}: '${truncate(raw)}'`;
-}
-
-function truncate(s: string): string {
-  return s.length > 64 ? `${s.slice(0, 64)}…` : s;
 }

@@ -21,6 +21,8 @@ export interface LintResult {
   warnings: string[];
   /** a reason to refuse the pattern outright */
   refuse?: string;
+  /** V8's linear-time engine can run it: a crafted line cannot make it backtrack for long */
+  linear: boolean;
 }
 
 export function lintPattern(body: string, flags: string): LintResult {
@@ -45,6 +47,7 @@ export function lintPattern(body: string, flags: string): LintResult {
     if (hasNestedQuantifier(tokens)) {
       return {
         warnings,
+        linear: false,
         refuse:
           'pattern repeats a group that itself holds a repeat (like (?:[^x]+ )*), which can take exponential time on a crafted line, and it cannot run on the linear-time engine (lookaround, backreference, or a counted repeat above 16); rewrite it without the nesting',
       };
@@ -55,7 +58,7 @@ export function lintPattern(body: string, flags: string): LintResult {
         : "pattern cannot run on V8's linear-time engine (lookaround, backreference, or a counted repeat such as {0,100}), so a crafted line's cost is bounded only by max_line; prefer '+' and '*' with specific character classes",
     );
   }
-  return { warnings };
+  return { warnings, linear: linear === true };
 }
 
 interface Token {

@@ -2,18 +2,19 @@
  * Cheap tests that let the matcher skip patterns that cannot match a line.
  *
  * Most syslog lines concern no pattern (cron, systemd, the kernel), and an
- * admin who includes every preset has hundreds of patterns. Nearly all of
+ * admin who includes every preset has a hundred patterns. Nearly all of
  * them start `^prog\[` or `^prog: `: a literal the line must begin with. So:
  *   - `literalPrefix` finds that literal in a pattern's source;
- *   - a pattern with one is tried only on lines that start with it;
  *   - a list of patterns (goodpatterns, a blocktype) whose every pattern has
  *     one is skipped at once when the line's first `keyLength` characters
- *     start none of them.
- * A pattern without such a prefix is tried only on lines that contain the
- * longest literal it requires anywhere (`requiredLiteral`, at least 4
- * characters), e.g. ` authentication failure; logname=`. A pattern with
- * neither (a top-level `|`, the `i` flag) is always tried. The filter never
- * changes what matches, only how fast.
+ *     start none of them (rule-list.ts);
+ *   - a pattern asked on its own (one that cannot be joined with its
+ *     neighbours, rule-list.ts) is tried only on lines that start with its
+ *     prefix and contain the longest literal it requires anywhere
+ *     (`requiredLiteral`, at least 4 characters), e.g.
+ *     ` authentication failure; logname=`.
+ * A pattern with neither (a top-level `|`, the `i` flag) is always tried.
+ * The filter never changes what matches, only how fast.
  */
 import type { Rule } from '../config/schema.js';
 import { classEnd, groupEnd, hasTopLevelAlternation } from './regex-source.js';
@@ -91,41 +92,6 @@ export function requiredLiteral(source: string, flags: string): string | undefin
   }
   end();
   return best.length >= 4 ? best : undefined;
-}
-
-/** One ordered list of rules with its prefilter. */
-export class FilteredRules {
-  readonly rules: readonly Rule[];
-  /** per rule: the literal its matches start with */
-  readonly prefixes: readonly (string | undefined)[];
-  /** per rule: a literal its matches contain, beyond its prefix */
-  readonly infixes: readonly (string | undefined)[];
-  /** the first keyLength characters of each prefix; undefined when some rule has no prefix */
-  readonly #keys: Set<string> | undefined;
-  readonly #keyLength: number;
-
-  constructor(rules: readonly Rule[], keyLength: number) {
-    this.rules = rules;
-    this.prefixes = rules.map((r) => literalPrefix(r.regex.source, r.regex.flags));
-    // Every rule also gets the longest literal its matches contain, when that says more than its prefix:
-    // for twenty sshd patterns that all start `sshd[`, `includes('Invalid user ')` is cheaper than a regex.
-    this.infixes = rules.map((r, i) => {
-      const inf = requiredLiteral(r.regex.source, r.regex.flags);
-      const p = this.prefixes[i];
-      return inf !== undefined && (p === undefined || !p.includes(inf)) && inf.length > (p === undefined ? 0 : 4) ? inf : undefined;
-    });
-    this.#keyLength = keyLength;
-    this.#keys = this.prefixes.every((p) => p !== undefined) ? new Set(this.prefixes.map((p) => p!.slice(0, keyLength))) : undefined;
-  }
-
-  /** false when no rule of the list can match a line starting with `key` */
-  mayMatch(key: string): boolean {
-    return this.#keys === undefined || this.#keys.has(key);
-  }
-
-  get keyLength(): number {
-    return this.#keyLength;
-  }
 }
 
 /** The key length for a set of lists: short enough that every prefix has it, at most 4. */

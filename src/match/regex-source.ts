@@ -56,3 +56,24 @@ export function hasTopLevelAlternation(src: string): boolean {
   for (const s of syntaxChars(src)) if (s.c === '|' && s.depth === 0) return true;
   return false;
 }
+
+/** One capturing group of a pattern: where its `(` is, and its name if it has one. */
+export interface CaptureGroup {
+  readonly i: number;
+  readonly name: string | undefined;
+}
+
+/** The capturing groups, in the order JavaScript numbers them (by their opening parenthesis). */
+export function captureGroups(src: string): CaptureGroup[] {
+  const out: CaptureGroup[] = [];
+  for (const { c, i } of syntaxChars(src)) {
+    if (c !== '(') continue;
+    if (src[i + 1] !== '?') {
+      out.push({ i, name: undefined });
+    } else if (src[i + 2] === '<' && src[i + 3] !== '=' && src[i + 3] !== '!') {
+      const close = src.indexOf('>', i + 3);
+      out.push({ i, name: src.slice(i + 3, close < 0 ? src.length : close) });
+    }
+  }
+  return out;
+}

@@ -99,7 +99,8 @@ export function compileRule(source: string, where: string, opts: { allowPid?: bo
   }
   const lint = lintPattern(body, flags);
   if (lint.refuse !== undefined) return { ok: false, reason: lint.refuse };
-  return { ok: true, rule: byPid ? { source, regex, where, byPid } : { source, regex, where }, warnings: lint.warnings };
+  const rule: Rule = { source, regex, where, ...(byPid ? { byPid } : {}), ...(lint.linear ? { linear: true as const } : {}) };
+  return { ok: true, rule, warnings: lint.warnings };
 }
 
 /**

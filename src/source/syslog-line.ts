@@ -156,10 +156,14 @@ export class ReplayClock {
     this.#year = startYear;
   }
 
-  /** milliseconds for this line; a line without a usable stamp gets the previous line's time */
-  timeOf(line: SyslogLine): number {
-    if (line.stamp !== undefined) {
-      const t = line.format === 'bsd' ? this.#bsd(line.stamp) : Date.parse(line.stamp);
+  /**
+   * Milliseconds for a line with this header stamp (SyslogLine.stamp); a
+   * line without a usable stamp gets the time of the line asked about before.
+   */
+  timeOf(stamp: string | undefined): number {
+    if (stamp !== undefined) {
+      // A BSD stamp starts with the month's name, the others with the year.
+      const t = isDigit(stamp.charCodeAt(0)) ? Date.parse(stamp) : this.#bsd(stamp);
       if (Number.isFinite(t)) this.#last = t;
     }
     return this.#last;

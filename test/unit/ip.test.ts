@@ -70,3 +70,44 @@ test('kernel list lines are read back in canonical form, IPv6 printed in full in
   assert.deepEqual(parseList(text, undefined).map((e) => e.ip), ['192.0.2.7', '2001:db8::1']);
   assert.deepEqual(parseList(text, { now: 4295084304 + 250 * 10, hz: 250 }).map((e) => e.ageSeconds), [10, 10]);
 });
+
+test('the IPv6 parser agrees with ip-address on 150 000 generated hex-group texts, valid and not', async () => {
+  const { Address6 } = await import('ip-address');
+  /** what ip-address makes of it: 16 bytes, or 'bad' */
+  const oracle = (raw: string): string => {
+    let a: InstanceType<typeof Address6>;
+    try {
+      a = new Address6(raw);
+    } catch {
+      return 'bad';
+    }
+    if (a.subnetMask !== 128 || a.parsedAddress.length !== 8) return 'bad';
+    return a.parsedAddress.flatMap((g) => [parseInt(g, 16) >> 8, parseInt(g, 16) & 255]).join(',');
+  };
+  let seed = 7;
+  const rnd = (n: number) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff;
+    return Math.floor((seed / 0x80000000) * n);
+  };
+  const HEX = '0123456789abcdefABCDEF';
+  let valid = 0;
+  for (let k = 0; k < 150_000; k++) {
+    // groups of 0 to 5 hex digits joined by ':', sometimes with one more ':' somewhere, or random noise
+    let s: string;
+    if (k % 4 === 0) {
+      s = Array.from({ length: 2 + rnd(18) }, () => `${HEX}::::`[rnd(HEX.length + 4)]).join('');
+    } else {
+      s = Array.from({ length: 1 + rnd(9) }, () => Array.from({ length: rnd(6) }, () => HEX[rnd(HEX.length)]).join('')).join(':');
+      if (rnd(3) === 0) {
+        const at = rnd(s.length + 1);
+        s = `${s.slice(0, at)}:${s.slice(at)}`;
+      }
+    }
+    if (!s.includes(':') || s.length < 2 || s.length > 45) continue;
+    const r = parseIp(s);
+    const got = !r.ok ? 'bad' : r.value.family === 6 ? [...r.value.bytes].join(',') : `0,0,0,0,0,0,0,0,0,0,255,255,${[...r.value.bytes].join(',')}`;
+    assert.equal(got, oracle(s), JSON.stringify(s));
+    if (got !== 'bad') valid++;
+  }
+  assert.ok(valid > 4_000, `only ${valid} valid addresses were generated: the comparison says little`);
+});

@@ -1,0 +1,217 @@
+/**
+ * One ordered list of rules (the goodpatterns, the sessionpatterns, or one
+ * blocktype's patterns) and the one question the matcher asks of it: which
+ * is the first rule whose pattern matches this line with a usable capture?
+ * Pure.
+ *
+ * Why the rules are joined: a line that concerns a list is usually tried
+ * against several of its rules before one matches, and each try is a regex
+ * call plus the prefilter's string searches (measured: with every preset,
+ * 25 sshd rules cost 1.1 µs per sshd line in `includes` alone). So runs of
+ * consecutive rules that allow it are joined into one expression,
+ *
+ *     ^(?:A()|B()|C())        A, B, C: the rules' patterns without their `^`
+ *
+ * and asked once. Anchored at the start, a backtracking engine tries A, then
+ * B, then C at position 0, each exactly as it would alone, so the first
+ * alternative that matches is the first rule that matches, with the same
+ * captures. The empty group closing each alternative says which one it was
+ * (its capture is '' when, and only when, that alternative matched), and
+ * each alternative's `ip` (or `pid`) group is found by its number.
+ *
+ * A rule is joined only when that cannot change an outcome or weaken a
+ * guarantee:
+ *   - it starts with `^` and has no top-level `|` (else `^` would not apply
+ *     to the whole of it);
+ *   - V8's linear-time engine can run it (Rule.linear, found when the
+ *     config was loaded; regex-engine.ts): that excludes backreferences,
+ *     whose numbers joining would shift, lookaround, and the `i` flag; and
+ *     the joined expression must be linear too, so the fallback that
+ *     protects against crafted lines keeps covering every rule.
+ * Its groups are numbered by their opening parentheses
+ * (regex-source.ts, `captureGroups`), as JavaScript numbers them; the unit
+ * tests hold that count against V8's for every shipped pattern.
+ * Any other rule is asked alone, after its literal prefix and required
+ * literal (prefilter.ts) are found in the line.
+ *
+ * When the first rule to match captures no usable address, that is noted
+ * (the caller reports it) and the rules after it are asked one by one, as
+ * they would be without joining.
+ */
+import type { Rule } from '../config/schema.js';
+import { parseIp, type ParsedIp } from '../lib/ip.js';
+import type { RejectedAddress } from '../pipeline.js';
+import { literalPrefix, requiredLiteral } from './prefilter.js';
+import { runsInLinearTime } from './regex-engine.js';
+import { captureGroups, hasTopLevelAlternation } from './regex-source.js';
+
+/** `prog[pid]: ` at the start of a line's text */
+export const TAG_RE = /^([^\s[\]:]+\[\d+\]): /;
+
+/** What a list found: an address, or (for a rule that captures `pid`) the process whose address counts. */
+export type Hit = { ip: ParsedIp; rule: Rule } | { session: string; rule: Rule };
+
+/** A rule asked alone, behind its literal filters. */
+interface Single {
+  readonly rule: Rule;
+  readonly prefix: string | undefined;
+  readonly infix: string | undefined;
+}
+
+/** Consecutive rules asked as one expression. */
+interface Joined {
+  readonly regex: RegExp;
+  readonly rules: readonly Rule[];
+  /** per rule: the number of the empty group that ends its alternative */
+  readonly ends: readonly number[];
+  /** per rule: the number of its `ip` (or `pid`) group */
+  readonly captures: readonly number[];
+}
+
+type Unit = Single | Joined;
+
+export class RuleList {
+  readonly rules: readonly Rule[];
+  /** per rule: the literal its matches start with */
+  readonly prefixes: readonly (string | undefined)[];
+  readonly #units: readonly Unit[];
+  /** the first keyLength characters of each prefix: a line whose text starts with none cannot match; undefined when some rule has no prefix */
+  readonly keys: ReadonlySet<string> | undefined;
+
+  constructor(rules: readonly Rule[], keyLength: number) {
+    this.rules = rules;
+    this.prefixes = rules.map((r) => literalPrefix(r.regex.source, r.regex.flags));
+    this.keys = this.prefixes.every((p) => p !== undefined) ? new Set(this.prefixes.map((p) => p!.slice(0, keyLength))) : undefined;
+    this.#units = units(rules, this.prefixes);
+  }
+
+  /** how many expressions a line that concerns every rule is asked against (for tests and `banban check`) */
+  get expressions(): number {
+    return this.#units.length;
+  }
+
+  /** The first rule that matches with a usable address (or process); rules that match without one are `note`d. */
+  first(text: string, note: (r: RejectedAddress) => void): Hit | undefined {
+    for (const u of this.#units) {
+      if (!('regex' in u)) {
+        const hit = askFiltered(u, text, note);
+        if (hit !== undefined) return hit;
+        continue;
+      }
+      const m = u.regex.exec(text);
+      if (m === null) continue;
+      let k = 0;
+      while (m[u.ends[k]!] === undefined) k++;
+      const hit = hitOf(u.rules[k]!, m[u.captures[k]!], text, note);
+      if (hit !== undefined) return hit;
+      for (let j = k + 1; j < u.rules.length; j++) {
+        const next = ask(u.rules[j]!, text, note);
+        if (next !== undefined) return next;
+      }
+    }
+    return undefined;
+  }
+}
+
+function askFiltered(s: Single, text: string, note: (r: RejectedAddress) => void): Hit | undefined {
+  if (s.prefix !== undefined && !text.startsWith(s.prefix)) return undefined;
+  if (s.infix !== undefined && !text.includes(s.infix)) return undefined;
+  return ask(s.rule, text, note);
+}
+
+/** One rule on its own. */
+function ask(rule: Rule, text: string, note: (r: RejectedAddress) => void): Hit | undefined {
+  const m = rule.regex.exec(text);
+  if (m === null) return undefined;
+  return hitOf(rule, rule.byPid ? m.groups?.['pid'] : m.groups?.['ip'], text, note);
+}
+
+/** `rule` matched and its group captured `raw`: the hit, or undefined (noted when the address is unusable). */
+function hitOf(rule: Rule, raw: string | undefined, text: string, note: (r: RejectedAddress) => void): Hit | undefined {
+  if (rule.byPid) {
+    const tag = TAG_RE.exec(text);
+    return tag ? { session: tag[1]!, rule } : undefined;
+  }
+  if (raw === undefined) {
+    note({ raw: text, reason: `the ip group of ${rule.where} took part in no match`, rule });
+    return undefined;
+  }
+  const ip = parseIp(raw);
+  if (ip.ok) return { ip: ip.value, rule };
+  note({ raw: text, reason: `${ip.reason}: '${truncate(raw)}'`, rule });
+  return undefined;
+}
+
+function truncate(s: string): string {
+  return s.length > 64 ? `${s.slice(0, 64)}…` : s;
+}
+
+/** The rules cut into units, in order: maximal runs of joinable rules, and the others alone. */
+function units(rules: readonly Rule[], prefixes: readonly (string | undefined)[]): Unit[] {
+  const out: Unit[] = [];
+  let run: { rule: Rule; i: number; alt: Alternative }[] = [];
+  const single = (rule: Rule, i: number): Single => {
+    const prefix = prefixes[i];
+    const inf = requiredLiteral(rule.regex.source, rule.regex.flags);
+    // The required literal is worth a search only where it says more than the prefix.
+    const infix = inf !== undefined && (prefix === undefined || !prefix.includes(inf)) && inf.length > (prefix === undefined ? 0 : 4) ? inf : undefined;
+    return { rule, prefix, infix };
+  };
+  const close = () => {
+    const joined = run.length > 1 ? join(run) : undefined;
+    if (joined !== undefined) out.push(joined);
+    else for (const r of run) out.push(single(r.rule, r.i));
+    run = [];
+  };
+  rules.forEach((rule, i) => {
+    const alt = alternative(rule);
+    if (alt === undefined) {
+      close();
+      out.push(single(rule, i));
+    } else {
+      run.push({ rule, i, alt });
+    }
+  });
+  close();
+  return out;
+}
+
+/** A rule's pattern as an alternative of a joined expression. */
+interface Alternative {
+  /** the pattern without `^`, its groups unnamed */
+  readonly body: string;
+  readonly groups: number;
+  /** number of its ip (or pid) group among its own groups, from 1 */
+  readonly capture: number;
+}
+
+function alternative(rule: Rule): Alternative | undefined {
+  const src = rule.regex.source;
+  if (rule.linear !== true || rule.regex.flags !== '' || !src.startsWith('^') || hasTopLevelAlternation(src)) return undefined;
+  const groups = captureGroups(src);
+  const capture = groups.findIndex((g) => g.name === (rule.byPid ? 'pid' : 'ip')) + 1;
+  if (capture === 0) return undefined;
+  let body = '';
+  let from = 1;
+  for (const g of groups) {
+    if (g.name === undefined) continue;
+    body += src.slice(from, g.i + 1);
+    from = g.i + 4 + g.name.length; // past `(?<name>`
+  }
+  body += src.slice(from);
+  return { body, groups: groups.length, capture };
+}
+
+function join(run: readonly { rule: Rule; alt: Alternative }[]): Joined | undefined {
+  const ends: number[] = [];
+  const captures: number[] = [];
+  let next = 1;
+  for (const { alt } of run) {
+    captures.push(next + alt.capture - 1);
+    ends.push(next + alt.groups);
+    next += alt.groups + 1;
+  }
+  const source = `^(?:${run.map((r) => `${r.alt.body}()`).join('|')})`;
+  if (runsInLinearTime(source, '') !== true) return undefined;
+  return { regex: new RegExp(source), rules: run.map((r) => r.rule), ends, captures };
+}

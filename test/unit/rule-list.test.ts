@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parseConfig } from '../../src/config/load.js';
+import type { Rule } from '../../src/config/schema.js';
+import { parseIp } from '../../src/lib/ip.js';
+import { RuleList } from '../../src/match/rule-list.js';
+import { captureGroups } from '../../src/match/regex-source.js';
+import { compileRule } from '../../src/match/rules.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+function allPresets() {
+  const presets = readdirSync(join(ROOT, 'presets')).filter((f) => f.endsWith('.yml')).map((f) => f.slice(0, -4));
+  return parseConfig(`include: [${presets.join(', ')}]\n`, join(ROOT, 'all.yml')).config;
+}
+
+/** V8's own count of a pattern's capturing groups. */
+const v8Groups = (src: string, flags = '') => new RegExp(`(?:${src})|`, flags).exec('')!.length - 1;
+
+test('capturing groups are counted as V8 counts them, for every shipped pattern and some tricky ones', () => {
+  const c = allPresets();
+  const sources = [...c.goodpatterns, ...c.sessionpatterns, ...c.blocktypes.flatMap((b) => b.patterns)].map((r) => r.regex.source);
+  sources.push(
+    String.raw`a\(b(c)`,
+    String.raw`[(](?<ip>x)[)\]](y)`,
+    String.raw`(?<=a)(b)(?<!c)(?=d)(?!e)(?:f)(?<name>g)`,
+    String.raw`[^(]]((?:[\(])+)`,
+    String.raw`\\((x))`,
+    String.raw`[\]((]`,
+  );
+  assert.ok(sources.length > 60);
+  for (const src of sources) assert.equal(captureGroups(src).length, v8Groups(src), src);
+  assert.deepEqual(
+    captureGroups(String.raw`[(](?<ip>x)\((?<pid>\d+)`).map((g) => g.name),
+    ['ip', 'pid'],
+  );
+});
+
+function rule(src: string, where: string, allowPid = false): Rule {
+  const r = compileRule(src, where, { allowPid });
+  if (!r.ok) throw new Error(`${src}: ${r.reason}`);
+  return r.rule;
+}
+
+/** What the list must answer: every rule on its own, in order, the first with a usable capture winning. */
+function naive(rules: readonly Rule[], text: string): string {
+  const notes: string[] = [];
+  for (const r of rules) {
+    const m = r.regex.exec(text);
+    if (!m) continue;
+    if (r.byPid) {
+      const tag = /^([^\s[\]:]+\[\d+\]): /.exec(text);
+      if (tag) return `${r.where} session ${tag[1]} | ${notes.join(',')}`;
+      continue;
+    }
+    const raw = m.groups?.['ip'];
+    const ip = raw === undefined ? undefined : parseIp(raw);
+    if (ip?.ok) return `${r.where} ${ip.value.text} | ${notes.join(',')}`;
+    notes.push(r.where);
+  }
+  return `none | ${notes.join(',')}`;
+}
+
+function asked(list: RuleList, text: string): string {
+  const notes: string[] = [];
+  const hit = list.first(text, (x) => notes.push(x.rule.where));
+  if (hit === undefined) return `none | ${notes.join(',')}`;
+  return 'ip' in hit ? `${hit.rule.where} ${hit.ip.text} | ${notes.join(',')}` : `${hit.rule.where} session ${hit.session} | ${notes.join(',')}`;
+}
+
+test('a list of joined and lone rules answers as its rules asked one by one, on 20 000 generated lines', () => {
+  const IP = '(?<ip>[0-9A-Fa-f:.]+)';
+  const rules = [
+    rule(String.raw`^sshd\[\d+\]: Failed password for (?:invalid user )?\S+ from ${IP} port \d+ ssh2$`, 'r0'),
+    // matches many lines, but its capture is often not an address: the rules after it must still be asked
+    rule(String.raw`^sshd\[\d+\]: Failed (\w+) for (\S+) from (?<ip>\S+)(?: port (\d+))?`, 'r1'),
+    rule(String.raw`^sshd\[(?<pid>\d+)\]: Disconnecting: Too many authentication failures \[preauth\]$`, 'r2', true),
+    rule(String.raw`^sshd\[\d+\]: Invalid user .* from ${IP}(?: port \d+)?$`, 'r3'),
+    // lone: a lookahead keeps it off the linear engine
+    rule(String.raw`^sshd\[\d+\]: (?=Connection)Connection closed by ${IP} port \d+$`, 'r4'),
+    rule(String.raw`^sshd\[\d+\]: Connection (?:closed|reset) by ${IP}(?: port \d+)?(?: \[preauth\])?$`, 'r5'),
+    // lone: not anchored
+    rule(String.raw`banner exchange: Connection from ${IP} port \d+`, 'r6'),
+    rule(String.raw`^(?:sshd|ssh2)\[\d+\]: error: maximum authentication attempts exceeded for .* from ${IP} port \d+ ssh2 \[preauth\]$`, 'r7'),
+    // lone: the i flag
+    rule(String.raw`(?i)^SSHD\[\d+\]: ROOT LOGIN REFUSED FROM ${IP}$`, 'r8'),
+    rule(String.raw`^postfix/smtpd\[\d+\]: warning: [-.\w]+\[${IP}\]: SASL \w+ authentication failed`, 'r9'),
+  ];
+  const list = new RuleList(rules, 4);
+  assert.ok(list.expressions < rules.length, `joined into ${list.expressions} expressions`);
+
+  let seed = 11;
+  const rnd = (n: number) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff;
+    return Math.floor((seed / 0x80000000) * n);
+  };
+  const pick = <T>(xs: readonly T[]): T => xs[rnd(xs.length)]!;
+  const addrs = ['192.0.2.7', '2001:db8::1', '::ffff:198.51.100.3', '999.1.1.1', 'example.org', '192.0.2.7]', '', '10.0.0.1 port 22'];
+  const shapes = [
+    () => `sshd[${rnd(9999)}]: Failed password for ${pick(['root', 'invalid user bob', 'x from 192.0.2.99'])} from ${pick(addrs)} port ${rnd(65535)} ssh2`,
+    () => `sshd[${rnd(9999)}]: Failed ${pick(['publickey', 'none'])} for u from ${pick(addrs)}${pick(['', ' port 22'])}`,
+    () => `sshd[${rnd(9999)}]: Disconnecting: Too many authentication failures [preauth]`,
+    () => `sshd[${rnd(9999)}]: Invalid user ${pick(['a', 'b c', ''])} from ${pick(addrs)}${pick(['', ' port 2'])}`,
+    () => `sshd[${rnd(9999)}]: Connection ${pick(['closed', 'reset'])} by ${pick(addrs)}${pick(['', ' port 7'])}${pick(['', ' [preauth]'])}`,
+    () => `${pick(['sshd[1]: error: ', 'x: '])}banner exchange: Connection from ${pick(addrs)} port ${rnd(99)}`,
+    () => `${pick(['sshd', 'ssh2'])}[${rnd(99)}]: error: maximum authentication attempts exceeded for root from ${pick(addrs)} port 22 ssh2 [preauth]`,
+    () => `${pick(['sshd', 'SSHD', 'SsHd'])}[${rnd(99)}]: ${pick(['ROOT LOGIN REFUSED FROM', 'root login refused from'])} ${pick(addrs)}`,
+    () => `postfix/smtpd[${rnd(99)}]: warning: ${pick(['unknown', 'a.b'])}[${pick(addrs)}]: SASL LOGIN authentication failed: x`,
+    () => `CRON[${rnd(99)}]: (root) CMD (true)`,
+  ];
+  const kinds = new Map<string, number>();
+  for (let k = 0; k < 20_000; k++) {
+    let text = pick(shapes)();
+    if (rnd(10) === 0) {
+      const at = rnd(text.length);
+      text = text.slice(0, at) + text.slice(at + 1); // a character dropped
+    }
+    const want = naive(rules, text);
+    assert.equal(asked(list, text), want, text);
+    const kind = want.split(' ')[0]!;
+    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+  }
+  for (const r of rules) assert.ok((kinds.get(r.where) ?? 0) > 0, `some line is answered by ${r.where}`);
+});
+
+test('every shipped blocktype of anchored, linear patterns is asked as one expression', () => {
+  const c = allPresets();
+  const sshd = c.blocktypes.find((b) => b.name === 'sshd')!;
+  assert.equal(new RuleList(sshd.patterns, 4).expressions, 1);
+  for (const b of c.blocktypes) {
+    const list = new RuleList(b.patterns, 4);
+    assert.ok(list.expressions <= 2, `${b.name}: ${b.patterns.length} patterns in ${list.expressions} expressions`);
+  }
+});
