@@ -16,8 +16,8 @@
  * B, then C at position 0, each exactly as it would alone, so the first
  * alternative that matches is the first rule that matches, with the same
  * captures. The empty group closing each alternative says which one it was
- * (its capture is '' when, and only when, that alternative matched), and
- * each alternative's `ip` (or `pid`) group is found by its number.
+ * (its capture is '' when, and only when, that alternative matched); each
+ * keeps one other capturing group, its `ip` (or `pid`).
  *
  * A rule is joined only when that cannot change an outcome or weaken a
  * guarantee:
@@ -28,9 +28,9 @@
  *     whose numbers joining would shift, lookaround, and the `i` flag; and
  *     the joined expression must be linear too, so the fallback that
  *     protects against crafted lines keeps covering every rule.
- * Its groups are numbered by their opening parentheses
- * (regex-source.ts, `captureGroups`), as JavaScript numbers them; the unit
- * tests hold that count against V8's for every shipped pattern.
+ * Its groups are found by their opening parentheses (regex-source.ts,
+ * `captureGroups`), as JavaScript numbers them; the unit tests hold that
+ * count against V8's for every shipped pattern.
  * Any other rule is asked alone, after its literal prefix and required
  * literal (prefilter.ts) are found in the line.
  *
@@ -58,14 +58,10 @@ interface Single {
   readonly infix: string | undefined;
 }
 
-/** Consecutive rules asked as one expression. */
+/** Consecutive rules asked as one expression (`join`). */
 interface Joined {
   readonly regex: RegExp;
   readonly rules: readonly Rule[];
-  /** per rule: the number of the empty group that ends its alternative */
-  readonly ends: readonly number[];
-  /** per rule: the number of its `ip` (or `pid`) group */
-  readonly captures: readonly number[];
 }
 
 type Unit = Single | Joined;
@@ -101,8 +97,8 @@ export class RuleList {
       const m = u.regex.exec(text);
       if (m === null) continue;
       let k = 0;
-      while (m[u.ends[k]!] === undefined) k++;
-      const hit = hitOf(u.rules[k]!, m[u.captures[k]!], text, note);
+      while (m[2 * k + 2] === undefined) k++;
+      const hit = hitOf(u.rules[k]!, m[2 * k + 1], text, note);
       if (hit !== undefined) return hit;
       for (let j = k + 1; j < u.rules.length; j++) {
         const next = ask(u.rules[j]!, text, note);
@@ -149,7 +145,7 @@ function truncate(s: string): string {
 /** The rules cut into units, in order: maximal runs of joinable rules, and the others alone. */
 function units(rules: readonly Rule[], prefixes: readonly (string | undefined)[]): Unit[] {
   const out: Unit[] = [];
-  let run: { rule: Rule; i: number; alt: Alternative }[] = [];
+  let run: { rule: Rule; i: number; alt: string }[] = [];
   const single = (rule: Rule, i: number): Single => {
     const prefix = prefixes[i];
     const inf = requiredLiteral(rule.regex.source, rule.regex.flags);
@@ -176,42 +172,31 @@ function units(rules: readonly Rule[], prefixes: readonly (string | undefined)[]
   return out;
 }
 
-/** A rule's pattern as an alternative of a joined expression. */
-interface Alternative {
-  /** the pattern without `^`, its groups unnamed */
-  readonly body: string;
-  readonly groups: number;
-  /** number of its ip (or pid) group among its own groups, from 1 */
-  readonly capture: number;
-}
-
-function alternative(rule: Rule): Alternative | undefined {
+/**
+ * A rule's pattern as an alternative of a joined expression: without its
+ * `^`, and with one capturing group left, its `ip` (or `pid`) group; the
+ * others become non-capturing (nothing refers to them: a linear pattern has
+ * no backreferences), so a match fills two slots per alternative, not one
+ * per group of every rule.
+ */
+function alternative(rule: Rule): string | undefined {
   const src = rule.regex.source;
   if (rule.linear !== true || rule.regex.flags !== '' || !src.startsWith('^') || hasTopLevelAlternation(src)) return undefined;
+  const name = rule.byPid ? 'pid' : 'ip';
   const groups = captureGroups(src);
-  const capture = groups.findIndex((g) => g.name === (rule.byPid ? 'pid' : 'ip')) + 1;
-  if (capture === 0) return undefined;
+  if (!groups.some((g) => g.name === name)) return undefined;
   let body = '';
   let from = 1;
   for (const g of groups) {
-    if (g.name === undefined) continue;
-    body += src.slice(from, g.i + 1);
-    from = g.i + 4 + g.name.length; // past `(?<name>`
+    body += `${src.slice(from, g.i)}${g.name === name ? '(' : '(?:'}`;
+    from = g.name === undefined ? g.i + 1 : g.i + 4 + g.name.length; // past `(` or `(?<name>`
   }
-  body += src.slice(from);
-  return { body, groups: groups.length, capture };
+  return body + src.slice(from);
 }
 
-function join(run: readonly { rule: Rule; alt: Alternative }[]): Joined | undefined {
-  const ends: number[] = [];
-  const captures: number[] = [];
-  let next = 1;
-  for (const { alt } of run) {
-    captures.push(next + alt.capture - 1);
-    ends.push(next + alt.groups);
-    next += alt.groups + 1;
-  }
-  const source = `^(?:${run.map((r) => `${r.alt.body}()`).join('|')})`;
+/** Alternative k's capture is group 2k+1, and the empty group that ends it 2k+2. */
+function join(run: readonly { rule: Rule; alt: string }[]): Joined | undefined {
+  const source = `^(?:${run.map((r) => `${r.alt}()`).join('|')})`;
   if (runsInLinearTime(source, '') !== true) return undefined;
-  return { regex: new RegExp(source), rules: run.map((r) => r.rule), ends, captures };
+  return { regex: new RegExp(source), rules: run.map((r) => r.rule) };
 }
