@@ -250,7 +250,8 @@ export class Daemon {
     await this.#matching.close();
     this.#saveState();
     this.#conntrack.close();
-    this.#log.info({ ...this.stats, pending: this.#enforcer.pendingCount, activeBans: this.#enforcer.activeCount }, 'stopped');
+    const e = this.#enforcer;
+    this.#log.info({ ...this.stats, listWrites: e.writes, rewritesSkipped: e.rewritesSkipped, pending: e.pendingCount, activeBans: e.activeCount }, 'stopped');
   }
 
   #watch(): void {

@@ -2,7 +2,14 @@
  * Applies decisions to the kernel lists, and never loses one.
  *
  *   - block: `+ADDR` to the target's list, then (resetconns) the conntrack
- *     cut. The ban is remembered as active until its bantime has passed;
+ *     cut. The ban is remembered as active until its bantime has passed. A
+ *     ban of an address this daemon wrote to the same list less than
+ *     REWRITE_MS ago is not written again: the entry is as fresh as the
+ *     write would make it, to within that second (xt_recent counts
+ *     `--seconds` in seconds). With presets included, one password guess
+ *     logs two lines (sshd's own and pam_unix's) that tip two blocktypes
+ *     at once; half of those writes, each an open/write/close of a /proc
+ *     file, are saved;
  *   - unblock: `-ADDR` to every target; the address's active bans end;
  *   - a list that does not exist (no rule names it yet, or `iptables -F`
  *     destroyed it) is reported with the rule to add (rate-limited); the ban
@@ -38,12 +45,15 @@ export interface EnforcerOptions {
   now?: () => number;
 }
 
+/** a ban of an address written to the same list this recently is not written again */
+export const REWRITE_MS = 1000;
+
 /** A ban this daemon decided, as kept in memory and in the state file. */
 export interface ActiveBan {
   readonly ip: string;
   readonly target: string;
   readonly blocktype: string;
-  /** wall-clock ms when it was decided */
+  /** wall-clock ms when it was last written to the list (decided) */
   readonly at: number;
   /** wall-clock ms after which it is no longer re-primed */
   readonly until: number;
@@ -68,6 +78,8 @@ export class Enforcer {
   readonly #limiter = new RateLimiter(3, 60_000);
   readonly #overCapacityWarned = new Set<string>();
   writes = 0;
+  /** block decisions not written: the list got the same address less than REWRITE_MS before */
+  rewritesSkipped = 0;
   writeErrors = 0;
   evictions = 0;
 
@@ -100,9 +112,17 @@ export class Enforcer {
         return;
       }
       const at = this.#now();
-      this.#remember({ ip: d.ip.text, target: d.target, blocktype: d.blocktype, at, until: at + d.bantime * 1000 });
-      this.#command(d.target, '+', d.ip.text);
-      this.#log.info({ ip: d.ip.text, target: d.target, blocktype: d.blocktype, offences: d.offences }, 'blocked');
+      const until = at + d.bantime * 1000;
+      const prev = this.#bans.get(d.target)?.get(d.ip.text);
+      if (prev !== undefined && at - prev.at < REWRITE_MS && at >= prev.at && !this.#pending.get(d.target)?.has(d.ip.text)) {
+        this.rewritesSkipped++;
+        this.#remember({ ...prev, until: Math.max(prev.until, until) });
+        this.#log.info({ ip: d.ip.text, target: d.target, blocktype: d.blocktype, offences: d.offences, written: false }, 'blocked');
+      } else {
+        this.#remember({ ip: d.ip.text, target: d.target, blocktype: d.blocktype, at, until });
+        this.#command(d.target, '+', d.ip.text);
+        this.#log.info({ ip: d.ip.text, target: d.target, blocktype: d.blocktype, offences: d.offences }, 'blocked');
+      }
       if (d.resetconns) this.#conntrack?.kill(d.ip);
       return;
     }

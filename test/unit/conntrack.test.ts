@@ -78,6 +78,12 @@ exit 1
   };
 }
 
+/** closed when the file's tests are done: each made a temporary folder for its batches */
+const killers: ConntrackKiller[] = [];
+after(() => {
+  for (const k of killers) k.close();
+});
+
 test('only the flows the table holds are cut: by source and destination as found, with -f ipv6 for IPv6', async () => {
   const fake = fakeConntrack();
   // 192.0.2.1 started a flow; a flow went to 2001:db8::1; 192.0.2.9 has none
@@ -88,6 +94,7 @@ test('only the flows the table holds are cut: by source and destination as found
   ]);
   const { log } = logCollector();
   const k = new ConntrackKiller(log, { command: fake.command });
+  killers.push(k);
   k.kill(ip('192.0.2.1'));
   k.kill(ip('2001:db8::1'));
   k.kill(ip('192.0.2.9'));
@@ -103,6 +110,7 @@ test('a burst of addresses without flows costs one dump and no delete', async ()
   fake.flows([['198.51.100.7', '198.51.100.1']]);
   const { log } = logCollector();
   const k = new ConntrackKiller(log, { command: fake.command });
+  killers.push(k);
   for (let i = 0; i < 300; i++) k.kill(ip(`10.1.${i >> 8}.${i & 255}`));
   await k.idle();
   assert.deepEqual(fake.dumps(), ['-L']);
@@ -116,6 +124,7 @@ test('kill returns at once, a burst is cut by a few batch processes, and no more
   const addresses = Array.from({ length: 600 }, (_, i) => `10.0.${i >> 8}.${i & 255}`);
   fake.flows(fake.bothWays(addresses));
   const k = new ConntrackKiller(log, { command: fake.command, concurrency: 2, batchMax: 100 });
+  killers.push(k);
   for (const a of addresses) k.kill(ip(a));
   assert.equal(k.stats.completed, 0, 'nothing has run yet: the caller was not held up');
   await k.idle();
@@ -130,6 +139,7 @@ test('a conntrack without -R is detected, and flows are cut one address at a tim
   fake.flows(fake.bothWays(['192.0.2.1', '192.0.2.2', '192.0.2.3']));
   const { lines, log } = logCollector();
   const k = new ConntrackKiller(log, { command: fake.command });
+  killers.push(k);
   for (let i = 1; i <= 3; i++) k.kill(ip(`192.0.2.${i}`));
   await k.idle();
   assert.equal(k.stats.completed, 3);
@@ -143,6 +153,7 @@ test('an address cut a moment ago is not cut again', async () => {
   const { log } = logCollector();
   let now = 0;
   const k = new ConntrackKiller(log, { command: fake.command, dedupMs: 10_000, now: () => now });
+  killers.push(k);
   k.kill(ip('192.0.2.1'));
   k.kill(ip('192.0.2.1'));
   now = 11_000;
@@ -155,6 +166,7 @@ test('an address cut a moment ago is not cut again', async () => {
 test('a missing conntrack binary gives one warning and blocking goes on', async () => {
   const { lines, log } = logCollector();
   const k = new ConntrackKiller(log, { command: join(dir, 'no-such-conntrack') });
+  killers.push(k);
   k.kill(ip('192.0.2.1'));
   await k.idle();
   k.kill(ip('192.0.2.2'));
@@ -169,6 +181,7 @@ test('when the queue is full the oldest request is dropped and counted', async (
   fake.flows(fake.bothWays(['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.4', '192.0.2.5']));
   const { log } = logCollector();
   const k = new ConntrackKiller(log, { command: fake.command, concurrency: 1, maxQueue: 2, batchMax: 1 });
+  killers.push(k);
   for (let i = 1; i <= 5; i++) k.kill(ip(`192.0.2.${i}`));
   await k.idle();
   assert.equal(k.stats.dropped, 3, 'all five came in one tick: the queue of two kept the newest');
@@ -180,6 +193,7 @@ test('conntrack starts at most once per gap, so bans arriving one by one are cut
   const fake = fakeConntrack();
   const { log } = logCollector();
   const k = new ConntrackKiller(log, { command: fake.command, gapMs: 300 });
+  killers.push(k);
   for (let i = 1; i <= 10; i++) {
     k.kill(ip(`192.0.2.${i}`));
     await new Promise((resolve) => setTimeout(resolve, 25));

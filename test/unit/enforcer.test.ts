@@ -117,3 +117,27 @@ test('dry run writes nothing and says what it would have written', () => {
   assert.deepEqual(lists.lists.get('BLOCKER'), []);
   assert.ok(lines.some((l) => l['msg'] === 'would block' && l['ip'] === '192.0.2.1'));
 });
+
+test('a ban written to a list less than a second ago is not written again; later, or after an unblock, it is', () => {
+  const lists = new MemoryLists();
+  lists.lists.set('BLOCKER', []);
+  lists.lists.set('MAIL', []);
+  const { lines, log } = logCollector();
+  let now = 1_000_000;
+  const e = new Enforcer({ writer: lists, log, now: () => now });
+  e.apply(block('192.0.2.1'));
+  now += 300;
+  e.apply({ ...block('192.0.2.1'), blocktype: 'pam-generic' }); // the pam_unix line of the same guess
+  e.apply(block('192.0.2.1', 'MAIL')); // another list: written
+  assert.equal(e.writes, 2);
+  assert.equal(e.rewritesSkipped, 1);
+  assert.equal(lines.filter((l) => l['msg'] === 'blocked').length, 3, 'every decision is logged');
+  now += 800; // 1.1 s after the first write
+  e.apply(block('192.0.2.1'));
+  assert.equal(e.writes, 3);
+  e.apply({ kind: 'unblock', ip: ip('192.0.2.1'), targets: ['BLOCKER', 'MAIL'] });
+  now += 10;
+  e.apply(block('192.0.2.1'));
+  assert.deepEqual(lists.lists.get('BLOCKER'), ['192.0.2.1'], 'blocked again right after the unblock');
+  assert.equal(e.snapshot().find((b) => b.target === 'BLOCKER')?.until, now + 3_600_000);
+});

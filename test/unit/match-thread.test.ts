@@ -80,7 +80,7 @@ test('what crosses from the matching thread is exactly what the matcher found, l
 });
 
 /** Runs batches through a MatchThread and collects what comes back, in order. */
-function collector(opts: { workerScript?: URL } = {}) {
+function collector(opts: { workerScript?: URL; localBatchMax?: number } = {}) {
   const seen: { batch: number; report: LineReport }[] = [];
   const faults: string[] = [];
   const dropped: string[] = [];
@@ -91,6 +91,7 @@ function collector(opts: { workerScript?: URL } = {}) {
     sink: (report, batch) => seen.push({ batch, report }),
     onFault: (err) => faults.push(err.message),
     onDropped: (err) => dropped.push(err.message),
+    localBatchMax: 0, // these tests are about the thread: every batch goes there
     ...opts,
   });
   const submit = (lines: string[], batch: number) => {
@@ -141,6 +142,23 @@ test('when the matching thread dies, the batches it owed and all later ones are 
   assert.deepEqual(c.dropped, []);
   const addresses = c.seen.map(({ batch, report }) => `${batch} ${report.skipped === undefined && report.found?.verdict.kind === 'bad' ? report.found.verdict.offences[0]!.ip.text : '?'}`);
   assert.deepEqual(addresses, ['0 192.0.2.1', '1 192.0.2.2', '2 192.0.2.3', '3 192.0.2.4']);
+});
+
+test('a small batch with none pending is matched at once on the calling thread; with one pending it waits its turn', async () => {
+  const c = collector({ localBatchMax: 4 });
+  c.submit([failed('192.0.2.1', 1)], 0);
+  assert.equal(c.seen.length, 1, 'reported before flush returned');
+  assert.equal(c.thread.pending, 0);
+  c.submit(Array.from({ length: 50 }, (_, i) => failed(`198.51.100.${i}`, i)), 1); // big: to the thread
+  assert.equal(c.thread.pending, 1);
+  c.submit([failed('192.0.2.2', 2)], 2); // small, but behind a pending batch: to the thread too
+  assert.equal(c.thread.pending, 2);
+  await c.thread.idle();
+  assert.equal(c.thread.local, false);
+  await c.thread.close();
+  assert.deepEqual(c.faults, []);
+  assert.deepEqual([...new Set(c.seen.map((x) => x.batch))], [0, 1, 2], 'in the order sent');
+  assert.equal(c.seen.length, 52);
 });
 
 test('records go round the ring, never across its end, and come back as written', () => {
