@@ -62,6 +62,8 @@ interface Single {
 interface Joined {
   readonly regex: RegExp;
   readonly rules: readonly Rule[];
+  /** a literal every rule's matches contain, when none of them has a prefix to route by (pam-generic's) */
+  readonly infix: string | undefined;
 }
 
 type Unit = Single | Joined;
@@ -94,6 +96,7 @@ export class RuleList {
         if (hit !== undefined) return hit;
         continue;
       }
+      if (u.infix !== undefined && !text.includes(u.infix)) continue;
       const m = u.regex.exec(text);
       if (m === null) continue;
       let k = 0;
@@ -154,7 +157,7 @@ function units(rules: readonly Rule[], prefixes: readonly (string | undefined)[]
     return { rule, prefix, infix };
   };
   const close = () => {
-    const joined = run.length > 1 ? join(run) : undefined;
+    const joined = run.length > 1 ? join(run, run.some((r) => prefixes[r.i] !== undefined) ? undefined : sharedLiteral(run.map((r) => r.rule))) : undefined;
     if (joined !== undefined) out.push(joined);
     else for (const r of run) out.push(single(r.rule, r.i));
     run = [];
@@ -195,8 +198,14 @@ function alternative(rule: Rule): string | undefined {
 }
 
 /** Alternative k's capture is group 2k+1, and the empty group that ends it 2k+2. */
-function join(run: readonly { rule: Rule; alt: string }[]): Joined | undefined {
+function join(run: readonly { rule: Rule; alt: string }[], infix: string | undefined): Joined | undefined {
   const source = `^(?:${run.map((r) => `${r.alt}()`).join('|')})`;
   if (runsInLinearTime(source, '') !== true) return undefined;
-  return { regex: new RegExp(source), rules: run.map((r) => r.rule) };
+  return { regex: new RegExp(source), rules: run.map((r) => r.rule), infix };
+}
+
+/** The literal that every rule requires, when they all require the same one (prefilter.ts). */
+function sharedLiteral(rules: readonly Rule[]): string | undefined {
+  const lits = new Set(rules.map((r) => requiredLiteral(r.regex.source, r.regex.flags)));
+  return lits.size === 1 ? [...lits][0] : undefined;
 }

@@ -372,8 +372,8 @@ class Bench {
     conf: { file: string; socket: string },
     opts: { logLevel?: string; cpuProf?: string; saveEvery?: number } = {},
   ): Promise<Receiver> {
-    // as `banban run` starts it: with the node flags of its first line
-    const nodeFlags: string[] = shebangFlags(MAIN);
+    // as the shipped unit starts it: with its NODE_OPTIONS
+    const nodeFlags: string[] = unitNodeOptions();
     if (opts.cpuProf) nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProf}`);
     const args = [...nodeFlags, MAIN, 'run', '-c', conf.file, '--log-level', opts.logLevel ?? this.o.logLevel];
     if (opts.saveEvery) args.push('--save-every', String(opts.saveEvery));
@@ -436,10 +436,11 @@ class Receiver {
 }
 
 /** The node flags on a script's `#!/usr/bin/env -S node FLAGS` line. */
-function shebangFlags(script: string): string[] {
-  const first = readFileSync(script, 'utf8').split('\n', 1)[0]!;
-  const m = /^#!\S*env -S node((?: --?\S+)*)\s*$/.exec(first);
-  return m ? m[1]!.trim().split(/\s+/).filter((f) => f !== '') : [];
+/** The node flags examples/banban.service gives the daemon (`Environment=NODE_OPTIONS=...`). */
+function unitNodeOptions(): string[] {
+  const unit = readFileSync(join(REPO, 'examples', 'banban.service'), 'utf8');
+  const m = /^Environment=NODE_OPTIONS=(.*)$/m.exec(unit);
+  return m ? m[1]!.replace(/^"|"$/g, '').trim().split(/\s+/).filter((f) => f !== '') : [];
 }
 
 // ---- results -----------------------------------------------------------------
