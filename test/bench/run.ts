@@ -25,7 +25,7 @@
  * scaling) need root and a network namespace of the bench's own; without
  * them they are skipped with the reason. See README "Benchmarks".
  *
- * Each timed run is repeated (--reps, 5) and the fastest is reported: on a
+ * Each timed run is repeated (--reps, 7) and the fastest is reported: on a
  * shared, noisy machine other work only ever slows a run down. Every run's
  * figure is kept in the JSON; the load average is recorded per section.
  *
@@ -101,7 +101,7 @@ const USAGE = `usage: npm run bench -- [options]
                    ${SECTIONS.join(', ')}
   --lines N        corpus lines (default 300000)
   --reps N         repetitions of each timed run; the fastest is reported, since on a
-                   shared machine other work only ever slows a run down (default 5)
+                   shared machine other work only ever slows a run down (default 7)
   --seed N         corpus seed (default 1)
   --probes N       ban-latency probes, idle and under load each (default 300)
   --probe-gap MS   pause between probes (default 40: the probes span the daemon's
@@ -125,7 +125,7 @@ function parseOptions(argv: string[]): Options {
   const o: Options = {
     only: new Set(SECTIONS),
     lines: 300_000,
-    reps: 5,
+    reps: 7,
     seed: 1,
     warm: 30_000,
     floodCount: 20_000,
