@@ -10,8 +10,9 @@
  * Everything up to and including the engine is pure: values in, values out,
  * time passed in as a number. The daemon feeds it receive times from a
  * monotonic clock; `banban test` feeds it each log line's own timestamp. Both
- * go through `BanEngine.handle`, so what `banban test` prints is what the
- * daemon would do.
+ * match each line with match/batch-matcher.ts (the daemon on its matching
+ * thread) and hand what was found to `BanEngine.apply`, so what
+ * `banban test` prints is what the daemon would do.
  */
 import type { Rule } from './config/schema.js';
 import type { ParsedIp } from './lib/ip.js';

@@ -15,10 +15,10 @@
  * alone for 300 000 lines (each thread warms its own JIT up, on half the
  * lines), and only 15 % less for 3 million.
  *
- * The clock: a line that found something is counted at its header's
- * timestamp; one without a usable timestamp gets the time of the last such
- * line before it that had one. Lines that find nothing are never counted,
- * so their times do not matter.
+ * The clock: each line's header timestamp (ReplayClock); a line without a
+ * usable one gets the time of the line before. Every line is shown to the
+ * clock, matched or not: a BSD stamp has no year, and only the months going
+ * by tell that December has become January.
  */
 import type { Config } from './config/schema.js';
 import { BatchMatcher, batchMatcherSetup } from './match/batch-matcher.js';
@@ -50,14 +50,14 @@ export interface ReplayReport {
   skipped: { line: number; reason: SkipReason }[];
 }
 
-/** `chunks`: the log's bytes, in pieces of any size (a file or stdin as read). */
-export async function replayLog(config: Config, chunks: AsyncIterable<Buffer> | Iterable<Buffer>, startYear: number): Promise<ReplayReport> {
+/** `chunks`: the log's bytes, in pieces of any size (a file or stdin as read; a stream set to an encoding gives strings). */
+export async function replayLog(config: Config, chunks: AsyncIterable<Buffer | string> | Iterable<Buffer | string>, startYear: number): Promise<ReplayReport> {
   const replay = new Replay(config, startYear);
   // A file has no receive buffer to overflow: no line is "truncated".
   const matcher = new BatchMatcher(batchMatcherSetup(config, Number.MAX_SAFE_INTEGER));
   // Of a longer line, more is never needed: the daemon would skip it as too long.
   const split = new LineSplitter(config.maxLine + 2, (buf, start, end) => replay.line(matcher.one(buf, start, end), matcher.stamp));
-  for await (const chunk of chunks) split.push(chunk);
+  for await (const chunk of chunks) split.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
   split.end();
   return replay.report;
 }
@@ -80,16 +80,17 @@ class Replay {
   line(r: MatchResult | SkipReason, stamp: string | undefined): void {
     const n = ++this.report.lines;
     if (typeof r !== 'string') {
-      if (!isEmpty(r)) this.#found(r, n, stamp);
+      const now = this.#clock.timeOf(stamp);
+      if (!isEmpty(r)) this.#found(r, n, now);
     } else if (r !== 'empty') {
       // A blank line in a file is no news; the others are lines the daemon would drop unmatched.
       this.report.skipped.push({ line: n, reason: r });
     }
   }
 
-  #found(found: MatchResult, n: number, stamp: string | undefined): void {
+  #found(found: MatchResult, n: number, now: number): void {
     const report = this.report;
-    const out = this.#engine.apply(found, this.#clock.timeOf(stamp));
+    const out = this.#engine.apply(found, now);
     const v = out.verdict;
     if (v.rejected) report.rejected.push({ line: n, rule: v.rejected.rule.where, reason: v.rejected.reason });
     const ignored = (ip: string) => out.ignored.length > 0 && out.ignored.some((x) => x.text === ip);

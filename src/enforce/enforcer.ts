@@ -3,10 +3,11 @@
  *
  *   - block: `+ADDR` to the target's list, then (resetconns) the conntrack
  *     cut. The ban is remembered as active until its bantime has passed. A
- *     ban of an address this daemon wrote to the same list less than
- *     REWRITE_MS ago is not written again: the entry is as fresh as the
- *     write would make it, to within that second (xt_recent counts
- *     `--seconds` in seconds). With presets included, one password guess
+ *     ban of an address the kernel took into the same list from this daemon
+ *     less than REWRITE_MS ago is not written again: the entry is as fresh
+ *     as the write would make it, to within that second (xt_recent counts
+ *     `--seconds` in seconds). A write that failed, is pending or was
+ *     dropped does not count as taken. With presets included, one password guess
  *     logs two lines (sshd's own and pam_unix's) that tip two blocktypes
  *     at once; half of those writes, each an open/write/close of a /proc
  *     file, are saved;
@@ -53,10 +54,12 @@ export interface ActiveBan {
   readonly ip: string;
   readonly target: string;
   readonly blocktype: string;
-  /** wall-clock ms when it was last written to the list (decided) */
+  /** wall-clock ms when it was decided */
   readonly at: number;
   /** wall-clock ms after which it is no longer re-primed */
   readonly until: number;
+  /** wall-clock ms when the kernel last took it (this process only: not saved) */
+  written?: number;
 }
 
 type Op = '+' | '-';
@@ -114,7 +117,8 @@ export class Enforcer {
       const at = this.#now();
       const until = at + d.bantime * 1000;
       const prev = this.#bans.get(d.target)?.get(d.ip.text);
-      if (prev !== undefined && at - prev.at < REWRITE_MS && at >= prev.at && !this.#pending.get(d.target)?.has(d.ip.text)) {
+      const since = prev?.written === undefined ? Infinity : at - prev.written;
+      if (prev !== undefined && since >= 0 && since < REWRITE_MS) {
         this.rewritesSkipped++;
         this.#remember({ ...prev, until: Math.max(prev.until, until) });
         this.#log.info({ ip: d.ip.text, target: d.target, blocktype: d.blocktype, offences: d.offences, written: false }, 'blocked');
@@ -280,6 +284,10 @@ export class Enforcer {
     }
     this.writes++;
     this.#written.add(target);
+    if (op === '+') {
+      const ban = this.#bans.get(target)?.get(ip);
+      if (ban !== undefined) ban.written = this.#now();
+    }
     return undefined;
   }
 

@@ -87,7 +87,8 @@ export class MatchThread<M> {
   readonly #ring: RingWriter;
   readonly #done: Int32Array;
   #worker: Worker | undefined;
-  #local: BatchMatcher | undefined;
+  /** for batches matched here: small ones, and all once the thread is gone */
+  readonly #local: BatchMatcher;
   /** handed to the thread, not yet answered, oldest first */
   readonly #pending: Batch<M>[] = [];
   /** the batch being gathered */
@@ -99,6 +100,8 @@ export class MatchThread<M> {
   constructor(opts: MatchThreadOptions<M>) {
     this.#opts = opts;
     this.table = new RuleTable(opts.setup.matcher);
+    // Made now, not with the first small batch: that batch is a ban waiting.
+    this.#local = new BatchMatcher(opts.setup);
     const ring = new SharedArrayBuffer(opts.ringBytes ?? RING_BYTES);
     this.#ring = new RingWriter(ring);
     const progress = new SharedArrayBuffer(4);
@@ -130,8 +133,8 @@ export class MatchThread<M> {
     return this.#failure;
   }
 
-  /** whether matching happens on the main thread (the thread could not start, died, or was closed) */
-  get local(): boolean {
+  /** whether the thread is gone (could not start, died, or was closed), so that every batch is matched here */
+  get threadGone(): boolean {
     return this.#worker === undefined;
   }
 
@@ -235,7 +238,6 @@ export class MatchThread<M> {
   #runLocally(b: Batch<M>): void {
     let out: BatchOut | undefined;
     try {
-      this.#local ??= new BatchMatcher(this.#opts.setup);
       out = this.#local.datagrams(this.#ring.bytes, b.start, b.count);
     } catch (err) {
       this.#opts.onDropped(err as Error);

@@ -12,9 +12,10 @@
  * literal address makes that match void; the line's other matches still count.
  *
  * Each list of rules (goodpatterns, sessionpatterns, a blocktype) is a
- * RuleList (rule-list.ts), which skips the lists a line cannot concern and
- * asks the rest as few expressions as it can, without changing the outcome:
- * a line no pattern concerns costs a few Set lookups.
+ * RuleList (rule-list.ts), which asks its rules as few expressions as it
+ * can. The lists a line can concern at all are found by the first
+ * characters of its text (`Route`), without changing the outcome: a line no
+ * pattern concerns costs one Map lookup.
  *
  * Some programs name the client on one line and report its failure on a
  * later line of the same process without it (sshd: `Connection from ADDR`,

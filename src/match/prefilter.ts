@@ -7,7 +7,7 @@
  *   - `literalPrefix` finds that literal in a pattern's source;
  *   - a list of patterns (goodpatterns, a blocktype) whose every pattern has
  *     one is skipped at once when the line's first `keyLength` characters
- *     start none of them (rule-list.ts);
+ *     start none of them (the matcher's routes, matcher.ts);
  *   - a pattern asked on its own (one that cannot be joined with its
  *     neighbours, rule-list.ts) is tried only on lines that start with its
  *     prefix and contain the longest literal it requires anywhere

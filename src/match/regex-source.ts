@@ -14,7 +14,9 @@ export interface SyntaxChar {
 /**
  * Each character that is syntax, i.e. not escaped and not inside a `[...]`
  * class, from `from` on. A class starts at its `[`; a `]` right after
- * `[` or `[^` belongs to the class.
+ * `[` or `[^` belongs to the class, as Perl reads it (JavaScript reads `[]`
+ * and `[^]` as whole classes; rules.ts refuses patterns where the two differ,
+ * so no compiled rule has one).
  */
 export function* syntaxChars(src: string, from = 0): Generator<SyntaxChar> {
   let depth = 0;

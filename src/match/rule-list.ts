@@ -83,7 +83,7 @@ export class RuleList {
     this.#units = units(rules, this.prefixes);
   }
 
-  /** how many expressions a line that concerns every rule is asked against (for tests and `banban check`) */
+  /** how many expressions a line that concerns every rule is asked against (tests) */
   get expressions(): number {
     return this.#units.length;
   }
@@ -99,10 +99,15 @@ export class RuleList {
       if (u.infix !== undefined && !text.includes(u.infix)) continue;
       const m = u.regex.exec(text);
       if (m === null) continue;
+      // The alternative that matched: the one whose closing empty group took part (join() checked the numbering).
       let k = 0;
-      while (m[2 * k + 2] === undefined) k++;
-      const hit = hitOf(u.rules[k]!, m[2 * k + 1], text, note);
-      if (hit !== undefined) return hit;
+      while (k < u.rules.length && m[2 * k + 2] === undefined) k++;
+      if (k < u.rules.length) {
+        const hit = hitOf(u.rules[k]!, m[2 * k + 1], text, note);
+        if (hit !== undefined) return hit;
+      } else {
+        k = -1; // cannot happen: ask them all, one by one
+      }
       for (let j = k + 1; j < u.rules.length; j++) {
         const next = ask(u.rules[j]!, text, note);
         if (next !== undefined) return next;
@@ -197,11 +202,22 @@ function alternative(rule: Rule): string | undefined {
   return body + src.slice(from);
 }
 
-/** Alternative k's capture is group 2k+1, and the empty group that ends it 2k+2. */
+/**
+ * Alternative k's capture is group 2k+1, and the empty group that ends it
+ * 2k+2. V8 counts the groups of the joined expression too: if its count is
+ * not two a rule (a construct the scan in regex-source.ts reads otherwise
+ * than V8 does, a repeated group name where V8 allows them), the rules are
+ * asked one by one instead.
+ */
 function join(run: readonly { rule: Rule; alt: string }[], infix: string | undefined): Joined | undefined {
   const source = `^(?:${run.map((r) => `${r.alt}()`).join('|')})`;
-  if (runsInLinearTime(source, '') !== true) return undefined;
+  if (runsInLinearTime(source, '') !== true || groupCount(source) !== 2 * run.length) return undefined;
   return { regex: new RegExp(source), rules: run.map((r) => r.rule), infix };
+}
+
+/** V8's count of an expression's capturing groups (it matches the empty string through the added `|`). */
+function groupCount(source: string): number {
+  return new RegExp(`(?:${source})|`).exec('')!.length - 1;
 }
 
 /** The literal that every rule requires, when they all require the same one (prefilter.ts). */

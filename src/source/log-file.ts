@@ -29,11 +29,13 @@ export class LineSplitter {
     const carry = this.#carry;
     if (carry !== undefined) {
       const lf = indexOfLf(chunk, from, to);
+      // Of the open line, longest + 1 bytes say all there is to say: it is too long.
+      const room = this.longest + 1 - carry.length;
       if (lf < 0) {
-        if (carry.length <= this.longest) this.#carry = Buffer.concat([carry, chunk.subarray(from, to)]);
+        if (room > 0) this.#carry = Buffer.concat([carry, chunk.subarray(from, Math.min(to, from + room))]);
         return;
       }
-      const line = carry.length <= this.longest ? Buffer.concat([carry, chunk.subarray(from, lf)]) : carry;
+      const line = room > 0 ? Buffer.concat([carry, chunk.subarray(from, Math.min(lf, from + room))]) : carry;
       this.#carry = undefined;
       this.#emit(line, 0, line.length);
       start = lf + 1;

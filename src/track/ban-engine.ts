@@ -1,6 +1,9 @@
 /**
- * The decision core: text and time in, decisions out. Both the daemon and
- * `banban test` call `handle`, so a replay shows exactly what the daemon does.
+ * The decision core: what the matcher found in a line, and the time, in;
+ * decisions out. The daemon (with what its matching thread found) and
+ * `banban test` (with what the same BatchMatcher found in each line of the
+ * file) both call `apply`, so a replay shows exactly what the daemon does.
+ * `handle` matches a line's text here first: for tests and small tools.
  *
  *   - good line: unblock the address in every target, forget its windows;
  *   - bad line: one offence per matching blocktype; an address inside
@@ -28,7 +31,8 @@ export class BanEngine {
   /** the keys of #sessions in the order they were added, SESSION_CAP at most; #sessionNext: where the next goes */
   readonly #sessionOrder: (string | undefined)[] = new Array<string | undefined>(SESSION_CAP).fill(undefined);
   #sessionNext = 0;
-  readonly matcher: Matcher;
+  /** made by the first `handle`: the daemon and `banban test` match elsewhere */
+  #matcher: Matcher | undefined;
   readonly windows: OffenceWindows;
   readonly targets: readonly string[];
   readonly #config: Config;
@@ -38,7 +42,6 @@ export class BanEngine {
   /** `windows` carries counts over from a previous engine (a reload). */
   constructor(config: Config, windows?: OffenceWindows) {
     this.#config = config;
-    this.matcher = new Matcher(config);
     this.windows = windows ?? new OffenceWindows(config.maxTracked);
     this.#byName = new Map(config.blocktypes.map((bt) => [bt.name, bt]));
     this.#names = config.blocktypes.map((bt) => bt.name);
@@ -51,7 +54,8 @@ export class BanEngine {
 
   /** `now` in milliseconds on any clock that does not go backwards much. */
   handle(text: string, now: number): Outcome {
-    return this.apply(this.matcher.find(text), now);
+    this.#matcher ??= new Matcher(this.#config);
+    return this.apply(this.#matcher.find(text), now);
   }
 
   /**

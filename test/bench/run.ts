@@ -435,7 +435,6 @@ class Receiver {
   }
 }
 
-/** The node flags on a script's `#!/usr/bin/env -S node FLAGS` line. */
 /** The node flags examples/banban.service gives the daemon (`Environment=NODE_OPTIONS=...`). */
 function unitNodeOptions(): string[] {
   const unit = readFileSync(join(REPO, 'examples', 'banban.service'), 'utf8');

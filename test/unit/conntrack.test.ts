@@ -93,7 +93,7 @@ test('only the flows the table holds are cut: by source and destination as found
     ['198.51.100.7', '198.51.100.1'],
   ]);
   const { log } = logCollector();
-  const k = new ConntrackKiller(log, { command: fake.command });
+  const k = new ConntrackKiller(log, { command: fake.command, gapMs: 20 });
   killers.push(k);
   k.kill(ip('192.0.2.1'));
   k.kill(ip('2001:db8::1'));
@@ -109,7 +109,7 @@ test('a burst of addresses without flows costs one dump and no delete', async ()
   const fake = fakeConntrack();
   fake.flows([['198.51.100.7', '198.51.100.1']]);
   const { log } = logCollector();
-  const k = new ConntrackKiller(log, { command: fake.command });
+  const k = new ConntrackKiller(log, { command: fake.command, gapMs: 20 });
   killers.push(k);
   for (let i = 0; i < 300; i++) k.kill(ip(`10.1.${i >> 8}.${i & 255}`));
   await k.idle();
@@ -123,7 +123,7 @@ test('kill returns at once, a burst is cut by a few batch processes, and no more
   const { log } = logCollector();
   const addresses = Array.from({ length: 600 }, (_, i) => `10.0.${i >> 8}.${i & 255}`);
   fake.flows(fake.bothWays(addresses));
-  const k = new ConntrackKiller(log, { command: fake.command, concurrency: 2, batchMax: 100 });
+  const k = new ConntrackKiller(log, { command: fake.command, concurrency: 2, batchMax: 100, gapMs: 20 });
   killers.push(k);
   for (const a of addresses) k.kill(ip(a));
   assert.equal(k.stats.completed, 0, 'nothing has run yet: the caller was not held up');
@@ -138,7 +138,7 @@ test('a conntrack without -R is detected, and flows are cut one address at a tim
   const fake = fakeConntrack({ noBatch: true });
   fake.flows(fake.bothWays(['192.0.2.1', '192.0.2.2', '192.0.2.3']));
   const { lines, log } = logCollector();
-  const k = new ConntrackKiller(log, { command: fake.command });
+  const k = new ConntrackKiller(log, { command: fake.command, gapMs: 20 });
   killers.push(k);
   for (let i = 1; i <= 3; i++) k.kill(ip(`192.0.2.${i}`));
   await k.idle();
@@ -152,7 +152,7 @@ test('an address cut a moment ago is not cut again', async () => {
   fake.flows(fake.bothWays(['192.0.2.1']));
   const { log } = logCollector();
   let now = 0;
-  const k = new ConntrackKiller(log, { command: fake.command, dedupMs: 10_000, now: () => now });
+  const k = new ConntrackKiller(log, { command: fake.command, dedupMs: 10_000, now: () => now, gapMs: 0 });
   killers.push(k);
   k.kill(ip('192.0.2.1'));
   k.kill(ip('192.0.2.1'));
@@ -180,7 +180,7 @@ test('when the queue is full the oldest request is dropped and counted', async (
   const fake = fakeConntrack();
   fake.flows(fake.bothWays(['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.4', '192.0.2.5']));
   const { log } = logCollector();
-  const k = new ConntrackKiller(log, { command: fake.command, concurrency: 1, maxQueue: 2, batchMax: 1 });
+  const k = new ConntrackKiller(log, { command: fake.command, concurrency: 1, maxQueue: 2, batchMax: 1, gapMs: 20 });
   killers.push(k);
   for (let i = 1; i <= 5; i++) k.kill(ip(`192.0.2.${i}`));
   await k.idle();

@@ -141,3 +141,28 @@ test('a ban written to a list less than a second ago is not written again; later
   assert.deepEqual(lists.lists.get('BLOCKER'), ['192.0.2.1'], 'blocked again right after the unblock');
   assert.equal(e.snapshot().find((b) => b.target === 'BLOCKER')?.until, now + 3_600_000);
 });
+
+test('a ban whose write failed or waits is written again by the next decision, even within the second', () => {
+  const lists = new MemoryLists();
+  const { log } = logCollector();
+  let now = 1_000_000;
+  const e = new Enforcer({ writer: lists, log, now: () => now });
+  e.apply(block('192.0.2.1')); // no list yet: ENOENT
+  lists.lists.set('BLOCKER', []);
+  now += 100;
+  e.apply(block('192.0.2.1'));
+  assert.deepEqual(lists.lists.get('BLOCKER'), ['192.0.2.1'], 'the failed first write does not count as taken');
+  const write = lists.write.bind(lists);
+  lists.write = () => {
+    throw Object.assign(new Error('EIO'), { code: 'EIO' });
+  };
+  e.apply({ kind: 'unblock', ip: ip('192.0.2.1'), targets: ['BLOCKER'] }); // pending
+  now += 100;
+  e.apply(block('192.0.2.1')); // queued behind the pending unblock
+  lists.write = write;
+  assert.equal(e.retryPending(), 0);
+  assert.deepEqual(lists.lists.get('BLOCKER'), ['192.0.2.1'], 'the latest command, the block, is what the list holds');
+  now += 100;
+  e.apply(block('192.0.2.1'));
+  assert.equal(e.rewritesSkipped, 1, 'only now, after a write the kernel took, is a repeat skipped');
+});

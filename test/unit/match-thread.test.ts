@@ -115,7 +115,7 @@ test('the matching thread answers batches in the order they were sent, under bac
     );
   }
   await c.thread.idle();
-  assert.equal(c.thread.local, false, 'matched on the thread all along');
+  assert.equal(c.thread.threadGone, false, 'matched on the thread all along');
   await c.thread.close();
   assert.equal(c.seen.length, batches * perBatch);
   assert.deepEqual(c.faults, []);
@@ -138,7 +138,7 @@ test('when the matching thread dies, the batches it owed and all later ones are 
   c.submit([failed('192.0.2.4', 4)], 3); // after the fault: matched here at once
   await c.thread.close();
   assert.deepEqual(c.faults, ['the matching thread broke'], 'the fault is reported once');
-  assert.equal(c.thread.local, true);
+  assert.equal(c.thread.threadGone, true);
   assert.deepEqual(c.dropped, []);
   const addresses = c.seen.map(({ batch, report }) => `${batch} ${report.skipped === undefined && report.found?.verdict.kind === 'bad' ? report.found.verdict.offences[0]!.ip.text : '?'}`);
   assert.deepEqual(addresses, ['0 192.0.2.1', '1 192.0.2.2', '2 192.0.2.3', '3 192.0.2.4']);
@@ -154,7 +154,7 @@ test('a small batch with none pending is matched at once on the calling thread; 
   c.submit([failed('192.0.2.2', 2)], 2); // small, but behind a pending batch: to the thread too
   assert.equal(c.thread.pending, 2);
   await c.thread.idle();
-  assert.equal(c.thread.local, false);
+  assert.equal(c.thread.threadGone, false);
   await c.thread.close();
   assert.deepEqual(c.faults, []);
   assert.deepEqual([...new Set(c.seen.map((x) => x.batch))], [0, 1, 2], 'in the order sent');
