@@ -5,8 +5,8 @@
  * The daemon's path, not a copy of it: each line of the file is handed to
  * the BatchMatcher that the daemon's matching thread runs, as one datagram,
  * and what it found goes to BanEngine.apply, in order. So a line the daemon
- * would skip (longer than max_line, a NUL byte, empty) is skipped and
- * reported here too, and a line with a CR inside is cut there as a datagram
+ * would skip (longer than max_line, a NUL byte) is skipped and reported
+ * here too, and a line with a CR inside is cut there as a datagram
  * would be.
  *
  * One thread: the daemon matches on a second one so that the socket is

@@ -45,7 +45,7 @@ export function batchMatcherSetup(config: Config, receiveBuffer: number): BatchM
 export class BatchMatcher {
   readonly #setup: BatchMatcherSetup;
   readonly #matcher: Matcher;
-  #writer: ResultWriter | undefined;
+  readonly #writer: ResultWriter;
   /** of the datagram `one` was last given: whether it held a line break (only the text before it was matched) */
   cut = false;
   /** of the datagram `one` was last given: its header's timestamp, if it had one */
@@ -54,6 +54,7 @@ export class BatchMatcher {
   constructor(setup: BatchMatcherSetup) {
     this.#setup = setup;
     this.#matcher = new Matcher(setup.matcher);
+    this.#writer = new ResultWriter(new RuleTable(setup.matcher));
   }
 
   /** One datagram, `buf[start, end)`: what the matcher found, or why it is skipped. Sets `cut` and `stamp`. */
@@ -68,7 +69,7 @@ export class BatchMatcher {
 
   /** `count` datagrams from `start` of a ring (datagram-ring.ts), one line each. */
   datagrams(ring: Buffer, start: number, count: number): BatchOut {
-    const writer = (this.#writer ??= new ResultWriter(new RuleTable(this.#setup.matcher)));
+    const writer = this.#writer;
     let lines = 0;
     readRing(ring, start, count, (buf, from, to) => {
       const n = lines++;

@@ -15,6 +15,7 @@
  */
 import type { Rule } from '../config/schema.js';
 import { lintPattern } from './pattern-lint.js';
+import { captureGroups } from './regex-source.js';
 
 export type CompiledRule =
   | { ok: true; rule: Rule; warnings: string[] }
@@ -111,9 +112,7 @@ export function compileRule(source: string, where: string, opts: { allowPid?: bo
  * unhelpful message.
  */
 function scanPattern(src: string): ScanResult {
-  const groupNames: string[] = [];
   const backrefs: { n: number; index: number }[] = [];
-  let groups = 0;
   let inClass = false;
   let i = 0;
   const fail = (reason: string, index: number): ScanResult => ({ ok: false, reason: `${reason} (at character ${index + 1} of the pattern)`, index });
@@ -163,18 +162,8 @@ function scanPattern(src: string): ScanResult {
       case '(': {
         const bad = checkGroup(src, i);
         if (bad !== undefined) return fail(bad, i);
-        if (src[i + 1] !== '?') {
-          groups++;
-        } else {
-          const named = /^\(\?<([^>=!][^>]*)>/.exec(src.slice(i));
-          if (named) {
-            groups++;
-            groupNames.push(named[1]!);
-          }
-          i += 2; // step over "(?" so its '?' is not taken for a quantifier
-          continue;
-        }
-        i++;
+        // step over "(?" so its '?' is not taken for a quantifier
+        i += src[i + 1] === '?' ? 2 : 1;
         continue;
       }
       case '*':
@@ -202,6 +191,10 @@ function scanPattern(src: string): ScanResult {
     }
   }
 
+  // Named and numbered as JavaScript will (regex-source.ts), once the pattern is known to read as Perl reads it.
+  const captures = captureGroups(src);
+  const groups = captures.length;
+  const groupNames = captures.flatMap((g) => (g.name === undefined ? [] : [g.name]));
   // Without the u flag, JS reads \N with fewer than N groups as an octal
   // escape (a control character) instead of failing as Perl does.
   for (const ref of backrefs) {
