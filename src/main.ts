@@ -15,6 +15,15 @@
 import './match/regex-engine.js';
 import { main } from './cli.js';
 
+// `banban test ... | head`: a reader that stops early is not an error of ours. (Not for `run`,
+// whose stdout is its log: there a broken pipe must be reported like any other failure.)
+if (process.argv[2] !== 'run') {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(process.exitCode ?? 0);
+  });
+}
+
 const code = await main(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,

@@ -57,10 +57,23 @@ const MAX_MAX_TRACKED = 50_000_000;
 const BLOCKTYPE_NAME_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /**
- * The shipped presets, `presets/<name>.yml` at the top of the package. From
- * the compiled file dist/src/config/load.js that is ../../../presets/.
+ * The shipped presets, `presets/<name>.yml` at the top of the package: the
+ * nearest directory above this file that holds package.json and presets/.
+ * Found, not fixed, because this code runs from two places: the compiled
+ * file dist/src/config/load.js, and the bundle dist/bin/main.js that the
+ * `banban` command is.
  */
-export const PRESET_DIR = fileURLToPath(new URL('../../../presets/', import.meta.url));
+export const PRESET_DIR = presetDir(path.dirname(fileURLToPath(import.meta.url)));
+
+function presetDir(from: string): string {
+  for (let dir = from; ; ) {
+    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'presets'))) return path.join(dir, 'presets') + path.sep;
+    const up = path.dirname(dir);
+    // None found (a broken install): name where they were looked for; `include:` says they are missing.
+    if (up === dir) return path.join(from, '..', '..', '..', 'presets') + path.sep;
+    dir = up;
+  }
+}
 /** An `include:` entry of this shape names a shipped preset; anything else is a path. */
 const PRESET_NAME_RE = /^[a-z0-9-]+$/;
 /** The only keys an included file may hold. */

@@ -66,6 +66,8 @@ export class Matcher {
   readonly #sessions: RuleList;
   readonly #keyLength: number;
   readonly #routes: ReadonlyMap<string, Route>;
+  /** the same routes by routeCode, for keys of plain ASCII (all in practice): no substring made per line */
+  readonly #routesByCode: ReadonlyMap<number, Route>;
   /** the route of a key no list names */
   readonly #anyRoute: Route;
   /** whether any rule works by process id: only then are sessions noted */
@@ -90,6 +92,7 @@ export class Matcher {
     };
     const keys = new Set([this.#good, this.#sessions, ...blocktypes.map((b) => b.rules)].flatMap((l) => [...(l.keys ?? [])]));
     this.#routes = new Map([...keys].map((k) => [k, route(k)]));
+    this.#routesByCode = new Map([...this.#routes].map(([k, r]) => [routeCode(k, this.#keyLength), r] as const).filter(([code]) => code >= 0));
     this.#anyRoute = route(undefined);
     this.#trackSessions = config.blocktypes.some((b) => b.patterns.some((r) => r.byPid));
     const prefixes = blocktypes.flatMap((b) => b.rules.rules.map((r, i) => (r.byPid ? b.rules.prefixes[i] ?? '' : undefined)).filter((p) => p !== undefined));
@@ -102,7 +105,9 @@ export class Matcher {
   }
 
   find(text: string): MatchResult {
-    const route = this.#routes.get(text.slice(0, this.#keyLength)) ?? this.#anyRoute;
+    const k = this.#keyLength;
+    const code = text.length < k ? -2 : routeCode(text, k);
+    const route = (code >= 0 ? this.#routesByCode.get(code) : code === -1 ? this.#routes.get(text.slice(0, k)) : undefined) ?? this.#anyRoute;
     this.#rejected = undefined;
     const note = this.#note;
     const good = route.good ? this.#good.first(text, note) : undefined;
@@ -134,4 +139,19 @@ export class Matcher {
     const tag = TAG_RE.exec(text);
     return tag ? { verdict: result.verdict, byPid: result.byPid, seen: { session: tag[1]!, ip } } : result;
   }
+}
+
+/**
+ * The first `length` (at most 4) characters of `s` as one small
+ * integer, 7 bits each, or -1 when one of them is not ASCII (or is NUL): such
+ * a key is looked up by its text instead.
+ */
+function routeCode(s: string, length: number): number {
+  let code = 0;
+  for (let i = 0; i < length; i++) {
+    const c = s.charCodeAt(i);
+    if (!(c > 0 && c < 128)) return -1;
+    code = (code << 7) | c;
+  }
+  return code;
 }

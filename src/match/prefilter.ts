@@ -4,9 +4,10 @@
  * Most syslog lines concern no pattern (cron, systemd, the kernel), and an
  * admin who includes every preset has a hundred patterns. Nearly all of
  * them start `^prog\[` or `^prog: `: a literal the line must begin with. So:
- *   - `literalPrefix` finds that literal in a pattern's source;
+ *   - `literalPrefix` finds that literal in a pattern's source
+ *     (`literalPrefixes`: or the words of a leading `(?:apache2|httpd)`);
  *   - a list of patterns (goodpatterns, a blocktype) whose every pattern has
- *     one is skipped at once when the line's first `keyLength` characters
+ *     them is skipped at once when the line's first `keyLength` characters
  *     start none of them (the matcher's routes, matcher.ts);
  *   - a pattern asked on its own (one that cannot be joined with its
  *     neighbours, rule-list.ts) is tried only on lines that start with its
@@ -44,6 +45,47 @@ export function literalPrefix(source: string, flags: string): string | undefined
     if (q === '+' || q === '{') break; // repeated: what follows is not at a fixed place
   }
   return out.length > 0 ? out : undefined;
+}
+
+/**
+ * The literals every match starts with one of: the literal prefix, or, for
+ * a pattern that opens with a group of plain words, `^(?:apache2|httpd)...`,
+ * those words. Undefined when there are none (the list is then asked on
+ * every line).
+ */
+export function literalPrefixes(source: string, flags: string): string[] | undefined {
+  const one = literalPrefix(source, flags);
+  if (one !== undefined) return [one];
+  if (flags.includes('i') || !source.startsWith('^(?:') || hasTopLevelAlternation(source)) return undefined;
+  const end = groupEnd(source, 1);
+  // `(?:a|b)?`, `(?:a|b)*`, `(?:a|b){0,1}`: a match need not start with either.
+  if (source[end - 1] !== ')' || (end < source.length && '?*{'.includes(source[end]!))) return undefined;
+  const words: string[] = [];
+  for (const alt of source.slice(4, end - 1).split('|')) {
+    const word = plainWord(alt);
+    if (word === undefined || word.length === 0) return undefined;
+    words.push(word);
+  }
+  return words;
+}
+
+/** `alt` as the text it matches, if it is nothing but literal characters (escaped punctuation included). */
+function plainWord(alt: string): string | undefined {
+  let out = '';
+  for (let i = 0; i < alt.length; i++) {
+    const c = alt[i]!;
+    if (c === '\\') {
+      const e = alt[i + 1];
+      if (e === undefined || /[A-Za-z0-9]/.test(e)) return undefined;
+      out += e;
+      i++;
+    } else if ('.[](){}*+?|^$'.includes(c)) {
+      return undefined;
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 /**
@@ -98,8 +140,7 @@ export function requiredLiteral(source: string, flags: string): string | undefin
 export function keyLengthFor(rules: readonly Rule[]): number {
   let k = 4;
   for (const r of rules) {
-    const p = literalPrefix(r.regex.source, r.regex.flags);
-    if (p !== undefined) k = Math.min(k, p.length);
+    for (const p of literalPrefixes(r.regex.source, r.regex.flags) ?? []) k = Math.min(k, p.length);
   }
   return Math.max(1, k);
 }

@@ -12,12 +12,18 @@
  *
  *     ^(?:A()|B()|C())        A, B, C: the rules' patterns without their `^`
  *
+ * or, when they all start with the same fixed head H (`sshd\[\d+\]: `, one
+ * way to match it at most: regex-source.ts, `fixedHead`), `^H(?:A'()|B'()|C'())`
+ * with H matched once instead of once per alternative (measured on the sshd
+ * preset's 25 rules: 0.39-0.57 µs per sshd line joined, 0.23 factored),
  * and asked once. Anchored at the start, a backtracking engine tries A, then
  * B, then C at position 0, each exactly as it would alone, so the first
  * alternative that matches is the first rule that matches, with the same
  * captures. The empty group closing each alternative says which one it was
  * (its capture is '' when, and only when, that alternative matched); each
- * keeps one other capturing group, its `ip` (or `pid`).
+ * keeps one other capturing group, its `ip` (or `pid`; a plain `(?<pid>\d+)`
+ * becomes `\d+` and an empty group, since only the tag is read of such a
+ * line, so that these rules share the others' head).
  *
  * A rule is joined only when that cannot change an outcome or weaken a
  * guarantee:
@@ -41,9 +47,9 @@
 import type { Rule } from '../config/schema.js';
 import { parseIp, type ParsedIp } from '../lib/ip.js';
 import type { RejectedAddress } from '../pipeline.js';
-import { literalPrefix, requiredLiteral } from './prefilter.js';
+import { literalPrefix, literalPrefixes, requiredLiteral } from './prefilter.js';
 import { runsInLinearTime } from './regex-engine.js';
-import { captureGroups, hasTopLevelAlternation } from './regex-source.js';
+import { captureGroups, fixedHead, hasTopLevelAlternation } from './regex-source.js';
 
 /** `prog[pid]: ` at the start of a line's text */
 export const TAG_RE = /^([^\s[\]:]+\[\d+\]): /;
@@ -73,19 +79,25 @@ export class RuleList {
   /** per rule: the literal its matches start with */
   readonly prefixes: readonly (string | undefined)[];
   readonly #units: readonly Unit[];
-  /** the first keyLength characters of each prefix: a line whose text starts with none cannot match; undefined when some rule has no prefix */
+  /** the first keyLength characters of each rule's literalPrefixes: a line whose text starts with none cannot match; undefined when some rule has none */
   readonly keys: ReadonlySet<string> | undefined;
 
   constructor(rules: readonly Rule[], keyLength: number) {
     this.rules = rules;
     this.prefixes = rules.map((r) => literalPrefix(r.regex.source, r.regex.flags));
-    this.keys = this.prefixes.every((p) => p !== undefined) ? new Set(this.prefixes.map((p) => p!.slice(0, keyLength))) : undefined;
+    const starts = rules.map((r) => literalPrefixes(r.regex.source, r.regex.flags));
+    this.keys = starts.every((p) => p !== undefined) ? new Set(starts.flatMap((words) => words!.map((w) => w.slice(0, keyLength)))) : undefined;
     this.#units = units(rules, this.prefixes);
   }
 
   /** how many expressions a line that concerns every rule is asked against (tests) */
   get expressions(): number {
     return this.#units.length;
+  }
+
+  /** the joined expressions' sources (tests) */
+  get joinedSources(): string[] {
+    return this.#units.flatMap((u) => ('regex' in u ? [u.regex.source] : []));
   }
 
   /** The first rule that matches with a usable address (or process); rules that match without one are `note`d. */
@@ -195,12 +207,27 @@ function alternative(rule: Rule): string | undefined {
   if (!groups.some((g) => g.name === name)) return undefined;
   let body = '';
   let from = 1;
+  let placeholder = false;
   for (const g of groups) {
+    if (rule.byPid && g.name === 'pid' && src.startsWith(PLAIN_PID, g.i) && !isQuantifier(src[g.i + PLAIN_PID.length])) {
+      // What the pid group captures is never read (hitOf takes the process from the tag), only that
+      // the rule matched: as plain `\d+`, the rule starts like the others (`sshd\[\d+\]: `), and they
+      // share that head (join). An empty group at the end keeps the capture's place.
+      body += `${src.slice(from, g.i)}\\d+`;
+      from = g.i + PLAIN_PID.length;
+      placeholder = true;
+      continue;
+    }
     body += `${src.slice(from, g.i)}${g.name === name ? '(' : '(?:'}`;
     from = g.name === undefined ? g.i + 1 : g.i + 4 + g.name.length; // past `(` or `(?<name>`
   }
-  return body + src.slice(from);
+  return body + src.slice(from) + (placeholder ? '()' : '');
 }
+
+const isQuantifier = (c: string | undefined): boolean => c !== undefined && '?*+{'.includes(c);
+
+/** the pid group as the presets write it */
+const PLAIN_PID = '(?<pid>\\d+)';
 
 /**
  * Alternative k's capture is group 2k+1, and the empty group that ends it
@@ -210,9 +237,27 @@ function alternative(rule: Rule): string | undefined {
  * asked one by one instead.
  */
 function join(run: readonly { rule: Rule; alt: string }[], infix: string | undefined): Joined | undefined {
-  const source = `^(?:${run.map((r) => `${r.alt}()`).join('|')})`;
+  const head = commonHead(run.map((r) => r.alt));
+  const source = `^${head}(?:${run.map((r) => `${r.alt.slice(head.length)}()`).join('|')})`;
   if (runsInLinearTime(source, '') !== true || groupCount(source) !== 2 * run.length) return undefined;
   return { regex: new RegExp(source), rules: run.map((r) => r.rule), infix };
+}
+
+/**
+ * The longest fixed head (regex-source.ts, `fixedHead`) that every
+ * alternative starts with, '' if none: matched once, before them, instead
+ * of once per alternative. A cut in the middle of a piece of a head (`x\d+`
+ * of `x\d+\]`) is no longer fixed, and fixedHead drops that piece.
+ */
+function commonHead(alts: readonly string[]): string {
+  let common = fixedHead(alts[0]!);
+  for (const a of alts) {
+    const head = fixedHead(a);
+    let n = 0;
+    while (n < common.length && n < head.length && common[n] === head[n]) n++;
+    common = common.slice(0, n);
+  }
+  return fixedHead(common);
 }
 
 /** V8's count of an expression's capturing groups (it matches the empty string through the added `|`). */

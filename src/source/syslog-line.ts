@@ -138,7 +138,14 @@ function parseRfc5424(line: string): SyslogLine | undefined {
   };
 }
 
-const MONTHS: Record<string, number> = { Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4, Jun: 5, Jul: 6, Aug: 7, Sep: 8, Oct: 9, Nov: 10, Dec: 11 };
+const twoDigits = (s: string, at: number): number => (s.charCodeAt(at) - 48) * 10 + s.charCodeAt(at + 1) - 48;
+
+/** A month's English abbreviation, its three character codes as one number, to the month (0-11). */
+const MONTHS = new Map(['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'].map((name, i) => [monthCode(name), i]));
+
+function monthCode(s: string): number {
+  return (s.charCodeAt(0) << 16) | (s.charCodeAt(1) << 8) | s.charCodeAt(2);
+}
 
 /**
  * Turns the timestamps of a log file into milliseconds, for `banban test`.
@@ -150,15 +157,15 @@ export class ReplayClock {
   #year: number;
   #lastMonth = -1;
   #last = 0;
-  #lastStamp = '';
-  #lastBsd = NaN;
+  /** Date.UTC(#year, #lastMonth, 1): a BSD stamp is this plus its day, hour, minute and second */
+  #monthStart = NaN;
   constructor(startYear: number) {
     this.#year = startYear;
   }
 
   /**
    * Milliseconds for a line with this header stamp (SyslogLine.stamp); a
-   * line without a usable stamp gets the time of the line asked about before.
+   * line without a usable one gets the time of the line asked about before.
    */
   timeOf(stamp: string | undefined): number {
     if (stamp !== undefined) {
@@ -169,17 +176,22 @@ export class ReplayClock {
     return this.#last;
   }
 
+  /**
+   * `Mmm dd hh:mm:ss` (isBsdStamp checked its shape). Every line of a log
+   * has one, so it is read by character codes, and the year and month are
+   * turned into milliseconds only when they change. The rest is added as
+   * Date.UTC would: a day or second past the end rolls over (a leap second
+   * is the next minute's first).
+   */
   #bsd(stamp: string): number {
-    // Log files hold runs of lines with one stamp: reuse the last answer.
-    if (stamp === this.#lastStamp) return this.#lastBsd;
-    const month = MONTHS[stamp.slice(0, 3)];
+    const month = MONTHS.get(monthCode(stamp));
     if (month === undefined) return NaN;
-    if (this.#lastMonth >= 0 && month < this.#lastMonth - 6) this.#year += 1;
-    this.#lastMonth = month;
+    if (month !== this.#lastMonth) {
+      if (this.#lastMonth >= 0 && month < this.#lastMonth - 6) this.#year += 1;
+      this.#lastMonth = month;
+      this.#monthStart = Date.UTC(this.#year, month, 1);
+    }
     const day = (stamp.charCodeAt(4) === 32 ? 0 : (stamp.charCodeAt(4) - 48) * 10) + stamp.charCodeAt(5) - 48;
-    const two = (at: number) => (stamp.charCodeAt(at) - 48) * 10 + stamp.charCodeAt(at + 1) - 48;
-    this.#lastStamp = stamp;
-    this.#lastBsd = Date.UTC(this.#year, month, day, two(7), two(10), two(13));
-    return this.#lastBsd;
+    return this.#monthStart + (((day - 1) * 24 + twoDigits(stamp, 7)) * 60 + twoDigits(stamp, 10)) * 60_000 + twoDigits(stamp, 13) * 1000;
   }
 }

@@ -52,7 +52,7 @@ const REPO = join(HERE, '..', '..', '..');
  * dist/ while a run is going on, so every child runs from a copy of dist/
  * taken at the start (see `snapshotDist`): one run, one build.
  */
-let MAIN = join(REPO, 'dist', 'src', 'main.js');
+let MAIN = join(REPO, 'dist', 'bin', 'main.js');
 let BARE = join(HERE, 'bare-receiver.js');
 let WINDOWS_MEMORY = join(HERE, 'windows-memory.js');
 
@@ -64,7 +64,7 @@ function snapshotDist(dir: string): void {
   cpSync(join(REPO, 'package.json'), join(snap, 'package.json')); // "type": "module" for the .js files
   symlinkSync(join(REPO, 'node_modules'), join(snap, 'node_modules'));
   symlinkSync(join(REPO, 'presets'), join(snap, 'presets'));
-  MAIN = join(snap, 'dist', 'src', 'main.js');
+  MAIN = join(snap, 'dist', 'bin', 'main.js');
   BARE = join(snap, 'dist', 'test', 'bench', 'bare-receiver.js');
   WINDOWS_MEMORY = join(snap, 'dist', 'test', 'bench', 'windows-memory.js');
 }

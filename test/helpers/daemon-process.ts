@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
 const here = dirname(fileURLToPath(import.meta.url));
-/** dist/src/main.js, from dist/test/helpers/ */
-export const MAIN = join(here, '..', '..', 'src', 'main.js');
+/** the `banban` command as installed (package.json bin: dist/bin/main.js, the bundle), from dist/test/helpers/ */
+export const MAIN = join(here, '..', '..', 'bin', 'main.js');
 
 export type LogLine = Record<string, unknown> & { msg?: string };
 

@@ -7,7 +7,7 @@ import { parseConfig } from '../../src/config/load.js';
 import type { Config, Rule } from '../../src/config/schema.js';
 import { parseIp } from '../../src/lib/ip.js';
 import { Matcher } from '../../src/match/matcher.js';
-import { literalPrefix, requiredLiteral } from '../../src/match/prefilter.js';
+import { literalPrefix, literalPrefixes, requiredLiteral } from '../../src/match/prefilter.js';
 import { parseSyslogLine } from '../../src/source/syslog-line.js';
 
 const CASES: [string, string | undefined][] = [
@@ -30,6 +30,26 @@ for (const [src, want] of CASES) {
   test(`the literal prefix of ${src} is ${JSON.stringify(want)}`, () => assert.equal(literalPrefix(src, ''), want));
 }
 test('a case-insensitive pattern has no prefix', () => assert.equal(literalPrefix('^sshd', 'i'), undefined));
+
+const STARTS: [string, string[] | undefined][] = [
+  [String.raw`^sshd\[\d+\]: x`, ['sshd[']],
+  [String.raw`^(?:apache2|httpd)(?:/[-\w.]+)?: x`, ['apache2', 'httpd']],
+  [String.raw`^(?:auth|dovecot-auth|dovecot)(?:\[\d+\])?: `, ['auth', 'dovecot-auth', 'dovecot']],
+  [String.raw`^(?:a\.b|c\[)x`, ['a.b', 'c[']],
+  [String.raw`^(?:apache2|httpd)?: x`, undefined],
+  [String.raw`^(?:apache2|httpd)*x`, undefined],
+  [String.raw`^(?:apache2|httpd){0,1}x`, undefined],
+  [String.raw`^(?:apache2|)x`, undefined],
+  [String.raw`^(?:apache\d|httpd)x`, undefined],
+  [String.raw`^(?:ap(?:a)che|httpd)x`, undefined],
+  [String.raw`^(?:[ab]|httpd)x`, undefined],
+  [String.raw`^(?:a|b)x|^y`, undefined],
+  [String.raw`^(?:a|b`, undefined],
+];
+for (const [src, want] of STARTS) {
+  test(`every match of ${src} starts with one of ${JSON.stringify(want)}`, () => assert.deepEqual(literalPrefixes(src, ''), want));
+}
+test('a case-insensitive pattern has no starting words', () => assert.equal(literalPrefixes('^(?:apache2|httpd)', 'i'), undefined));
 
 const REQUIRED: [string, string | undefined][] = [
   [String.raw`^[-\w.]+(?:\[\d+\])?: (?:pam_unix|x) authentication failure; logname=\S* uid`, ' authentication failure; logname='],

@@ -48,6 +48,24 @@ test('the replay clock reads BSD stamps and rolls the year over at New Year', ()
   assert.equal(t2 - t1, 2000);
 });
 
+test('the replay clock reads every BSD stamp as Date.UTC would, overflowing days and leap seconds included', () => {
+  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  const two = (n: number) => String(n).padStart(2, '0');
+  let seed = 7;
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+  for (let month = 0; month < 12; month++) {
+    // One clock per month: no roll-over, so the year stays 2024 (a leap year: Feb 29 is real, Feb 31 is Mar 2).
+    const c = new ReplayClock(2024);
+    for (let k = 0; k < 300; k++) {
+      const [day, h, m, s] = k < 3 ? [[31, 23, 59, 60], [1, 0, 0, 0], [29, 12, 30, 59]][k]! : [1 + rnd(31), rnd(24), rnd(60), rnd(61)];
+      const stamp = `${months[month]} ${String(day).padStart(2, ' ')} ${two(h!)}:${two(m!)}:${two(s!)}`;
+      const line = parseSyslogLine(`${stamp} h a: x`);
+      assert.equal(line.stamp, stamp);
+      assert.equal(c.timeOf(line.stamp), Date.UTC(2024, month, day, h, m, s), stamp);
+    }
+  }
+});
+
 test('the replay clock gives a line without a stamp the time of the line before', () => {
   const c = new ReplayClock(2026);
   const t1 = c.timeOf(parseSyslogLine('2026-11-22T06:25:01Z h a: x').stamp);

@@ -1,5 +1,5 @@
 /**
- * The banban daemon under test: `node dist/src/main.js run -c CONF` inside
+ * The banban daemon under test: `node dist/bin/main.js run -c CONF` inside
  * the server namespace, so the /proc/net/xt_recent it writes is the
  * server's. Its stdout is pino JSON, one object per line, which we parse.
  *

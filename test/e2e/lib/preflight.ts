@@ -30,7 +30,8 @@ export const repoRoot: string = (() => {
   }
 })();
 
-export const daemonMain = join(repoRoot, 'dist', 'src', 'main.js');
+/** the `banban` command as installed (package.json bin) */
+export const daemonMain = join(repoRoot, 'dist', 'bin', 'main.js');
 
 /** Programs every e2e test file drives; found in PATH (or the sbin folders). */
 const REQUIRED = ['ip', 'iptables-restore', 'ip6tables-restore', 'iptables', 'conntrack', 'rsyslogd', 'logger', 'unshare', 'mount'];
