@@ -10,20 +10,22 @@
  * 25 sshd rules cost 1.1 µs per sshd line in `includes` alone). So runs of
  * consecutive rules that allow it are joined into one expression,
  *
- *     ^(?:A()|B()|C())        A, B, C: the rules' patterns without their `^`
+ *     ^(?:A|B|C)              A, B, C: the rules' patterns without their `^`
  *
  * or, when they all start with the same fixed head H (`sshd\[\d+\]: `, one
- * way to match it at most: regex-source.ts, `fixedHead`), `^H(?:A'()|B'()|C'())`
+ * way to match it at most: regex-source.ts, `fixedHead`), `^H(?:A'|B'|C')`
  * with H matched once instead of once per alternative (measured on the sshd
  * preset's 25 rules: 0.39-0.57 µs per sshd line joined, 0.23 factored),
  * and asked once. Anchored at the start, a backtracking engine tries A, then
  * B, then C at position 0, each exactly as it would alone, so the first
  * alternative that matches is the first rule that matches, with the same
- * captures. The empty group closing each alternative says which one it was
- * (its capture is '' when, and only when, that alternative matched); each
- * keeps one other capturing group, its `ip` (or `pid`; a plain `(?<pid>\d+)`
- * becomes `\d+` and an empty group, since only the tag is read of such a
- * line, so that these rules share the others' head).
+ * captures. Each alternative keeps one capturing group, its `ip` (or `pid`;
+ * a plain `(?<pid>\d+)` becomes `\d+` and an empty group at the end, since
+ * only the tag is read of such a line, so that these rules share the
+ * others' head). Which alternative matched is the one whose group took part
+ * in the match; where the group may not (it is optional, or inside another
+ * group), an empty group closing the alternative (A()) tells instead: its
+ * capture is '' when, and only when, that alternative matched.
  *
  * A rule is joined only when that cannot change an outcome or weaken a
  * guarantee:
@@ -49,7 +51,7 @@ import { parseIp, type ParsedIp } from '../lib/ip.js';
 import type { RejectedAddress } from '../pipeline.js';
 import { literalPrefix, literalPrefixes, requiredLiteral } from './prefilter.js';
 import { runsInLinearTime } from './regex-engine.js';
-import { captureGroups, fixedHead, hasTopLevelAlternation } from './regex-source.js';
+import { captureGroups, fixedHead, groupEnd, hasTopLevelAlternation, syntaxChars } from './regex-source.js';
 
 /** `prog[pid]: ` at the start of a line's text */
 export const TAG_RE = /^([^\s[\]:]+\[\d+\]): /;
@@ -68,6 +70,9 @@ interface Single {
 interface Joined {
   readonly regex: RegExp;
   readonly rules: readonly Rule[];
+  /** per rule: the group of its capture, and of its closing empty group (0: it has none, its capture tells) */
+  readonly captures: readonly number[];
+  readonly markers: readonly number[];
   /** a literal every rule's matches contain, when none of them has a prefix to route by (pam-generic's) */
   readonly infix: string | undefined;
 }
@@ -111,14 +116,14 @@ export class RuleList {
       if (u.infix !== undefined && !text.includes(u.infix)) continue;
       const m = u.regex.exec(text);
       if (m === null) continue;
-      // The alternative that matched: the one whose closing empty group took part (join() checked the numbering).
+      // The alternative that matched: the one whose capture, or closing empty group, took part.
       let k = 0;
-      while (k < u.rules.length && m[2 * k + 2] === undefined) k++;
+      while (k < u.rules.length && m[u.captures[k]!] === undefined && (u.markers[k] === 0 || m[u.markers[k]!] === undefined)) k++;
       if (k < u.rules.length) {
-        const hit = hitOf(u.rules[k]!, m[2 * k + 1], text, note);
+        const hit = hitOf(u.rules[k]!, m[u.captures[k]!], text, note);
         if (hit !== undefined) return hit;
       } else {
-        k = -1; // cannot happen: ask them all, one by one
+        k = -1; // cannot happen (unless a group judged sure did not take part): ask them all, one by one
       }
       for (let j = k + 1; j < u.rules.length; j++) {
         const next = ask(u.rules[j]!, text, note);
@@ -165,7 +170,7 @@ function truncate(s: string): string {
 /** The rules cut into units, in order: maximal runs of joinable rules, and the others alone. */
 function units(rules: readonly Rule[], prefixes: readonly (string | undefined)[]): Unit[] {
   const out: Unit[] = [];
-  let run: { rule: Rule; i: number; alt: string }[] = [];
+  let run: (Alternative & { rule: Rule; i: number })[] = [];
   const single = (rule: Rule, i: number): Single => {
     const prefix = prefixes[i];
     const inf = requiredLiteral(rule.regex.source, rule.regex.flags);
@@ -185,21 +190,29 @@ function units(rules: readonly Rule[], prefixes: readonly (string | undefined)[]
       close();
       out.push(single(rule, i));
     } else {
-      run.push({ rule, i, alt });
+      run.push({ ...alt, rule, i });
     }
   });
   close();
   return out;
 }
 
+/** A rule's pattern as one alternative of a joined expression. */
+interface Alternative {
+  /** the pattern without its `^`, with one capturing group: its `ip` (or `pid`) group */
+  readonly alt: string;
+  /** whether that group takes part in every match of it (it is outside every other group, and not optional) */
+  readonly sure: boolean;
+}
+
 /**
- * A rule's pattern as an alternative of a joined expression: without its
- * `^`, and with one capturing group left, its `ip` (or `pid`) group; the
- * others become non-capturing (nothing refers to them: a linear pattern has
- * no backreferences), so a match fills two slots per alternative, not one
- * per group of every rule.
+ * A rule's pattern as an alternative of a joined expression: its groups
+ * other than `ip` (or `pid`) become non-capturing (nothing refers to them:
+ * a linear pattern has no backreferences), so a match fills one or two
+ * slots per alternative, not one per group of every rule (measured on
+ * sshd's 25 rules: 0.19 µs per line with one slot each, 0.25 with two).
  */
-function alternative(rule: Rule): string | undefined {
+function alternative(rule: Rule): Alternative | undefined {
   const src = rule.regex.source;
   if (rule.linear !== true || rule.regex.flags !== '' || !src.startsWith('^') || hasTopLevelAlternation(src)) return undefined;
   const name = rule.byPid ? 'pid' : 'ip';
@@ -208,6 +221,7 @@ function alternative(rule: Rule): string | undefined {
   let body = '';
   let from = 1;
   let placeholder = false;
+  let sure = false;
   for (const g of groups) {
     if (rule.byPid && g.name === 'pid' && src.startsWith(PLAIN_PID, g.i) && !isQuantifier(src[g.i + PLAIN_PID.length])) {
       // What the pid group captures is never read (hitOf takes the process from the tag), only that
@@ -218,10 +232,18 @@ function alternative(rule: Rule): string | undefined {
       placeholder = true;
       continue;
     }
+    if (g.name === name) sure = groupDepth(src, g.i) === 0 && !isQuantifier(src[groupEnd(src, g.i)]);
     body += `${src.slice(from, g.i)}${g.name === name ? '(' : '(?:'}`;
     from = g.name === undefined ? g.i + 1 : g.i + 4 + g.name.length; // past `(` or `(?<name>`
   }
-  return body + src.slice(from) + (placeholder ? '()' : '');
+  // The placeholder closes the pattern: it takes part in every match.
+  return { alt: body + src.slice(from) + (placeholder ? '()' : ''), sure: sure || placeholder };
+}
+
+/** how many groups are open at the `(` at `i` (0: it is at the top level of the pattern) */
+function groupDepth(src: string, i: number): number {
+  for (const s of syntaxChars(src)) if (s.i === i) return s.depth;
+  return -1;
 }
 
 const isQuantifier = (c: string | undefined): boolean => c !== undefined && '?*+{'.includes(c);
@@ -230,17 +252,24 @@ const isQuantifier = (c: string | undefined): boolean => c !== undefined && '?*+
 const PLAIN_PID = '(?<pid>\\d+)';
 
 /**
- * Alternative k's capture is group 2k+1, and the empty group that ends it
- * 2k+2. V8 counts the groups of the joined expression too: if its count is
- * not two a rule (a construct the scan in regex-source.ts reads otherwise
- * than V8 does, a repeated group name where V8 allows them), the rules are
- * asked one by one instead.
+ * The alternatives' groups are numbered in order: each one's capture, then
+ * its closing empty group if it has one. V8 counts the groups of the joined
+ * expression too: if its count is not the one expected (a construct the
+ * scan in regex-source.ts reads otherwise than V8 does, a repeated group
+ * name where V8 allows them), the rules are asked one by one instead.
  */
-function join(run: readonly { rule: Rule; alt: string }[], infix: string | undefined): Joined | undefined {
+function join(run: readonly (Alternative & { rule: Rule })[], infix: string | undefined): Joined | undefined {
   const head = commonHead(run.map((r) => r.alt));
-  const source = `^${head}(?:${run.map((r) => `${r.alt.slice(head.length)}()`).join('|')})`;
-  if (runsInLinearTime(source, '') !== true || groupCount(source) !== 2 * run.length) return undefined;
-  return { regex: new RegExp(source), rules: run.map((r) => r.rule), infix };
+  const captures: number[] = [];
+  const markers: number[] = [];
+  let group = 1;
+  for (const r of run) {
+    captures.push(group++);
+    markers.push(r.sure ? 0 : group++);
+  }
+  const source = `^${head}(?:${run.map((r) => `${r.alt.slice(head.length)}${r.sure ? '' : '()'}`).join('|')})`;
+  if (runsInLinearTime(source, '') !== true || groupCount(source) !== group - 1) return undefined;
+  return { regex: new RegExp(source), rules: run.map((r) => r.rule), captures, markers, infix };
 }
 
 /**

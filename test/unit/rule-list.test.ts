@@ -73,7 +73,7 @@ function asked(list: RuleList, text: string): string {
 
 test('a list of joined and lone rules answers as its rules asked one by one, on 20 000 generated lines', () => {
   const IP = '(?<ip>[0-9A-Fa-f:.]+)';
-  // Order matters: r0-r3 and r5-r7 are runs that get joined, r4 and r8 stand alone between them, and
+  // Order matters: r0-r3b and r5-r7 are runs that get joined, r4 and r8 stand alone between them, and
   // r9-r10 (no literal prefix, one shared literal) are joined behind that literal's filter.
   const rules = [
     rule(String.raw`^sshd\[\d+\]: Failed password for (?:invalid user )?\S+ from ${IP} port \d+ ssh2$`, 'r0'),
@@ -81,6 +81,8 @@ test('a list of joined and lone rules answers as its rules asked one by one, on 
     rule(String.raw`^sshd\[\d+\]: Failed (\w+) for (\S+) from (?<ip>\S+)(?: port (\d+))?`, 'r1'),
     rule(String.raw`^sshd\[(?<pid>\d+)\]: Disconnecting: Too many authentication failures \[preauth\]$`, 'r2', true),
     rule(String.raw`^sshd\[\d+\]: Invalid user .* from ${IP}(?: port \d+)?$`, 'r3'),
+    // its address is optional: an empty group must say when it matched
+    rule(String.raw`^sshd\[\d+\]: Timeout(?: for ${IP})?(?: port \d+)?$`, 'r3b'),
     // alone: a lookahead keeps it off the linear engine
     rule(String.raw`^sshd\[\d+\]: (?=Connection)Connection closed by ${IP} port \d+$`, 'r4'),
     rule(String.raw`^sshd\[\d+\]: Connection (?:closed|reset) by ${IP}(?: port \d+)?(?: \[preauth\])?$`, 'r5'),
@@ -92,7 +94,7 @@ test('a list of joined and lone rules answers as its rules asked one by one, on 
     rule(String.raw`^[-\w.]+(?:\[\d+\])?: \w+ authentication failure; logname= rhost=${IP} user=\S+$`, 'r10'),
   ];
   const list = new RuleList(rules, 4);
-  assert.equal(list.expressions, 5, 'r0-r3, r4, r5-r7, r8, r9-r10');
+  assert.equal(list.expressions, 5, 'r0-r3b, r4, r5-r7, r8, r9-r10');
 
   let seed = 11;
   const rnd = (n: number) => {
@@ -106,6 +108,7 @@ test('a list of joined and lone rules answers as its rules asked one by one, on 
     () => `sshd[${rnd(9999)}]: Failed ${pick(['publickey', 'none'])} for u from ${pick(addrs)}${pick(['', ' port 22'])}`,
     () => `sshd[${rnd(9999)}]: Disconnecting: Too many authentication failures [preauth]`,
     () => `sshd[${rnd(9999)}]: Invalid user ${pick(['a', 'b c', ''])} from ${pick(addrs)}${pick(['', ' port 2'])}`,
+    () => `sshd[${rnd(9999)}]: Timeout${pick(['', ` for ${pick(addrs)}`])}${pick(['', ' port 2'])}`,
     () => `sshd[${rnd(9999)}]: Connection ${pick(['closed', 'reset'])} by ${pick(addrs)}${pick(['', ' port 7'])}${pick(['', ' [preauth]'])}`,
     () => `${pick(['sshd', 'ssh2'])}[${rnd(99)}]: error: maximum authentication attempts exceeded for root from ${pick(addrs)} port 22 ssh2 [preauth]`,
     () => `${pick(['sshd', 'SSHD', 'SsHd'])}[${rnd(99)}]: ${pick(['ROOT LOGIN REFUSED FROM', 'root login refused from'])} ${pick(addrs)}`,
@@ -173,7 +176,7 @@ test('rules that start alike are joined behind their shared head, pid rules incl
   );
   assert.deepEqual(
     run.joinedSources,
-    [String.raw`^sshd\[\d+\]: (?:Failed password for \S+ from ([0-9A-Fa-f:.]+) port \d+ ssh2$()|Disconnecting: Too many authentication failures \[preauth\]$()()|Invalid user .* from ([0-9A-Fa-f:.]+)$())`],
+    [String.raw`^sshd\[\d+\]: (?:Failed password for \S+ from ([0-9A-Fa-f:.]+) port \d+ ssh2$|Disconnecting: Too many authentication failures \[preauth\]$()|Invalid user .* from ([0-9A-Fa-f:.]+)$)`],
   );
   assert.equal(asked(run, 'sshd[7]: Disconnecting: Too many authentication failures [preauth]'), 'b session sshd[7] | ');
   assert.equal(asked(run, 'sshd[7]: Invalid user x from 192.0.2.1'), 'c 192.0.2.1 | ');
