@@ -22,8 +22,8 @@
  *     over and back costs more than matching it (measured: ban latency p50
  *     1.0 ms through the thread when idle). Order is kept, since nothing
  *     is pending; a flood makes batches big, and those go to the thread;
- *   - if the thread dies (a bug, a resource limit), the error is reported to
- *     `onFault` once, and from then on, starting with the batches it had
+ *   - if the thread dies (a bug, a resource limit) or never starts, the
+ *     error is reported to `onFault` once, and from then on, starting with the batches it had
  *     not answered, lines are matched on the main thread, from the same
  *     ring: no line is lost. (Only a batch the thread finished but whose
  *     answer died with it, after its bytes were reused, is reported to
@@ -51,6 +51,18 @@ export const LOCAL_BATCH_MAX = 16;
 const YOUNG_GENERATION_MB = 3;
 /** how long `add` waits for a thread that answers nothing before giving up on it */
 const STALL_MS = 10_000;
+/** ... and for one that has not said it started (it takes well under a second, even on a busy machine) */
+const START_STALL_MS = 2_000;
+
+/**
+ * The shared `progress` words: [0] batches the thread has finished (the
+ * main thread waits on it), [STARTED] whether it has started: 0 not yet,
+ * START_READY, or START_FAILED (its 'error' event follows, but cannot reach
+ * a main thread blocked waiting for room in the ring).
+ */
+export const STARTED = 1;
+export const START_READY = 1;
+export const START_FAILED = -1;
 
 export interface MatchThreadOptions<M> {
   setup: BatchMatcherSetup;
@@ -68,6 +80,8 @@ export interface MatchThreadOptions<M> {
   localBatchMax?: number;
   /** the thread's script, for tests (a thread that fails on purpose) */
   workerScript?: URL;
+  /** START_STALL_MS, for tests */
+  startStallMs?: number;
 }
 
 interface Batch<M> {
@@ -104,7 +118,7 @@ export class MatchThread<M> {
     this.#local = new BatchMatcher(opts.setup);
     const ring = new SharedArrayBuffer(opts.ringBytes ?? RING_BYTES);
     this.#ring = new RingWriter(ring);
-    const progress = new SharedArrayBuffer(4);
+    const progress = new SharedArrayBuffer(8);
     this.#done = new Int32Array(progress);
     try {
       const w = new Worker(opts.workerScript ?? new URL('./match-worker.js', import.meta.url), {
@@ -211,6 +225,9 @@ export class MatchThread<M> {
    * Blocks until the thread has finished enough batches for `datagram` to
    * fit. Their answers cannot be read while blocked (they arrive as
    * events): their bytes are given back now, their answers read later.
+   * Nor can the thread's 'error' event: a thread that failed to start says
+   * so in shared memory, and one that says nothing is given up on after
+   * START_STALL_MS (STALL_MS once it has started).
    */
   #makeRoom(datagram: Uint8Array): void {
     const started = Date.now();
@@ -226,11 +243,17 @@ export class MatchThread<M> {
         }
       }
       if (this.#ring.cost(datagram.length) > 0) return;
-      if (Date.now() - started > STALL_MS) {
-        this.#lost(new Error(`the matching thread answered nothing for ${STALL_MS / 1000} s`));
+      const start = Atomics.load(this.#done, STARTED);
+      if (start === START_FAILED) {
+        this.#lost(new Error('the matching thread failed to start'));
         return;
       }
-      Atomics.wait(this.#done, 0, finished, 100);
+      const limit = start === START_READY ? STALL_MS : (this.#opts.startStallMs ?? START_STALL_MS);
+      if (Date.now() - started > limit) {
+        this.#lost(new Error(start === START_READY ? `the matching thread answered nothing for ${limit / 1000} s` : `the matching thread did not start within ${limit / 1000} s`));
+        return;
+      }
+      Atomics.wait(this.#done, 0, finished, Math.min(100, limit));
     }
   }
 

@@ -3,16 +3,25 @@
  * Batches in, in order: where their datagrams lie in the shared ring
  * (datagram-ring.ts); what BatchMatcher found out, in the same order. After
  * each batch it counts one in `progress`, which the main thread watches
- * when it waits for room in the ring.
+ * when it waits for room in the ring; once, before any batch, it says there
+ * whether it started (`STARTED`).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { BatchMatcher, type BatchMatcherSetup } from './batch-matcher.js';
-import type { FromMatchThread, ToMatchThread } from './match-thread.js';
+import { START_FAILED, START_READY, STARTED, type FromMatchThread, type ToMatchThread } from './match-thread.js';
 
 const { setup, progress, ring } = workerData as { setup: BatchMatcherSetup; progress: SharedArrayBuffer; ring: SharedArrayBuffer };
 const done = new Int32Array(progress);
 const bytes = Buffer.from(ring);
-const matcher = new BatchMatcher(setup);
+let matcher: BatchMatcher;
+try {
+  matcher = new BatchMatcher(setup);
+} catch (err) {
+  // Said in shared memory first: a main thread waiting for room in the ring gets no events.
+  signal(STARTED, START_FAILED);
+  throw err;
+}
+signal(STARTED, START_READY);
 const port = parentPort!;
 
 port.on('message', (msg: ToMatchThread) => {
@@ -21,3 +30,8 @@ port.on('message', (msg: ToMatchThread) => {
   Atomics.add(done, 0, 1);
   Atomics.notify(done, 0);
 });
+
+function signal(slot: number, value: number): void {
+  Atomics.store(done, slot, value);
+  Atomics.notify(done, 0); // the main thread waits on slot 0
+}

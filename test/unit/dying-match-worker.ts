@@ -5,11 +5,12 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { BatchMatcher, type BatchMatcherSetup } from '../../src/match/batch-matcher.js';
-import type { ToMatchThread } from '../../src/match/match-thread.js';
+import { START_READY, STARTED, type ToMatchThread } from '../../src/match/match-thread.js';
 
 const { setup, progress, ring } = workerData as { setup: BatchMatcherSetup; progress: SharedArrayBuffer; ring: SharedArrayBuffer };
 const done = new Int32Array(progress);
 const matcher = new BatchMatcher(setup);
+Atomics.store(done, STARTED, START_READY);
 let batches = 0;
 parentPort!.on('message', (msg: ToMatchThread) => {
   if (++batches === 2) throw new Error('the matching thread broke');

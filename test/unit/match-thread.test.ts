@@ -80,7 +80,7 @@ test('what crosses from the matching thread is exactly what the matcher found, l
 });
 
 /** Runs batches through a MatchThread and collects what comes back, in order. */
-function collector(opts: { workerScript?: URL; localBatchMax?: number } = {}) {
+function collector(opts: { workerScript?: URL; localBatchMax?: number; ringBytes?: number; startStallMs?: number } = {}) {
   const seen: { batch: number; report: LineReport }[] = [];
   const faults: string[] = [];
   const dropped: string[] = [];
@@ -142,6 +142,19 @@ test('when the matching thread dies, the batches it owed and all later ones are 
   assert.deepEqual(c.dropped, []);
   const addresses = c.seen.map(({ batch, report }) => `${batch} ${report.skipped === undefined && report.found?.verdict.kind === 'bad' ? report.found.verdict.offences[0]!.ip.text : '?'}`);
   assert.deepEqual(addresses, ['0 192.0.2.1', '1 192.0.2.2', '2 192.0.2.3', '3 192.0.2.4']);
+});
+
+test('a matching thread that never starts is given up on when the ring is full, and its lines are matched here, none lost', async () => {
+  const c = collector({ workerScript: new URL('./stuck-match-worker.js', import.meta.url), ringBytes: 16 * 1024, startStallMs: 300 });
+  const lines = Array.from({ length: 400 }, (_, i) => failed(`10.0.${i >> 8}.${i & 255}`, i)); // about twice what the ring holds
+  c.submit(lines, 0);
+  await c.thread.idle();
+  assert.deepEqual(c.faults, ['the matching thread did not start within 0.3 s']);
+  assert.equal(c.thread.threadGone, true);
+  assert.deepEqual(c.dropped, []);
+  await c.thread.close();
+  const got = c.seen.map(({ report }) => (report.skipped === undefined && report.found?.verdict.kind === 'bad' ? report.found.verdict.offences[0]!.ip.text : '?'));
+  assert.deepEqual(got, lines.map((_, i) => `10.0.${i >> 8}.${i & 255}`));
 });
 
 test('a small batch with none pending is matched at once on the calling thread; with one pending it waits its turn', async () => {
