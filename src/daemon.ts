@@ -26,7 +26,8 @@
  *   - verify (every `verifyMs`): lists written to are read back, to catch
  *     the kernel's silent evictions from a full list.
  *   - housekeeping (every `saveMs`): quiet windows pruned, expired bans
- *     dropped, state saved when anything changed.
+ *     dropped, state saved when anything changed, in the background (a
+ *     slice at a time: lines keep flowing); at shutdown, at once.
  * All timers are unref'd: only the socket keeps the process alive.
  */
 import type { Config } from './config/schema.js';
@@ -43,8 +44,9 @@ import { batchMatcherSetup } from './match/batch-matcher.js';
 import type { LineReport } from './match/match-wire.js';
 import { MatchThread } from './match/match-thread.js';
 import { MAX_DATAGRAM, SyslogSocket } from './source/syslog-socket.js';
-import { encodeState, readStateFile, writeFileAtomic, type SavedWindow } from './state/state-file.js';
+import { encodeState, readStateFile, writeFileAtomic, writeFileAtomicInSlices, type SavedWindow } from './state/state-file.js';
 import { BanEngine } from './track/ban-engine.js';
+import type { WindowEntry } from './track/offence-windows.js';
 
 export interface DaemonOptions {
   configFile: string;
@@ -90,6 +92,8 @@ export class Daemon {
   #matching: MatchThread<number>;
   #socket: SyslogSocket | undefined;
   #dirty = false;
+  /** the save in the background, if one is under way (housekeeping) */
+  #saving: { cancelled: boolean; done: Promise<void> } | undefined;
   readonly stats: DaemonStats = { datagrams: 0, skipped: 0, matched: 0, blocks: 0, unblocks: 0 };
 
   private constructor(opts: DaemonOptions, config: Config) {
@@ -248,6 +252,8 @@ export class Daemon {
     this.#socket = undefined;
     this.#flush();
     await this.#matching.close();
+    // A save under way stops at its next slice; this one, written at once, has everything.
+    if (this.#saving) this.#saving.cancelled = true;
     this.#saveState();
     this.#conntrack.close();
     const e = this.#enforcer;
@@ -292,7 +298,7 @@ export class Daemon {
     const pruned = this.#engine.prune(this.#clock());
     this.#enforcer.expire();
     if (pruned > 0) this.#dirty = true;
-    if (this.#dirty) this.#saveState();
+    if (this.#dirty && this.#saving === undefined) this.#saveInBackground();
   }
 
   #restoreState(config: Config): void {
@@ -328,21 +334,65 @@ export class Daemon {
     this.#log.info({ stateFile: config.stateFile, windows, bans: bans.length, skipped, savedAt: new Date(state.savedAt).toISOString() }, 'state restored');
   }
 
+  /** Saves now, before returning (at shutdown). */
   #saveState(): void {
     if (this.#opts.dryRun) return;
-    const config = this.#engine.config;
-    const wall = this.#wall();
-    const mono = this.#clock();
-    const engine = this.#engine;
-    function* windows(): Generator<SavedWindow> {
-      for (const w of engine.windows.entries()) yield { blocktype: w.blocktype, ip: w.ip, times: w.times.map((t) => Math.round(wall - (mono - t))) };
-    }
+    const file = this.#engine.config.stateFile;
     try {
-      writeFileAtomic(config.stateFile, encodeState({ savedAt: wall, windows: windows(), bans: this.#enforcer.snapshot() }));
+      writeFileAtomic(file, this.#stateNow(this.#engine.windows.entries()));
       this.#dirty = false;
     } catch (err) {
-      this.#limited('state-save', { stateFile: config.stateFile, err: (err as Error).message }, 'could not save the state file; windows and bans stay in memory and saving is retried');
+      this.#saveFailed(file, err as Error);
     }
+  }
+
+  /**
+   * Saves what there is now, written a slice at a time while lines keep
+   * coming (state-file.ts, writeFileAtomicInSlices): the windows are copied
+   * first (milliseconds), and the writing, about a second per million
+   * windows, no longer holds up the socket. Changes made meanwhile go in
+   * the next save.
+   */
+  #saveInBackground(): void {
+    if (this.#opts.dryRun) return;
+    const file = this.#engine.config.stateFile;
+    let pieces: Iterable<string>;
+    try {
+      pieces = this.#stateNow(this.#engine.windows.snapshot());
+    } catch (err) {
+      this.#saveFailed(file, err as Error);
+      return;
+    }
+    this.#dirty = false;
+    const saving: { cancelled: boolean; done: Promise<void> } = { cancelled: false, done: Promise.resolve() };
+    saving.done = writeFileAtomicInSlices(file, pieces, { cancelled: () => saving.cancelled })
+      .then(
+        (written) => {
+          if (!written) this.#dirty = true;
+        },
+        (err: Error) => {
+          this.#dirty = true;
+          this.#saveFailed(file, err);
+        },
+      )
+      .finally(() => {
+        if (this.#saving === saving) this.#saving = undefined;
+      });
+    this.#saving = saving;
+  }
+
+  /** The state file's text for these windows (monotonic times) and the bans active now. */
+  #stateNow(windows: Iterable<WindowEntry>): Iterable<string> {
+    const wall = this.#wall();
+    const mono = this.#clock();
+    function* saved(): Generator<SavedWindow> {
+      for (const w of windows) yield { blocktype: w.blocktype, ip: w.ip, times: w.times.map((t) => Math.round(wall - (mono - t))) };
+    }
+    return encodeState({ savedAt: wall, windows: saved(), bans: this.#enforcer.snapshot() });
+  }
+
+  #saveFailed(file: string, err: Error): void {
+    this.#limited('state-save', { stateFile: file, err: err.message }, 'could not save the state file; windows and bans stay in memory and saving is retried');
   }
 
   #bind(config: Config): void {

@@ -12,7 +12,7 @@
  *     state file at all is set aside (renamed `.corrupt-<time>`) with a
  *     warning: the daemon starts empty rather than not at all.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
 import { TARGET_NAME_RE } from '../config/schema.js';
 import type { ActiveBan } from '../enforce/enforcer.js';
@@ -140,10 +140,44 @@ function canonicalIp(v: unknown): boolean {
 
 /** write (in 64 KiB pieces, so the whole text is never in memory at once), fsync, rename, fsync the folder */
 export function writeFileAtomic(path: string, pieces: Iterable<string>): void {
+  for (const _ of atomicWriteSteps(path, pieces, '')) {
+    // each step is a 64 KiB write: nothing to do between them here
+  }
+}
+
+/**
+ * writeFileAtomic for the running daemon: the same steps, but the event
+ * loop runs between slices of about `sliceMs` (lines keep being read,
+ * matched and decided), so a state of millions of windows, a second or
+ * more to write, stops nothing. `cancelled` is asked before each slice: a
+ * cancelled write removes its temporary file, leaves the state file as it
+ * was, and resolves false. Its temporary file is its own, so a save made
+ * meanwhile with writeFileAtomic (at shutdown) never meets it.
+ */
+export async function writeFileAtomicInSlices(path: string, pieces: Iterable<string>, opts: { sliceMs?: number; cancelled?: () => boolean } = {}): Promise<boolean> {
+  const sliceMs = opts.sliceMs ?? 10;
+  const steps = atomicWriteSteps(path, pieces, '.bg');
+  let sliceStart = performance.now();
+  for (;;) {
+    if (opts.cancelled?.() === true) {
+      steps.return();
+      return false;
+    }
+    if (steps.next().done === true) return true;
+    if (performance.now() - sliceStart >= sliceMs) {
+      await new Promise((resolve) => setImmediate(resolve));
+      sliceStart = performance.now();
+    }
+  }
+}
+
+/** The steps of an atomic write, one per 64 KiB written; stopped early, it removes its temporary file. */
+function* atomicWriteSteps(path: string, pieces: Iterable<string>, tmpTag: string): Generator<void, void, undefined> {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.tmp`);
+  const tmp = join(dir, `.${basename(path)}.${process.pid}${tmpTag}.tmp`);
   const fd = openSync(tmp, 'w', 0o600);
+  let written = false;
   try {
     let buf = '';
     for (const piece of pieces) {
@@ -151,12 +185,15 @@ export function writeFileAtomic(path: string, pieces: Iterable<string>): void {
       if (buf.length >= 65536) {
         writeSync(fd, buf);
         buf = '';
+        yield;
       }
     }
     if (buf) writeSync(fd, buf);
     fsyncSync(fd);
+    written = true;
   } finally {
     closeSync(fd);
+    if (!written) rmSync(tmp, { force: true });
   }
   renameSync(tmp, path);
   const dfd = openSync(dir, 'r');

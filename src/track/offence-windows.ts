@@ -71,6 +71,35 @@ function hashWords(k: Uint32Array, at = 0): number {
   return h >>> 0;
 }
 
+/** What a table's windows are read from: its own arrays, or copies of them (`snapshot`). */
+export interface TableView {
+  readonly ring: number;
+  readonly base: number;
+  /** first slot of the least-recently-used list, NIL when empty */
+  readonly head: number;
+  readonly next: Int32Array;
+  readonly keys: Uint32Array;
+  readonly times: Uint32Array;
+  readonly count: Uint16Array;
+}
+
+/** The windows of a view, least recently touched first. */
+function* viewEntries(v: TableView): IterableIterator<{ ip: string; times: number[] }> {
+  const bytes = new Uint8Array(16);
+  for (let slot = v.head; slot !== NIL; slot = v.next[slot]!) {
+    for (let w = 0; w < 4; w++) {
+      const k = v.keys[slot * 4 + w]!;
+      bytes[w * 4] = k >>> 24;
+      bytes[w * 4 + 1] = (k >>> 16) & 0xff;
+      bytes[w * 4 + 2] = (k >>> 8) & 0xff;
+      bytes[w * 4 + 3] = k & 0xff;
+    }
+    const times: number[] = [];
+    for (let i = 0; i < v.count[slot]!; i++) times.push(v.base + v.times[slot * v.ring + i]!);
+    yield { ip: formatIpBytes(bytes), times };
+  }
+}
+
 /** One blocktype's windows. */
 class WindowTable {
   readonly ring: number;
@@ -154,10 +183,27 @@ class WindowTable {
     return dropped;
   }
 
-  *entries(): IterableIterator<{ ip: string; times: number[] }> {
-    for (let s = this.#lruHead; s !== NIL; s = this.#next[s]!) {
-      yield { ip: this.#ipText(s), times: this.#timesOf(s) };
-    }
+  entries(): IterableIterator<{ ip: string; times: number[] }> {
+    return viewEntries(this.#view(false));
+  }
+
+  /** The windows as they are now, in arrays of their own (one copy of each), to be read while these change. */
+  snapshot(): TableView {
+    return this.#view(true);
+  }
+
+  #view(copy: boolean): TableView {
+    const used = this.#used;
+    const take = <T extends Uint32Array | Uint16Array | Int32Array>(a: T, per: number): T => (copy ? (a.slice(0, used * per) as T) : a);
+    return {
+      ring: this.ring,
+      base: this.#base,
+      head: this.#lruHead,
+      next: take(this.#next, 1),
+      keys: take(this.#keys, 4),
+      times: take(this.#times, this.ring),
+      count: take(this.#count, 1),
+    };
   }
 
   // ---- slots ------------------------------------------------------------
@@ -265,23 +311,6 @@ class WindowTable {
     return this.#base + this.#times[slot * this.ring + n - 1]!;
   }
 
-  #timesOf(slot: number): number[] {
-    const out: number[] = [];
-    for (let i = 0; i < this.#count[slot]!; i++) out.push(this.#base + this.#times[slot * this.ring + i]!);
-    return out;
-  }
-
-  #ipText(slot: number): string {
-    const bytes = new Uint8Array(16);
-    for (let w = 0; w < 4; w++) {
-      const v = this.#keys[slot * 4 + w]!;
-      bytes[w * 4] = v >>> 24;
-      bytes[w * 4 + 1] = (v >>> 16) & 0xff;
-      bytes[w * 4 + 2] = (v >>> 8) & 0xff;
-      bytes[w * 4 + 3] = v & 0xff;
-    }
-    return formatIpBytes(bytes);
-  }
 
   // ---- the least-recently-used list -------------------------------------
 
@@ -414,10 +443,19 @@ export class OffenceWindows {
     return dropped;
   }
 
-  *entries(): IterableIterator<WindowEntry> {
-    for (const [blocktype, table] of this.#tables) {
-      for (const e of table.entries()) yield { blocktype, ip: e.ip, times: e.times };
-    }
+  entries(): IterableIterator<WindowEntry> {
+    return tablesEntries([...this.#tables].map(([blocktype, t]) => ({ blocktype, windows: t.entries() })));
+  }
+
+  /**
+   * The windows as they are now, to be read later while these change (the
+   * daemon writes the state file a slice at a time): each table's arrays
+   * are copied, some 40 bytes a window, which takes milliseconds where
+   * writing them out takes a second per million.
+   */
+  snapshot(): Iterable<WindowEntry> {
+    const views = [...this.#tables].map(([blocktype, t]) => ({ blocktype, view: t.snapshot() }));
+    return { [Symbol.iterator]: () => tablesEntries(views.map(({ blocktype, view }) => ({ blocktype, windows: viewEntries(view) }))) };
   }
 
   /** The blocktype's table, made anew (windows carried over) when a reload changed its minocc. */
@@ -440,4 +478,8 @@ export class OffenceWindows {
 function ipFromText(text: string): ParsedIp | undefined {
   const r = parseIp(text);
   return r.ok ? r.value : undefined;
+}
+
+function* tablesEntries(tables: readonly { blocktype: string; windows: Iterable<{ ip: string; times: number[] }> }[]): IterableIterator<WindowEntry> {
+  for (const { blocktype, windows } of tables) for (const e of windows) yield { blocktype, ip: e.ip, times: e.times };
 }

@@ -86,6 +86,19 @@ test('times stay exact across the base moving forward (months of uptime)', () =>
   assert.deepEqual(e.times, [now - 10 * day]);
 });
 
+test('a snapshot keeps the windows as they were, whatever happens to them afterwards', () => {
+  const w = new OffenceWindows(100_000);
+  for (let i = 0; i < 3000; i++) w.record(i % 2 ? 'ssh' : 'mail', ip(`10.0.${i >> 8}.${i & 255}`), i, 60_000, 5);
+  const before = [...w.entries()];
+  const snap = w.snapshot();
+  for (let i = 0; i < 3000; i++) w.record('ssh', ip(`10.1.${i >> 8}.${i & 255}`), 5000 + i, 60_000, 5); // new windows; the tables grow
+  for (let i = 0; i < 1000; i++) w.forget(ip(`10.0.${i >> 8}.${i & 255}`), ['ssh', 'mail']);
+  w.record('mail', ip('10.0.20.1'), 9000, 60_000, 5);
+  assert.deepEqual([...snap], before);
+  assert.deepEqual([...snap], before, 'and reads the same again');
+  assert.notDeepEqual([...w.entries()], before);
+});
+
 test('a reload that changes minocc keeps the windows, and the tables grow past their first size', () => {
   const w = new OffenceWindows(100_000);
   for (let i = 0; i < 5000; i++) w.record('ssh', ip(`10.0.${i >> 8}.${i & 255}`), i, 60_000, 5);

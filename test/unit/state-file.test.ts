@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { decodeState, encodeState, readStateFile, writeFileAtomic } from '../../src/state/state-file.js';
+import { decodeState, encodeState, readStateFile, writeFileAtomic, writeFileAtomicInSlices } from '../../src/state/state-file.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'banban-state-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -20,6 +20,33 @@ test('a saved state reads back the same, written in pieces', () => {
   assert.deepEqual(back.state.windows, windows);
   assert.deepEqual(back.state.bans, bans);
   assert.deepEqual(readdirSync(dir), ['state.json'], 'no temporary file is left behind');
+});
+
+test('a save written in slices lets the event loop run between them, and writes what a save at once writes', async () => {
+  const sub = mkdtempSync(join(dir, 'slices-'));
+  const windows = Array.from({ length: 50_000 }, (_, i) => ({ blocktype: 'ssh', ip: `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`, times: [1_700_000_000_000 + i] }));
+  const state = () => encodeState({ savedAt: 1_700_000_000_500, windows: windows.values(), bans: [] });
+  writeFileAtomic(join(sub, 'at-once.json'), state());
+  let turns = 0;
+  const counter = setInterval(() => turns++, 0);
+  const written = await writeFileAtomicInSlices(join(sub, 'sliced.json'), state(), { sliceMs: 0 });
+  clearInterval(counter);
+  assert.equal(written, true);
+  assert.ok(turns > 0, 'timers ran while it was being written');
+  assert.equal(readFileSync(join(sub, 'sliced.json'), 'utf8'), readFileSync(join(sub, 'at-once.json'), 'utf8'));
+  assert.deepEqual(readdirSync(sub).sort(), ['at-once.json', 'sliced.json'], 'no temporary file is left behind');
+});
+
+test('a save in slices that is cancelled leaves the state file as it was and no temporary file', async () => {
+  const sub = mkdtempSync(join(dir, 'cancel-'));
+  const file = join(sub, 'state.json');
+  writeFileSync(file, 'the previous state');
+  const windows = Array.from({ length: 50_000 }, (_, i) => ({ blocktype: 'ssh', ip: `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`, times: [1_700_000_000_000 + i] }));
+  let slices = 0;
+  const written = await writeFileAtomicInSlices(file, encodeState({ savedAt: 1, windows: windows.values(), bans: [] }), { sliceMs: 0, cancelled: () => ++slices > 3 });
+  assert.equal(written, false);
+  assert.equal(readFileSync(file, 'utf8'), 'the previous state');
+  assert.deepEqual(readdirSync(sub), ['state.json']);
 });
 
 test('entries that fail validation are skipped and counted, never trusted', () => {
