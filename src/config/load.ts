@@ -54,6 +54,8 @@ const MAX_MINOCC = 1000;
 const MAX_INTERVAL = 31 * 24 * 3600;
 const MAX_BANTIME = 366 * 24 * 3600;
 const MAX_MAX_TRACKED = 50_000_000;
+/** times one blocktype's windows may hold in all, max_tracked * (minocc - 1): 4 GB of them */
+const MAX_WINDOW_TIMES = 2 ** 30;
 const BLOCKTYPE_NAME_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /**
@@ -293,6 +295,17 @@ class Loader {
     let stateFile = this.#absPath(entries.get('state_file'), DEFAULTS.stateFile);
     if (this.#overrides.stateFile !== undefined) stateFile = path.resolve(this.#overrides.stateFile);
     const maxLine = this.#integer(entries.get('max_line'), 256, 65535, DEFAULTS.maxLine);
+    // A blocktype's windows keep minocc-1 times of 4 bytes for up to max_tracked addresses.
+    for (const bt of blocktypes) {
+      const times = maxTracked * (bt.minocc - 1);
+      if (times > MAX_WINDOW_TIMES) {
+        this.#error(
+          entries.get('max_tracked')?.value ?? top,
+          `blocktypes.${bt.name}.minocc`,
+          `minocc ${bt.minocc} with max_tracked ${maxTracked} lets the windows of blocktype ${bt.name} grow to ${Math.round((times * 4) / 2 ** 30)} GB; lower max_tracked or minocc: max_tracked × (minocc - 1) may be ${MAX_WINDOW_TIMES} at most`,
+        );
+      }
+    }
 
     if (this.#errorCount() > 0) return undefined;
     return {

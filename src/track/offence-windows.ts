@@ -23,8 +23,9 @@
  *     at most 3/4 full) hashed with a per-process random seed, so an
  *     attacker who controls a /64 cannot choose addresses that pile into
  *     one probe chain.
- * At minocc 3 a window costs about 40 bytes (README, Benchmarks, 5). Tables
- * start small and double up to the cap.
+ * At minocc 3 a window costs about 40 bytes (README, Benchmarks, 5). The
+ * slot arrays are sized for the cap from the start, and take memory only as
+ * slots are used; the index starts small and doubles up to the cap.
  *
  * Unlike the Perl banban, each blocktype counts on its own: an SSH failure
  * does not bring a mail offender nearer its threshold.
@@ -44,6 +45,8 @@ const MAX_WINDOW_MS = 32 * 86_400_000;
 /** Uint32 ms offsets reach 49.7 days: move the base on a day before that (about every 16 days) */
 const REBASE_AT_MS = 2 ** 32 - 86_400_000;
 const INITIAL_SLOTS = 1024;
+/** slot arrays up to this size are made for the cap at once (WindowTable) */
+const UPFRONT_BYTES = 256 * 2 ** 20;
 const NIL = -1;
 
 /** The four address words of an IPv4 or IPv6 address. */
@@ -128,7 +131,33 @@ class WindowTable {
     readonly cap: number,
   ) {
     this.ring = Math.max(1, ring);
+    // The slot arrays are made for the cap at once (up to UPFRONT_BYTES). The kernel hands out
+    // their pages as they are first touched, and slots are used from the first on, so a slot never
+    // used costs address space, not memory; and arrays that never grow are never copied. (Grown by
+    // doubling, each copy left the old arrays, 34 MB at a million slots, in memory until V8's next
+    // full collection: the bench's RSS after 2 million addresses came out at 150 or 187 MB as
+    // that fell.) Past UPFRONT_BYTES (a huge minocc times a huge max_tracked) they double.
+    this.#room(Math.min(cap, Math.max(INITIAL_SLOTS, Math.floor(UPFRONT_BYTES / this.#slotBytes()))));
     this.#allocate(Math.min(cap, INITIAL_SLOTS));
+  }
+
+  #slotBytes(): number {
+    return 4 * 4 + this.ring * 4 + 2 + 4 + 4;
+  }
+
+  /** Makes the slot arrays hold at least `slots` slots, copying them if they must grow. */
+  #room(slots: number): void {
+    if (this.#count !== undefined && this.#count.length >= slots) return;
+    const grow = <T extends Uint32Array | Uint16Array | Int32Array>(a: T | undefined, n: number, make: (n: number) => T): T => {
+      const b = make(n);
+      if (a !== undefined) b.set(a);
+      return b;
+    };
+    this.#keys = grow(this.#keys, slots * 4, (n) => new Uint32Array(n));
+    this.#times = grow(this.#times, slots * this.ring, (n) => new Uint32Array(n));
+    this.#count = grow(this.#count, slots, (n) => new Uint16Array(n));
+    this.#prev = grow(this.#prev, slots, (n) => new Int32Array(n));
+    this.#next = grow(this.#next, slots, (n) => new Int32Array(n));
   }
 
   get size(): number {
@@ -208,18 +237,9 @@ class WindowTable {
 
   // ---- slots ------------------------------------------------------------
 
+  /** Room for `slots` slots in use: slot arrays (if they are smaller), and an index sized for them (each of its buckets gets touched). */
   #allocate(slots: number): void {
-    const old = this.#slots;
-    const grow = <T extends Uint32Array | Uint16Array | Int32Array>(a: T | undefined, n: number, make: (n: number) => T): T => {
-      const b = make(n);
-      if (a !== undefined) b.set(a);
-      return b;
-    };
-    this.#keys = grow(old ? this.#keys : undefined, slots * 4, (n) => new Uint32Array(n));
-    this.#times = grow(old ? this.#times : undefined, slots * this.ring, (n) => new Uint32Array(n));
-    this.#count = grow(old ? this.#count : undefined, slots, (n) => new Uint16Array(n));
-    this.#prev = grow(old ? this.#prev : undefined, slots, (n) => new Int32Array(n));
-    this.#next = grow(old ? this.#next : undefined, slots, (n) => new Int32Array(n));
+    this.#room(slots);
     this.#slots = slots;
     // Load factor at most 3/4, and any size (not a power of two: that would double the index of a
     // full table of 2^k slots): 5.3 MB less for 2 million windows.

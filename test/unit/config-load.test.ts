@@ -545,6 +545,13 @@ test('max_tracked must be a whole number from 1 to 50 million', () => {
   assert.equal(load(yaml('max_tracked: 50000000', ...MINIMAL.trimEnd().split('\n'))).config.maxTracked, 50_000_000);
 });
 
+test('max_tracked times minocc may not ask for gigabytes of windows', () => {
+  const text = (tracked: number, minocc: number) => yaml(`max_tracked: ${tracked}`, 'ignorenets: [127.0.0.0/8]', 'blocktypes:', '  ssh:', `    minocc: ${minocc}`, '    patterns:', `  ${PATTERN}`);
+  assertError(text(5_000_000, 1000), 'blocktypes.ssh.minocc', 1, /minocc 1000 with max_tracked 5000000 lets the windows of blocktype ssh grow to 19 GB; lower max_tracked or minocc/);
+  assert.equal(load(text(1_000_000, 1000)).config.blocktypes[0]!.minocc, 1000);
+  assert.equal(load(text(50_000_000, 5)).config.maxTracked, 50_000_000);
+});
+
 test('a number with underscores is refused with the plain spelling', () => {
   assertError(yaml('max_tracked: 100_000', ...MINIMAL.trimEnd().split('\n')), 'max_tracked', 1, /cannot contain '_'; write 100000/);
 });

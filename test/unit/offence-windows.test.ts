@@ -86,6 +86,14 @@ test('times stay exact across the base moving forward (months of uptime)', () =>
   assert.deepEqual(e.times, [now - 10 * day]);
 });
 
+test('windows of a huge minocc start in arrays made smaller than the cap, which grow keeping every window', () => {
+  const w = new OffenceWindows(100_000);
+  const n = 70_000; // past the slots made at once for minocc 1000 (UPFRONT_BYTES / about 4 kB a slot)
+  for (let i = 0; i < n; i++) w.record('ssh', ip(`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`), i, 600_000, 1000);
+  assert.equal(w.size, n);
+  for (const i of [0, 1, 40_000, 66_000, n - 1]) assert.equal(w.record('ssh', ip(`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`), n + i, 600_000, 1000), 2, `window ${i}`);
+});
+
 test('a snapshot keeps the windows as they were, whatever happens to them afterwards', () => {
   const w = new OffenceWindows(100_000);
   for (let i = 0; i < 3000; i++) w.record(i % 2 ? 'ssh' : 'mail', ip(`10.0.${i >> 8}.${i & 255}`), i, 60_000, 5);
