@@ -9,13 +9,14 @@
  *     and `prune` drops windows that have gone quiet, so a window never
  *     outlives its interval by more than one prune period;
  *   - each blocktype holds at most `cap` windows: when a new one would exceed
- *     it, the least recently touched is evicted. Memory is bounded by the cap
- *     whatever an attacker sends.
+ *     it, the least recently touched is evicted (to the millisecond: of the
+ *     two families' oldest, the one touched longer ago). Memory is bounded by
+ *     the cap whatever an attacker sends.
  *
  * Layout. Millions of attacking addresses must fit in little memory (a JS
  * Map of strings to arrays costs over 300 bytes a window), so each blocktype
- * has one table of flat typed arrays:
- *   - the address as four 32-bit words (IPv4 as ::ffff:a.b.c.d);
+ * has two tables of flat typed arrays, one per address family:
+ *   - the address as one 32-bit word (IPv4) or four (IPv6);
  *   - the last minocc-1 times, as Uint32 milliseconds from a base time that
  *     moves forward every few weeks (exact to the millisecond);
  *   - prev/next slot links of a least-recently-used list;
@@ -23,9 +24,10 @@
  *     at most 3/4 full) hashed with a per-process random seed, so an
  *     attacker who controls a /64 cannot choose addresses that pile into
  *     one probe chain.
- * At minocc 3 a window costs about 40 bytes (README, Benchmarks, 5). The
- * slot arrays are sized for the cap from the start, and take memory only as
- * slots are used; the index starts small and doubles up to the cap.
+ * At minocc 3 a window costs about 28 bytes for IPv4 and 40 for IPv6
+ * (README, Benchmarks, 5). The slot arrays are sized for the cap from the
+ * start, and take memory only as slots are used; the index starts small
+ * and doubles up to the cap.
  *
  * Unlike the Perl banban, each blocktype counts on its own: an SSH failure
  * does not bring a mail offender nearer its threshold.
@@ -49,23 +51,16 @@ const INITIAL_SLOTS = 1024;
 const UPFRONT_BYTES = 256 * 2 ** 20;
 const NIL = -1;
 
-/** The four address words of an IPv4 or IPv6 address. */
+/** An address's 32-bit words: one for IPv4, four for IPv6 (its table's `words`). */
 function wordsOf(ip: ParsedIp, out: Uint32Array): void {
   const b = ip.bytes;
-  if (b.length === 4) {
-    out[0] = 0;
-    out[1] = 0;
-    out[2] = 0xffff;
-    out[3] = ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
-    return;
-  }
-  for (let w = 0; w < 4; w++) out[w] = ((b[w * 4]! << 24) | (b[w * 4 + 1]! << 16) | (b[w * 4 + 2]! << 8) | b[w * 4 + 3]!) >>> 0;
+  for (let w = 0; w < b.length / 4; w++) out[w] = ((b[w * 4]! << 24) | (b[w * 4 + 1]! << 16) | (b[w * 4 + 2]! << 8) | b[w * 4 + 3]!) >>> 0;
 }
 
-/** Hash of the four words at `k[at..at+4]`. */
-function hashWords(k: Uint32Array, at = 0): number {
+/** Hash of the `words` words at `k[at..]`. */
+function hashWords(k: Uint32Array, at: number, words: number): number {
   let h = SEED ^ 0x9e3779b9;
-  for (let w = at; w < at + 4; w++) {
+  for (let w = at; w < at + words; w++) {
     h = Math.imul(h ^ k[w]!, 0x85ebca6b);
     h ^= h >>> 13;
     h = Math.imul(h, 0xc2b2ae35);
@@ -76,6 +71,8 @@ function hashWords(k: Uint32Array, at = 0): number {
 
 /** What a table's windows are read from: its own arrays, or copies of them (`snapshot`). */
 export interface TableView {
+  /** address words per slot: 1 (IPv4) or 4 (IPv6) */
+  readonly words: number;
   readonly ring: number;
   readonly base: number;
   /** first slot of the least-recently-used list, NIL when empty */
@@ -88,10 +85,10 @@ export interface TableView {
 
 /** The windows of a view, least recently touched first. */
 function* viewEntries(v: TableView): IterableIterator<{ ip: string; times: number[] }> {
-  const bytes = new Uint8Array(16);
+  const bytes = new Uint8Array(v.words * 4);
   for (let slot = v.head; slot !== NIL; slot = v.next[slot]!) {
-    for (let w = 0; w < 4; w++) {
-      const k = v.keys[slot * 4 + w]!;
+    for (let w = 0; w < v.words; w++) {
+      const k = v.keys[slot * v.words + w]!;
       bytes[w * 4] = k >>> 24;
       bytes[w * 4 + 1] = (k >>> 16) & 0xff;
       bytes[w * 4 + 2] = (k >>> 8) & 0xff;
@@ -103,7 +100,12 @@ function* viewEntries(v: TableView): IterableIterator<{ ip: string; times: numbe
   }
 }
 
-/** One blocktype's windows. */
+/**
+ * One blocktype's windows of one address family. A blocktype has one
+ * table for IPv4 addresses (one word a key) and one for IPv6 (four): an
+ * IPv4 window takes 12 bytes less than it would kept as ::ffff:a.b.c.d.
+ * The cap is the blocktype's, over both (`Family`).
+ */
 class WindowTable {
   readonly ring: number;
   #slots = 0;
@@ -129,6 +131,9 @@ class WindowTable {
   constructor(
     ring: number,
     readonly cap: number,
+    readonly words: 1 | 4,
+    /** called before a window is added: makes room if the blocktype is at its cap */
+    readonly makeRoom: () => void,
   ) {
     this.ring = Math.max(1, ring);
     // The slot arrays are made for the cap at once (up to UPFRONT_BYTES). The kernel hands out
@@ -142,7 +147,7 @@ class WindowTable {
   }
 
   #slotBytes(): number {
-    return 4 * 4 + this.ring * 4 + 2 + 4 + 4;
+    return this.words * 4 + this.ring * 4 + 2 + 4 + 4;
   }
 
   /** Makes the slot arrays hold at least `slots` slots, copying them if they must grow. */
@@ -153,7 +158,7 @@ class WindowTable {
       if (a !== undefined) b.set(a);
       return b;
     };
-    this.#keys = grow(this.#keys, slots * 4, (n) => new Uint32Array(n));
+    this.#keys = grow(this.#keys, slots * this.words, (n) => new Uint32Array(n));
     this.#times = grow(this.#times, slots * this.ring, (n) => new Uint32Array(n));
     this.#count = grow(this.#count, slots, (n) => new Uint16Array(n));
     this.#prev = grow(this.#prev, slots, (n) => new Int32Array(n));
@@ -162,6 +167,11 @@ class WindowTable {
 
   get size(): number {
     return this.#size;
+  }
+
+  /** bytes of its arrays ever used (slots up to the highest used, and the index): what it takes in memory */
+  get bytesInUse(): number {
+    return this.#used * this.#slotBytes() + this.#buckets * 4;
   }
 
   record(ip: ParsedIp, now: number, intervalMs: number, minocc: number): number {
@@ -225,11 +235,12 @@ class WindowTable {
     const used = this.#used;
     const take = <T extends Uint32Array | Uint16Array | Int32Array>(a: T, per: number): T => (copy ? (a.slice(0, used * per) as T) : a);
     return {
+      words: this.words,
       ring: this.ring,
       base: this.#base,
       head: this.#lruHead,
       next: take(this.#next, 1),
-      keys: take(this.#keys, 4),
+      keys: take(this.#keys, this.words),
       times: take(this.#times, this.ring),
       count: take(this.#count, 1),
     };
@@ -248,11 +259,19 @@ class WindowTable {
     for (let s = this.#lruHead; s !== NIL; s = this.#next[s]!) this.#place(s);
   }
 
+  /** last time its least recently touched window was touched (its newest offence); Infinity when empty */
+  get oldestTouch(): number {
+    return this.#lruHead === NIL ? Infinity : this.#newest(this.#lruHead);
+  }
+
+  /** Drops the least recently touched window (the blocktype is at its cap). */
+  evictOldest(): void {
+    this.#remove(this.#lruHead);
+    this.evicted++;
+  }
+
   #insert(k: Uint32Array): number {
-    if (this.#size >= this.cap) {
-      this.#remove(this.#lruHead);
-      this.evicted++;
-    }
+    this.makeRoom();
     let slot: number;
     if (this.#free.length > 0) {
       slot = this.#free.pop()!;
@@ -260,7 +279,7 @@ class WindowTable {
       if (this.#used >= this.#slots) this.#allocate(Math.min(this.cap, this.#slots * 2));
       slot = this.#used++;
     }
-    this.#keys.set(k, slot * 4);
+    for (let w = 0; w < this.words; w++) this.#keys[slot * this.words + w] = k[w]!;
     this.#count[slot] = 0;
     this.#linkTail(slot);
     this.#place(slot);
@@ -360,13 +379,14 @@ class WindowTable {
   // ---- the index (linear probing) ---------------------------------------
 
   #keyEquals(slot: number, k: Uint32Array): boolean {
-    const o = slot * 4;
     const keys = this.#keys;
+    if (this.words === 1) return keys[slot] === k[0];
+    const o = slot * 4;
     return keys[o] === k[0] && keys[o + 1] === k[1] && keys[o + 2] === k[2] && keys[o + 3] === k[3];
   }
 
   #find(k: Uint32Array): number {
-    for (let b = this.#home(hashWords(k)); ; b = this.#after(b)) {
+    for (let b = this.#home(hashWords(k, 0, this.words)); ; b = this.#after(b)) {
       const e = this.#index[b]!;
       if (e === 0) return NIL;
       if (this.#keyEquals(e - 1, k)) return e - 1;
@@ -374,7 +394,7 @@ class WindowTable {
   }
 
   #bucketOfSlot(slot: number): number {
-    return this.#home(hashWords(this.#keys, slot * 4));
+    return this.#home(hashWords(this.#keys, slot * this.words, this.words));
   }
 
   /** A 32-bit hash to a bucket: the hash as a fraction of 2^32, times the bucket count. */
@@ -410,8 +430,48 @@ class WindowTable {
   }
 }
 
+/**
+ * One blocktype's windows: its IPv4 table and its IPv6 table, `cap` windows
+ * in both together. When a new window would pass the cap, the least
+ * recently touched of either goes: the one whose newest offence is older
+ * (to the millisecond; a window's newest offence is when it was last
+ * touched).
+ */
+class Family {
+  readonly v4: WindowTable;
+  readonly v6: WindowTable;
+
+  constructor(
+    readonly ring: number,
+    readonly cap: number,
+  ) {
+    const makeRoom = () => {
+      if (this.size < cap) return;
+      (this.v4.oldestTouch <= this.v6.oldestTouch ? this.v4 : this.v6).evictOldest();
+    };
+    this.v4 = new WindowTable(ring, cap, 1, makeRoom);
+    this.v6 = new WindowTable(ring, cap, 4, makeRoom);
+  }
+
+  get size(): number {
+    return this.v4.size + this.v6.size;
+  }
+
+  get evicted(): number {
+    return this.v4.evicted + this.v6.evicted;
+  }
+
+  table(ip: ParsedIp): WindowTable {
+    return ip.bytes.length === 4 ? this.v4 : this.v6;
+  }
+
+  prune(horizon: number): number {
+    return this.v4.prune(horizon) + this.v6.prune(horizon);
+  }
+}
+
 export class OffenceWindows {
-  readonly #tables = new Map<string, WindowTable>();
+  readonly #tables = new Map<string, Family>();
 
   /** `cap`: most windows per blocktype */
   constructor(readonly cap: number) {}
@@ -429,23 +489,30 @@ export class OffenceWindows {
     return n;
   }
 
+  /** bytes of the tables' arrays in use (WindowTable.bytesInUse) */
+  get bytesInUse(): number {
+    let n = 0;
+    for (const t of this.#tables.values()) n += t.v4.bytesInUse + t.v6.bytesInUse;
+    return n;
+  }
+
   /**
    * Counts one offence at `now` (ms). Returns how many offences the window
    * holds with this one; when that reaches `minocc` the window is cleared and
    * the caller is expected to block.
    */
   record(blocktype: string, ip: ParsedIp, now: number, intervalMs: number, minocc: number): number {
-    return this.#table(blocktype, minocc).record(ip, now, intervalMs, minocc);
+    return this.#table(blocktype, minocc).table(ip).record(ip, now, intervalMs, minocc);
   }
 
   /** Forgets every window of this address (a good line was seen). */
   forget(ip: ParsedIp, blocktypes: readonly string[]): void {
-    for (const bt of blocktypes) this.#tables.get(bt)?.forget(ip);
+    for (const bt of blocktypes) this.#tables.get(bt)?.table(ip).forget(ip);
   }
 
   /** Puts back a saved window (state file). */
   restore(blocktype: string, ip: ParsedIp, times: readonly number[], minocc: number): void {
-    if (times.length > 0) this.#table(blocktype, minocc).restore(ip, times);
+    if (times.length > 0) this.#table(blocktype, minocc).table(ip).restore(ip, times);
   }
 
   /** Drops windows whose newest offence is older than their blocktype's interval; a blocktype no longer configured is dropped whole. */
@@ -464,7 +531,7 @@ export class OffenceWindows {
   }
 
   entries(): IterableIterator<WindowEntry> {
-    return tablesEntries([...this.#tables].map(([blocktype, t]) => ({ blocktype, windows: t.entries() })));
+    return tablesEntries([...this.#tables].flatMap(([blocktype, f]) => [f.v4, f.v6].map((t) => ({ blocktype, windows: t.entries() }))));
   }
 
   /**
@@ -474,20 +541,20 @@ export class OffenceWindows {
    * writing them out takes a second per million.
    */
   snapshot(): Iterable<WindowEntry> {
-    const views = [...this.#tables].map(([blocktype, t]) => ({ blocktype, view: t.snapshot() }));
+    const views = [...this.#tables].flatMap(([blocktype, f]) => [f.v4, f.v6].map((t) => ({ blocktype, view: t.snapshot() })));
     return { [Symbol.iterator]: () => tablesEntries(views.map(({ blocktype, view }) => ({ blocktype, windows: viewEntries(view) }))) };
   }
 
-  /** The blocktype's table, made anew (windows carried over) when a reload changed its minocc. */
-  #table(blocktype: string, minocc: number): WindowTable {
+  /** The blocktype's tables, made anew (windows carried over) when a reload changed its minocc. */
+  #table(blocktype: string, minocc: number): Family {
     const ring = Math.max(1, minocc - 1);
     let t = this.#tables.get(blocktype);
     if (t !== undefined && t.ring === ring) return t;
-    const fresh = new WindowTable(ring, this.cap);
+    const fresh = new Family(ring, this.cap);
     if (t !== undefined) {
-      for (const e of t.entries()) {
+      for (const e of [...t.v4.entries(), ...t.v6.entries()]) {
         const ip = ipFromText(e.ip);
-        if (ip) fresh.restore(ip, e.times);
+        if (ip) fresh.table(ip).restore(ip, e.times);
       }
     }
     this.#tables.set(blocktype, (t = fresh));

@@ -949,7 +949,7 @@ function table(res: Results): string {
     row('5', `RSS at start / after ${c} IPv4 / after ${c} IPv6 more`, `${mem.rssStartMB} / ${mem.rssAfterV4MB} / ${mem.rssAfterV6MB} MB`);
     row('5', '**RSS in all**', `${mem.rssAfterV6MB} MB`, '<= 160 MB', g2?.met);
     row('5', `**bytes per tracked address** (RSS growth / ${c2})`, `${mem.bytesPerAddress} B`, '<= 64 B', g1?.met);
-    row('5', 'bytes per window, engine alone (heap + typed arrays)', `${get<number>(mem, 'windowsInProcess', 'bytesPerWindow') ?? 'n/a'} B`);
+    row('5', 'bytes per window, engine alone (heap + typed arrays in use), IPv4 / IPv6', `${get<number>(mem, 'windowsInProcess', 'bytesPerWindow') ?? 'n/a'} B (${get<number>(mem, 'windowsInProcess', 'bytesPerWindowV4') ?? 'n/a'} / ${get<number>(mem, 'windowsInProcess', 'bytesPerWindowV6') ?? 'n/a'})`);
     row('5', `saving the state of ${c2} windows at stop (SIGTERM)`, `${get<number>(mem, 'stop', 'ms')} ms, peak RSS ${get<number>(mem, 'stop', 'peakRssMB')} MB`);
   }
   const sc = f.scaling as Record<string, unknown> | undefined;

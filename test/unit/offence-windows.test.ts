@@ -72,6 +72,21 @@ test('random records, forgets and evictions agree with the reference model', () 
   assert.deepEqual(got, [...ref.m.keys()].sort());
 });
 
+test('the cap holds over both address families: the window touched longest ago goes, whichever family it is', () => {
+  const w = new OffenceWindows(3);
+  const rec = (a: string, t: number) => w.record('ssh', ip(a), t, 60_000, 5);
+  rec('192.0.2.1', 1);
+  rec('2001:db8::2', 2);
+  rec('192.0.2.3', 3);
+  rec('192.0.2.1', 4); // touched again: now the newest
+  rec('2001:db8::4', 5); // full: 2001:db8::2 was touched longest ago
+  assert.deepEqual([...w.entries()].map((e) => e.ip).sort(), ['192.0.2.1', '192.0.2.3', '2001:db8::4']);
+  rec('192.0.2.5', 6); // full: 192.0.2.3
+  assert.deepEqual([...w.entries()].map((e) => e.ip).sort(), ['192.0.2.1', '192.0.2.5', '2001:db8::4']);
+  assert.equal(w.evicted, 2);
+  assert.equal(w.size, 3);
+});
+
 test('times stay exact across the base moving forward (months of uptime)', () => {
   const w = new OffenceWindows(10);
   const day = 86_400_000;
