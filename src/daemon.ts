@@ -237,7 +237,8 @@ export class Daemon {
     const oldMatching = this.#matching;
     this.#matching = this.#startMatching(config);
     void oldMatching.close();
-    this.#engine = new BanEngine(config, this.#engine.windows);
+    const minocc = new Map(config.blocktypes.map((b) => [b.name, b.minocc]));
+    this.#engine = new BanEngine(config, this.#engine.windows.withCap(config.maxTracked, (name) => minocc.get(name)));
     for (const w of loaded.warnings) this.#log.warn({ file: w.file, line: w.line, key: w.key }, w.message);
     this.#listIds.clear(); // look at every target afresh: new ones get primed
     this.#watch();

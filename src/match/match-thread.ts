@@ -58,11 +58,15 @@ const START_STALL_MS = 2_000;
  * The shared `progress` words: [0] batches the thread has finished (the
  * main thread waits on it), [STARTED] whether it has started: 0 not yet,
  * START_READY, or START_FAILED (its 'error' event follows, but cannot reach
- * a main thread blocked waiting for room in the ring).
+ * a main thread blocked waiting for room in the ring), with the reason's
+ * length in [START_REASON_LENGTH] and its UTF-8 bytes after the words.
  */
 export const STARTED = 1;
 export const START_READY = 1;
 export const START_FAILED = -1;
+export const START_REASON_LENGTH = 2;
+export const START_REASON_AT = 12;
+export const START_REASON_BYTES = 256;
 
 export interface MatchThreadOptions<M> {
   setup: BatchMatcherSetup;
@@ -118,7 +122,7 @@ export class MatchThread<M> {
     this.#local = new BatchMatcher(opts.setup);
     const ring = new SharedArrayBuffer(opts.ringBytes ?? RING_BYTES);
     this.#ring = new RingWriter(ring);
-    const progress = new SharedArrayBuffer(8);
+    const progress = new SharedArrayBuffer(START_REASON_AT + START_REASON_BYTES);
     this.#done = new Int32Array(progress);
     try {
       const w = new Worker(opts.workerScript ?? new URL('./match-worker.js', import.meta.url), {
@@ -245,7 +249,9 @@ export class MatchThread<M> {
       if (this.#ring.cost(datagram.length) > 0) return;
       const start = Atomics.load(this.#done, STARTED);
       if (start === START_FAILED) {
-        this.#lost(new Error('the matching thread failed to start'));
+        const length = Math.min(START_REASON_BYTES, Atomics.load(this.#done, START_REASON_LENGTH));
+        const reason = Buffer.from(this.#done.buffer, START_REASON_AT, length).toString('utf8');
+        this.#lost(new Error(`the matching thread failed to start: ${reason}`));
         return;
       }
       const limit = start === START_READY ? STALL_MS : (this.#opts.startStallMs ?? START_STALL_MS);

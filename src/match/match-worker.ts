@@ -8,7 +8,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { BatchMatcher, type BatchMatcherSetup } from './batch-matcher.js';
-import { START_FAILED, START_READY, STARTED, type FromMatchThread, type ToMatchThread } from './match-thread.js';
+import { START_FAILED, START_READY, START_REASON_AT, START_REASON_BYTES, START_REASON_LENGTH, STARTED, type FromMatchThread, type ToMatchThread } from './match-thread.js';
 
 const { setup, progress, ring } = workerData as { setup: BatchMatcherSetup; progress: SharedArrayBuffer; ring: SharedArrayBuffer };
 const done = new Int32Array(progress);
@@ -17,7 +17,10 @@ let matcher: BatchMatcher;
 try {
   matcher = new BatchMatcher(setup);
 } catch (err) {
-  // Said in shared memory first: a main thread waiting for room in the ring gets no events.
+  // Said in shared memory first, with why: a main thread waiting for room in the ring gets no events.
+  const reason = Buffer.from(err instanceof Error ? err.message : String(err)).subarray(0, START_REASON_BYTES);
+  Buffer.from(progress, START_REASON_AT, START_REASON_BYTES).set(reason);
+  Atomics.store(done, START_REASON_LENGTH, reason.length);
   signal(STARTED, START_FAILED);
   throw err;
 }

@@ -39,7 +39,7 @@ export function literalPrefix(source: string, flags: string): string | undefined
       lit = c;
     }
     const q = source[next];
-    if (q === '?' || q === '*' || (q === '{' && /^\{0*,|^\{0\}/.test(source.slice(next)))) break; // optional: not part of every match
+    if (q === '?' || q === '*' || (q === '{' && /^\{0*[,}]/.test(source.slice(next)))) break; // optional ({0}, {00}, {0,n}): not part of every match
     out += lit;
     i = next - 1;
     if (q === '+' || q === '{') break; // repeated: what follows is not at a fixed place

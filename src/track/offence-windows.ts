@@ -472,6 +472,8 @@ class Family {
 
 export class OffenceWindows {
   readonly #tables = new Map<string, Family>();
+  /** evictions counted by the windows these replaced (withCap) */
+  #evictedBefore = 0;
 
   /** `cap`: most windows per blocktype */
   constructor(readonly cap: number) {}
@@ -484,7 +486,7 @@ export class OffenceWindows {
 
   /** windows dropped because a cap was reached, since start */
   get evicted(): number {
-    let n = 0;
+    let n = this.#evictedBefore;
     for (const t of this.#tables.values()) n += t.evicted;
     return n;
   }
@@ -543,6 +545,25 @@ export class OffenceWindows {
   snapshot(): Iterable<WindowEntry> {
     const views = [...this.#tables].flatMap(([blocktype, f]) => [f.v4, f.v6].map((t) => ({ blocktype, view: t.snapshot() })));
     return { [Symbol.iterator]: () => tablesEntries(views.map(({ blocktype, view }) => ({ blocktype, windows: viewEntries(view) }))) };
+  }
+
+  /**
+   * These windows under another cap (a reload changed max_tracked): these
+   * same windows, or new ones with every window moved over (a blocktype
+   * `minoccOf` does not know is dropped; past the new cap, the windows
+   * touched longest ago). A reload that kept the old cap would let a new
+   * minocc take the windows past what the config check allows.
+   */
+  withCap(cap: number, minoccOf: (blocktype: string) => number | undefined): OffenceWindows {
+    if (cap === this.cap) return this;
+    const fresh = new OffenceWindows(cap);
+    for (const e of this.entries()) {
+      const minocc = minoccOf(e.blocktype);
+      const ip = ipFromText(e.ip);
+      if (minocc !== undefined && ip) fresh.restore(e.blocktype, ip, e.times, minocc);
+    }
+    fresh.#evictedBefore = this.evicted;
+    return fresh;
   }
 
   /** The blocktype's tables, made anew (windows carried over) when a reload changed its minocc. */

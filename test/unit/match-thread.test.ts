@@ -157,6 +157,18 @@ test('a matching thread that never starts is given up on when the ring is full, 
   assert.deepEqual(got, lines.map((_, i) => `10.0.${i >> 8}.${i & 255}`));
 });
 
+test('a matching thread that fails to start says why, and its lines are matched here, none lost', async () => {
+  const c = collector({ workerScript: new URL('./failing-start-match-worker.js', import.meta.url), ringBytes: 16 * 1024 });
+  const lines = Array.from({ length: 400 }, (_, i) => failed(`10.1.${i >> 8}.${i & 255}`, i)); // about twice what the ring holds
+  c.submit(lines, 0);
+  await c.thread.idle();
+  await c.thread.close();
+  assert.equal(c.faults.length, 1);
+  assert.match(c.faults[0]!, /^the matching thread failed to start: .*(null|undefined|Cannot read)/);
+  assert.deepEqual(c.dropped, []);
+  assert.equal(c.seen.length, lines.length);
+});
+
 test('a small batch with none pending is matched at once on the calling thread; with one pending it waits its turn', async () => {
   const c = collector({ localBatchMax: 4 });
   c.submit([failed('192.0.2.1', 1)], 0);

@@ -122,6 +122,20 @@ test('a snapshot keeps the windows as they were, whatever happens to them afterw
   assert.notDeepEqual([...w.entries()], before);
 });
 
+test('a reload that changes max_tracked moves the windows under the new cap, the ones touched longest ago dropped', () => {
+  const w = new OffenceWindows(10);
+  for (let i = 0; i < 6; i++) w.record('ssh', ip(`192.0.2.${i}`), i, 60_000, 5);
+  w.record('mail', ip('2001:db8::1'), 10, 60_000, 5);
+  w.record('gone', ip('192.0.2.99'), 11, 60_000, 5);
+  assert.equal(w.withCap(10, () => 5), w, 'the same cap: the same windows');
+  const minocc = new Map([['ssh', 5], ['mail', 5]]);
+  const small = w.withCap(3, (bt) => minocc.get(bt));
+  assert.equal(small.cap, 3);
+  assert.deepEqual([...small.entries()].map((e) => `${e.blocktype} ${e.ip} ${e.times.join()}`).sort(), ['mail 2001:db8::1 10', 'ssh 192.0.2.3 3', 'ssh 192.0.2.4 4', 'ssh 192.0.2.5 5']);
+  assert.equal(small.evicted, 3);
+  assert.equal(small.record('ssh', ip('192.0.2.5'), 20, 60_000, 5), 2, 'the count goes on');
+});
+
 test('a reload that changes minocc keeps the windows, and the tables grow past their first size', () => {
   const w = new OffenceWindows(100_000);
   for (let i = 0; i < 5000; i++) w.record('ssh', ip(`10.0.${i >> 8}.${i & 255}`), i, 60_000, 5);
