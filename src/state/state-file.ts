@@ -12,7 +12,7 @@
  *     state file at all is set aside (renamed `.corrupt-<time>`) with a
  *     warning: the daemon starts empty rather than not at all.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
 import { TARGET_NAME_RE } from '../config/schema.js';
 import type { ActiveBan } from '../enforce/enforcer.js';
@@ -140,39 +140,60 @@ function canonicalIp(v: unknown): boolean {
 
 /** write (in 64 KiB pieces, so the whole text is never in memory at once), fsync, rename, fsync the folder */
 export function writeFileAtomic(path: string, pieces: Iterable<string>): void {
-  for (const _ of atomicWriteSteps(path, pieces, '')) {
-    // each step is a 64 KiB write: nothing to do between them here
+  const steps = atomicWriteSteps(path, pieces, '');
+  for (let step = steps.next(); step.done !== true; ) {
+    let failed: unknown;
+    try {
+      if (step.value !== undefined) fsyncSync(step.value.fsync);
+    } catch (err) {
+      failed = err;
+    }
+    // An error goes back into the steps, which close and remove their temporary file, and throw it.
+    step = failed === undefined ? steps.next() : steps.throw(failed);
   }
 }
 
 /**
  * writeFileAtomic for the running daemon: the same steps, but the event
  * loop runs between slices of about `sliceMs` (lines keep being read,
- * matched and decided), so a state of millions of windows, a second or
- * more to write, stops nothing. `cancelled` is asked before each slice: a
- * cancelled write removes its temporary file, leaves the state file as it
- * was, and resolves false. Its temporary file is its own, so a save made
- * meanwhile with writeFileAtomic (at shutdown) never meets it.
+ * matched and decided), and the fsyncs run on libuv's threads, so a state
+ * of millions of windows, a second or more to write, stops nothing.
+ * `cancelled` is asked before each slice: a cancelled write removes its
+ * temporary file, leaves the state file as it was, and resolves false. Its
+ * temporary file is its own, so a save made meanwhile with writeFileAtomic
+ * (at shutdown) never meets it.
  */
 export async function writeFileAtomicInSlices(path: string, pieces: Iterable<string>, opts: { sliceMs?: number; cancelled?: () => boolean } = {}): Promise<boolean> {
   const sliceMs = opts.sliceMs ?? 10;
   const steps = atomicWriteSteps(path, pieces, '.bg');
   let sliceStart = performance.now();
+  let failed: Error | undefined;
   for (;;) {
     if (opts.cancelled?.() === true) {
       steps.return();
       return false;
     }
-    if (steps.next().done === true) return true;
-    if (performance.now() - sliceStart >= sliceMs) {
+    const step = failed === undefined ? steps.next() : steps.throw(failed);
+    failed = undefined;
+    if (step.done === true) return true;
+    if (step.value !== undefined) {
+      const fd = step.value.fsync;
+      // Goes back into the steps, so that they close and remove their temporary file.
+      failed = await new Promise<Error | undefined>((resolve) => fsync(fd, (err) => resolve(err ?? undefined)));
+      sliceStart = performance.now();
+    } else if (performance.now() - sliceStart >= sliceMs) {
       await new Promise((resolve) => setImmediate(resolve));
       sliceStart = performance.now();
     }
   }
 }
 
-/** The steps of an atomic write, one per 64 KiB written; stopped early, it removes its temporary file. */
-function* atomicWriteSteps(path: string, pieces: Iterable<string>, tmpTag: string): Generator<void, void, undefined> {
+/**
+ * The steps of an atomic write: one per 64 KiB written, and one for each
+ * fsync, which the caller makes (`{ fsync: fd }`: at once, or on another
+ * thread). Stopped early, or given an error, it removes its temporary file.
+ */
+function* atomicWriteSteps(path: string, pieces: Iterable<string>, tmpTag: string): Generator<{ fsync: number } | undefined, void, undefined> {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const tmp = join(dir, `.${basename(path)}.${process.pid}${tmpTag}.tmp`);
@@ -185,11 +206,11 @@ function* atomicWriteSteps(path: string, pieces: Iterable<string>, tmpTag: strin
       if (buf.length >= 65536) {
         writeSync(fd, buf);
         buf = '';
-        yield;
+        yield undefined;
       }
     }
     if (buf) writeSync(fd, buf);
-    fsyncSync(fd);
+    yield { fsync: fd };
     written = true;
   } finally {
     closeSync(fd);
@@ -198,7 +219,7 @@ function* atomicWriteSteps(path: string, pieces: Iterable<string>, tmpTag: strin
   renameSync(tmp, path);
   const dfd = openSync(dir, 'r');
   try {
-    fsyncSync(dfd);
+    yield { fsync: dfd };
   } finally {
     closeSync(dfd);
   }
