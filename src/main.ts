@@ -1,6 +1,7 @@
-#!/usr/bin/env node
 /**
- * Entry point of the `banban` command: process.argv in, exit code out.
+ * The program of the `banban` command: process.argv in, exit code out.
+ * bin.ts loads it, bundled (dist/bin/banban.cjs); `node dist/src/main.js`
+ * runs it as it is.
  *
  * The daemon's unit (examples/banban.service) sets
  * NODE_OPTIONS=--max-semi-space-size=1, keeping V8's young generation at
@@ -24,15 +25,17 @@ if (process.argv[2] !== 'run') {
   });
 }
 
-const code = await main(process.argv.slice(2), {
+// No top-level await: bin.ts runs this module bundled as CommonJS.
+void main(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
   // Asked for only by `banban test -`: making it sets up a socket or TTY stream, which others need not pay for.
   get stdin() {
     return process.stdin;
   },
+}).then((code) => {
+  process.exitCode = code;
+  // `run` has closed its socket and timers by now; anything else left (a
+  // conntrack child) must not hold the process past its exit.
+  if (process.argv[2] === 'run') setTimeout(() => process.exit(code), 500).unref();
 });
-process.exitCode = code;
-// `run` has closed its socket and timers by now; anything else left (a
-// conntrack child) must not hold the process past its exit.
-if (process.argv[2] === 'run') setTimeout(() => process.exit(code), 500).unref();
