@@ -104,7 +104,7 @@ function* viewEntries(v: TableView): IterableIterator<{ ip: string; times: numbe
  * One blocktype's windows of one address family. A blocktype has one
  * table for IPv4 addresses (one word a key) and one for IPv6 (four): an
  * IPv4 window takes 12 bytes less than it would kept as ::ffff:a.b.c.d.
- * The cap is the blocktype's, over both (`Family`).
+ * The cap is the blocktype's, over both (`BlocktypeTables`).
  */
 class WindowTable {
   readonly ring: number;
@@ -437,7 +437,7 @@ class WindowTable {
  * (to the millisecond; a window's newest offence is when it was last
  * touched).
  */
-class Family {
+class BlocktypeTables {
   readonly v4: WindowTable;
   readonly v6: WindowTable;
 
@@ -471,7 +471,7 @@ class Family {
 }
 
 export class OffenceWindows {
-  readonly #tables = new Map<string, Family>();
+  readonly #tables = new Map<string, BlocktypeTables>();
   /** evictions counted by the windows these replaced (withCap) */
   #evictedBefore = 0;
 
@@ -567,11 +567,11 @@ export class OffenceWindows {
   }
 
   /** The blocktype's tables, made anew (windows carried over) when a reload changed its minocc. */
-  #table(blocktype: string, minocc: number): Family {
+  #table(blocktype: string, minocc: number): BlocktypeTables {
     const ring = Math.max(1, minocc - 1);
     let t = this.#tables.get(blocktype);
     if (t !== undefined && t.ring === ring) return t;
-    const fresh = new Family(ring, this.cap);
+    const fresh = new BlocktypeTables(ring, this.cap);
     if (t !== undefined) {
       for (const e of [...t.v4.entries(), ...t.v6.entries()]) {
         const ip = ipFromText(e.ip);
