@@ -12,7 +12,7 @@
  *     state file at all is set aside (renamed `.corrupt-<time>`) with a
  *     warning: the daemon starts empty rather than not at all.
  */
-import { closeSync, fsync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
 import { TARGET_NAME_RE } from '../config/schema.js';
 import type { ActiveBan } from '../enforce/enforcer.js';
@@ -188,6 +188,22 @@ export async function writeFileAtomicInSlices(path: string, pieces: Iterable<str
   }
 }
 
+/** `.NAME.PID[.bg].tmp` beside `path`, of processes other than this one: never renamed into place, so never wanted. */
+function removeLeftovers(path: string): void {
+  const dir = dirname(path);
+  const prefix = `.${basename(path)}.`;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return; // no folder yet: nothing left over
+  }
+  for (const name of names) {
+    const m = name.startsWith(prefix) ? /^(\d+)(?:\.bg)?\.tmp$/.exec(name.slice(prefix.length)) : null;
+    if (m !== null && Number(m[1]) !== process.pid) rmSync(join(dir, name), { force: true });
+  }
+}
+
 /**
  * The steps of an atomic write: one per 64 KiB written, and one for each
  * fsync, which the caller makes (`{ fsync: fd }`: at once, or on another
@@ -230,8 +246,13 @@ export type LoadedState =
   | { kind: 'loaded'; state: SavedState; skipped: number }
   | { kind: 'corrupt'; reason: string; setAsideTo: string | undefined };
 
-/** Reads the state file; a corrupt one is renamed out of the way so the next save does not meet it again. */
+/**
+ * Reads the state file; a corrupt one is renamed out of the way so the next
+ * save does not meet it again. Temporary files that saves of an earlier
+ * process left beside it (killed in the middle of one) are removed.
+ */
 export function readStateFile(path: string, limits: DecodeLimits, now: number): LoadedState {
+  removeLeftovers(path);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

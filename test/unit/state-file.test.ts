@@ -49,6 +49,16 @@ test('a save in slices that is cancelled leaves the state file as it was and no 
   assert.deepEqual(readdirSync(sub), ['state.json']);
 });
 
+test('reading the state removes what saves of an earlier process left behind, and nothing else', () => {
+  const sub = mkdtempSync(join(dir, 'leftovers-'));
+  const file = join(sub, 'state.json');
+  writeFileAtomic(file, encodeState({ savedAt: 1_700_000_000_000, windows: [], bans: [] }));
+  const keep = ['state.json', 'other.json', '.state.json.x.tmp', `.state.json.${process.pid}.tmp`];
+  for (const f of [...keep.slice(1), '.state.json.12345.tmp', '.state.json.999.bg.tmp']) writeFileSync(join(sub, f), 'x');
+  assert.equal(readStateFile(file, LIMITS, Date.now()).kind, 'loaded');
+  assert.deepEqual(readdirSync(sub).sort(), keep.sort());
+});
+
 test('entries that fail validation are skipped and counted, never trusted', () => {
   const text = JSON.stringify({
     version: 1,
