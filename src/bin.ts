@@ -21,6 +21,7 @@ import Module, { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
+import { ExitCode } from './lib/exit-codes.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const program = join(here, 'banban.cjs');
@@ -32,7 +33,14 @@ try {
 } catch {
   // none yet
 }
-const script = new Script(Module.wrap(readFileSync(program, 'utf8')), { filename: program, cachedData });
+let source: string;
+try {
+  source = readFileSync(program, 'utf8');
+} catch (err) {
+  process.stderr.write(`banban: cannot read ${program} (${(err as Error).message}): the installation is incomplete; build it again (npm ci, or npm run build)\n`);
+  process.exit(ExitCode.SOFTWARE);
+}
+const script = new Script(Module.wrap(source), { filename: program, cachedData });
 if (cachedData === undefined || script.cachedDataRejected === true) process.once('exit', writeCache);
 
 const module = { exports: {} };
