@@ -18,30 +18,20 @@
  * The filter never changes what matches, only how fast.
  */
 import type { Rule } from '../config/schema.js';
-import { classEnd, groupEnd, hasTopLevelAlternation } from './regex-source.js';
+import { classEnd, groupEnd, hasTopLevelAlternation, literalAt } from './regex-source.js';
 
 /** The literal text every match must start with, or undefined. */
 export function literalPrefix(source: string, flags: string): string | undefined {
   if (flags.includes('i') || !source.startsWith('^') || hasTopLevelAlternation(source)) return undefined;
   let out = '';
-  for (let i = 1; i < source.length; i++) {
-    const c = source[i]!;
-    let lit: string | undefined;
-    let next = i + 1;
-    if (c === '\\') {
-      const e = source[i + 1];
-      if (e === undefined || /[A-Za-z0-9]/.test(e)) break; // \d \S \1 ...: not a literal
-      lit = e;
-      next = i + 2;
-    } else if ('.[](){}*+?|^$'.includes(c)) {
-      break;
-    } else {
-      lit = c;
-    }
+  for (let i = 1; ; ) {
+    const lit = literalAt(source, i); // \d \S \1, classes, groups: not a literal
+    if (lit === undefined) break;
+    const next = i + lit.len;
     const q = source[next];
     if (q === '?' || q === '*' || (q === '{' && /^\{0*[,}]/.test(source.slice(next)))) break; // optional ({0}, {00}, {0,n}): not part of every match
-    out += lit;
-    i = next - 1;
+    out += lit.ch;
+    i = next;
     if (q === '+' || q === '{') break; // repeated: what follows is not at a fixed place
   }
   return out.length > 0 ? out : undefined;
@@ -72,18 +62,11 @@ export function literalPrefixes(source: string, flags: string): string[] | undef
 /** `alt` as the text it matches, if it is nothing but literal characters (escaped punctuation included). */
 function plainWord(alt: string): string | undefined {
   let out = '';
-  for (let i = 0; i < alt.length; i++) {
-    const c = alt[i]!;
-    if (c === '\\') {
-      const e = alt[i + 1];
-      if (e === undefined || /[A-Za-z0-9]/.test(e)) return undefined;
-      out += e;
-      i++;
-    } else if ('.[](){}*+?|^$'.includes(c)) {
-      return undefined;
-    } else {
-      out += c;
-    }
+  for (let i = 0; i < alt.length; ) {
+    const lit = literalAt(alt, i);
+    if (lit === undefined) return undefined;
+    out += lit.ch;
+    i += lit.len;
   }
   return out;
 }

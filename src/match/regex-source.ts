@@ -100,19 +100,9 @@ const CLASS_ESCAPES: Record<string, (c: string) => boolean> = {
 export function fixedHead(body: string): string {
   let end = 0;
   let i = 0;
-  /** one literal character at i: its length in the source, or 0 */
-  const literalAt = (at: number): { len: number; ch: string } | undefined => {
-    const c = body[at];
-    if (c === undefined) return undefined;
-    if (c === '\\') {
-      const e = body[at + 1];
-      return e === undefined || /[A-Za-z0-9]/.test(e) ? undefined : { len: 2, ch: e };
-    }
-    return '.[](){}*+?|^$'.includes(c) ? undefined : { len: 1, ch: c };
-  };
-  const quantified = (at: number) => at < body.length && '?*+{'.includes(body[at]!);
+  const quantified = (at: number) => isQuantifier(body[at]);
   for (;;) {
-    const lit = literalAt(i);
+    const lit = literalAt(body, i);
     if (lit !== undefined) {
       if (quantified(i + lit.len)) break;
       i += lit.len;
@@ -121,10 +111,26 @@ export function fixedHead(body: string): string {
     }
     const inClass = body[i] === '\\' ? CLASS_ESCAPES[body[i + 1] ?? ''] : undefined;
     if (inClass === undefined || (body[i + 2] !== '+' && body[i + 2] !== '*')) break;
-    const next = literalAt(i + 3);
+    const next = literalAt(body, i + 3);
     if (next === undefined || quantified(i + 3 + next.len) || inClass(next.ch)) break;
     i += 3 + next.len;
     end = i;
   }
   return body.slice(0, end);
+}
+
+/** The literal character at `at` (a plain one, or escaped punctuation) and its length in the source, or undefined. */
+export function literalAt(src: string, at: number): { len: number; ch: string } | undefined {
+  const c = src[at];
+  if (c === undefined) return undefined;
+  if (c === '\\') {
+    const e = src[at + 1];
+    return e === undefined || /[A-Za-z0-9]/.test(e) ? undefined : { len: 2, ch: e };
+  }
+  return '.[](){}*+?|^$'.includes(c) ? undefined : { len: 1, ch: c };
+}
+
+/** whether `c` starts a quantifier (`?`, `*`, `+`, `{`) */
+export function isQuantifier(c: string | undefined): boolean {
+  return c !== undefined && '?*+{'.includes(c);
 }

@@ -54,7 +54,7 @@ import { parseIp, type ParsedIp } from '../lib/ip.js';
 import type { RejectedAddress } from '../pipeline.js';
 import { literalPrefix, literalPrefixes, requiredLiteral } from './prefilter.js';
 import { runsInLinearTime } from './regex-engine.js';
-import { captureGroups, fixedHead, groupEnd, hasTopLevelAlternation, syntaxChars } from './regex-source.js';
+import { captureGroups, fixedHead, groupEnd, hasTopLevelAlternation, isQuantifier, syntaxChars } from './regex-source.js';
 
 /** `prog[pid]: ` at the start of a line's text */
 export const TAG_RE = /^([^\s[\]:]+\[\d+\]): /;
@@ -248,8 +248,6 @@ function groupDepth(src: string, i: number): number {
   for (const s of syntaxChars(src)) if (s.i === i) return s.depth;
   return -1;
 }
-
-const isQuantifier = (c: string | undefined): boolean => c !== undefined && '?*+{'.includes(c);
 
 /** the pid group as the presets write it */
 const PLAIN_PID = '(?<pid>\\d+)';

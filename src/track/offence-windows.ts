@@ -70,7 +70,7 @@ function hashWords(k: Uint32Array, at: number, words: number): number {
 }
 
 /** What a table's windows are read from: its own arrays, or copies of them (`snapshot`). */
-export interface TableView {
+interface TableView {
   /** address words per slot: 1 (IPv4) or 4 (IPv6) */
   readonly words: number;
   readonly ring: number;
