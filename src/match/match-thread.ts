@@ -90,6 +90,8 @@ export interface MatchThreadOptions<M> {
 
 interface Batch<M> {
   id: number;
+  /** of the batches handed to the thread, which this is (0, 1, ...): what its `progress` count is compared with */
+  handed: number;
   start: number;
   count: number;
   /** ring bytes its records took */
@@ -112,6 +114,8 @@ export class MatchThread<M> {
   /** the batch being gathered */
   #open = { start: 0, count: 0, bytes: 0 };
   #nextId = 0;
+  /** batches handed to the thread so far (local ones take an id but are not counted here) */
+  #handed = 0;
   #idle: (() => void)[] = [];
   #failure: Error | undefined;
 
@@ -176,12 +180,13 @@ export class MatchThread<M> {
     const open = this.#open;
     if (open.count === 0) return;
     this.#open = { start: 0, count: 0, bytes: 0 };
-    const batch: Batch<M> = { id: this.#nextId++, start: open.start, count: open.count, bytes: open.bytes, meta: this.#opts.meta(), released: false };
+    const batch: Batch<M> = { id: this.#nextId++, handed: -1, start: open.start, count: open.count, bytes: open.bytes, meta: this.#opts.meta(), released: false };
     if (this.#worker === undefined || (this.#pending.length === 0 && batch.count <= (this.#opts.localBatchMax ?? LOCAL_BATCH_MAX))) {
       this.#runLocally(batch);
       return;
     }
     if (this.#pending.length === 0) this.#worker.ref();
+    batch.handed = this.#handed++;
     this.#pending.push(batch);
     this.#worker.postMessage({ id: batch.id, start: batch.start, count: batch.count } satisfies ToMatchThread);
   }
@@ -239,7 +244,7 @@ export class MatchThread<M> {
     for (;;) {
       if (this.#worker === undefined) return; // #lost matched everything here: the ring is empty
       const finished = Atomics.load(this.#done, 0);
-      for (; k < this.#pending.length && this.#pending[k]!.id < finished; k++) {
+      for (; k < this.#pending.length && this.#pending[k]!.handed < finished; k++) {
         const b = this.#pending[k]!;
         if (!b.released) {
           this.#ring.release(b.bytes);

@@ -812,6 +812,8 @@ async function profiles(b: Bench, kinds: ConfigKind[], dir: string): Promise<Rec
     await b.send(d.socket, { file: b.corpus.wire, count: b.o.warm });
     await b.send(d.socket, { file: b.corpus.wire });
     await d.stop();
+    // a fault under the profiler (a stalled thread, say) would make the profile lie: show it
+    for (const line of d.proc.output().split('\n')) if (/"level":(?:[5-9]\d)/.test(line)) say(`prof-${kind}: ${line.slice(0, 400)}`);
     const f = readdirSync(profDir).find((n) => n.endsWith('.cpuprofile'));
     if (!f) continue;
     const s = summarise(join(profDir, f), 20, DAEMON_FUNCTIONS);

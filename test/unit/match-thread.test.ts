@@ -129,6 +129,23 @@ test('the matching thread answers batches in the order they were sent, under bac
   }
 });
 
+test('back-pressure still works after small batches were matched here: the thread counts only what it was given', async () => {
+  // A quiet server matches its lone lines on the main thread; a flood that then fills the ring must
+  // wait only for the thread's own batches. (It once compared the thread's count with batch numbers
+  // that included the local ones, waited 10 s for room it already had, and gave up on the thread.)
+  const c = collector({ localBatchMax: 4 });
+  for (let b = 0; b < 20; b++) c.submit([failed(`192.0.2.${b}`, b)], b);
+  assert.equal(c.thread.pending, 0, 'the small batches were matched here');
+  const perBatch = 1000;
+  const batches = Math.ceil((RING_BYTES * 2) / (perBatch * 80)); // twice what the ring holds
+  for (let b = 0; b < batches; b++) c.submit(Array.from({ length: perBatch }, (_, i) => failed(`10.${b}.${i >> 8}.${i & 255}`, i)), 20 + b);
+  await c.thread.idle();
+  assert.deepEqual(c.faults, []);
+  assert.equal(c.thread.threadGone, false, 'matched on the thread all along');
+  await c.thread.close();
+  assert.equal(c.seen.length, 20 + batches * perBatch);
+});
+
 test('when the matching thread dies, the batches it owed and all later ones are matched on the main thread', async () => {
   const c = collector({ workerScript: new URL('./dying-match-worker.js', import.meta.url) });
   c.submit([failed('192.0.2.1', 1)], 0);
