@@ -20,7 +20,8 @@
  *     bad:  count, (blocktype, rule, ip) x count   ip: text index, family, 1 or 4 words)
  *     rejected: rule or -1, [reason, raw]
  *     byPid: count, (blocktype, rule, session) x count
- *     seen: session or -1, [ip]
+ *     seen: session or -1, [same, [ip]]  same: 1 when the address is the verdict's
+ *                                         first (the usual case), else 0 and the address
  */
 import type { Rule } from '../config/schema.js';
 import type { ParsedIp } from '../lib/ip.js';
@@ -113,7 +114,12 @@ export class ResultWriter {
     for (const p of byPid) ints.push(t.blocktypeId(p.blocktype), t.ruleId(p.rule), this.#str(p.session));
     if (found.seen) {
       ints.push(this.#str(found.seen.session));
-      this.#ip(found.seen.ip);
+      const first = v.kind === 'good' ? v.ip : v.kind === 'bad' ? v.offences[0]?.ip : undefined;
+      if (found.seen.ip === first) ints.push(1);
+      else {
+        ints.push(0);
+        this.#ip(found.seen.ip);
+      }
     } else {
       ints.push(-1);
     }
@@ -229,7 +235,13 @@ export function readResults(r: WireResults, table: RuleTable, each: (report: Lin
       (byPid ??= []).push({ blocktype: bt, rule: ruleOf, session: strs[ints[i++]!]! });
     }
     const seenSession = ints[i++]!;
-    const seen = seenSession >= 0 ? { session: strs[seenSession]!, ip: address() } : undefined;
+    let seen: { session: string; ip: ParsedIp } | undefined;
+    if (seenSession >= 0) {
+      const first = good ? good.ip : offences?.[0]?.ip;
+      const same = ints[i++] === 1;
+      if (same && first === undefined) throw new Error(`match results give line ${line} the verdict's address as its session's, but the verdict has none`);
+      seen = { session: strs[seenSession]!, ip: same ? first! : address() };
+    }
     const result: MatchResult = seen ? { verdict, byPid, seen } : byPid ? { verdict, byPid } : { verdict };
     each({ line, cut, found: result });
   }

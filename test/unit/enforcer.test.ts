@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ListEntry, ListWriter } from '../../src/enforce/backend.js';
-import { Enforcer } from '../../src/enforce/enforcer.js';
+import { Enforcer, UNBLOCKS_KEPT } from '../../src/enforce/enforcer.js';
 import { ip, logCollector } from '../helpers/values.js';
 
 /** A kernel stand-in for the enforcer's own logic; the real lists are tested in e2e. */
@@ -140,6 +140,51 @@ test('a ban written to a list less than a second ago is not written again; later
   e.apply(block('192.0.2.1'));
   assert.deepEqual(lists.lists.get('BLOCKER'), ['192.0.2.1'], 'blocked again right after the unblock');
   assert.equal(e.snapshot().find((b) => b.target === 'BLOCKER')?.until, now + 3_600_000);
+});
+
+test('an unblock the list took less than a second ago is not written again, unless a block came between', () => {
+  const lists = new MemoryLists();
+  lists.lists.set('BLOCKER', ['192.0.2.1', '192.0.2.2']);
+  lists.lists.set('MAIL', []);
+  const { lines, log } = logCollector();
+  let now = 1_000_000;
+  const e = new Enforcer({ writer: lists, log, now: () => now });
+  const writes: string[] = [];
+  const write = lists.write.bind(lists);
+  lists.write = (target, op, addr) => {
+    writes.push(`${target} ${op}${addr}`);
+    write(target, op, addr);
+  };
+  const unblock = (a: string) => e.apply({ kind: 'unblock', ip: ip(a), targets: ['BLOCKER', 'MAIL'] });
+  unblock('192.0.2.1');
+  now += 200;
+  unblock('192.0.2.1'); // a mail client's second connection: skipped in both lists
+  unblock('192.0.2.2'); // another address: written
+  assert.deepEqual(writes, ['BLOCKER -192.0.2.1', 'MAIL -192.0.2.1', 'BLOCKER -192.0.2.2', 'MAIL -192.0.2.2']);
+  assert.equal(e.rewritesSkipped, 2);
+  assert.equal(lines.filter((l) => l['msg'] === 'unblocked').length, 3, 'every decision is logged');
+  e.apply(block('192.0.2.1')); // banned again within the second: the next unblock must reach the list
+  now += 100;
+  unblock('192.0.2.1');
+  assert.deepEqual(lists.lists.get('BLOCKER'), [], 'the list holds neither');
+  assert.deepEqual(writes.slice(4), ['BLOCKER +192.0.2.1', 'BLOCKER -192.0.2.1'], 'MAIL was not given the address back: still skipped');
+  now += 1000; // a second later: written again
+  writes.length = 0;
+  unblock('192.0.2.1');
+  assert.deepEqual(writes, ['BLOCKER -192.0.2.1', 'MAIL -192.0.2.1']);
+});
+
+test('recent unblocks kept for the skip are bounded, oldest forgotten first', () => {
+  const lists = new MemoryLists();
+  lists.lists.set('BLOCKER', []);
+  const { log } = logCollector();
+  const e = new Enforcer({ writer: lists, log, now: () => 5_000 });
+  const n = UNBLOCKS_KEPT + 10;
+  for (let i = 0; i < n; i++) e.apply({ kind: 'unblock', ip: ip(`10.0.${i >> 8}.${i & 255}`), targets: ['BLOCKER'] });
+  const before = e.writes;
+  e.apply({ kind: 'unblock', ip: ip('10.0.0.0'), targets: ['BLOCKER'] }); // forgotten: written again
+  e.apply({ kind: 'unblock', ip: ip(`10.0.${(n - 1) >> 8}.${(n - 1) & 255}`), targets: ['BLOCKER'] }); // kept: skipped
+  assert.equal(e.writes - before, 1);
 });
 
 test('a ban whose write failed or waits is written again by the next decision, even within the second', () => {
