@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { test } from 'node:test';
+import { GatheredLines, LOG_BUFFER, LOG_FLUSH_MS } from '../../src/lib/log.js';
+
+/** Stands in for pino's SonicBoom: records what it is handed, and when it is flushed. */
+function recorder() {
+  const chunks: string[] = [];
+  const events: string[] = [];
+  return {
+    chunks,
+    events,
+    out: {
+      write: (chunk: string) => chunks.push(chunk),
+      flush: (cb?: (err?: Error | null) => void) => {
+        events.push('flush');
+        cb?.();
+      },
+      flushSync: () => events.push('flushSync'),
+    },
+  };
+}
+
+test('log lines are handed on in order, a chunk of at least LOG_BUFFER bytes at a time', () => {
+  const r = recorder();
+  const g = new GatheredLines(r.out);
+  const lines = Array.from({ length: 500 }, (_, i) => `{"i":${i},"msg":"blocked","ip":"192.0.2.${i & 255}"}\n`);
+  for (const l of lines) g.write(l);
+  assert.ok(r.chunks.length >= 2, 'handed in chunks as it went');
+  for (const c of r.chunks) assert.ok(c.length >= LOG_BUFFER && c.length < LOG_BUFFER + 64, `a chunk of ${c.length} characters`);
+  g.flush();
+  assert.equal(r.chunks.join(''), lines.join(''), 'every line, once, in order');
+  assert.deepEqual(r.events, ['flush']);
+});
+
+test('a lone log line is handed on within LOG_FLUSH_MS, and flush hands on what is left before it calls back', async () => {
+  const r = recorder();
+  const g = new GatheredLines(r.out);
+  g.write('{"msg":"started"}\n');
+  assert.deepEqual(r.chunks, [], 'gathered first');
+  await sleep(LOG_FLUSH_MS + 100);
+  assert.deepEqual(r.chunks, ['{"msg":"started"}\n']);
+  g.write('{"msg":"stopped"}\n');
+  let handed: string[] = [];
+  g.flush(() => (handed = [...r.chunks]));
+  assert.deepEqual(handed, ['{"msg":"started"}\n', '{"msg":"stopped"}\n']);
+  g.flushSync();
+  assert.deepEqual(r.events, ['flush', 'flushSync']);
+  assert.equal(r.chunks.length, 2, 'nothing is handed twice');
+});
