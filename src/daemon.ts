@@ -192,7 +192,7 @@ export class Daemon {
           this.#limited('internal', { err: (err as Error).stack ?? String(err) }, 'internal error while handling a line; line skipped');
         }
       },
-      onFault: (err) => this.#log.error({ err: err.message }, 'the matching thread failed; lines are matched on the main thread from now on'),
+      onFault: (err) => this.#log.error({ err: err.message }, 'the matching thread failed; its lines are matched on the main thread instead'),
       onDropped: (err) => {
         this.stats.skipped++;
         this.#limited('internal', { err: err.stack ?? String(err) }, 'internal error while matching a batch of datagrams; its lines are skipped');

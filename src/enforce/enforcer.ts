@@ -16,8 +16,12 @@
  *     ago, and has not given it back since, is not told again: a mail
  *     client opens several connections at once and each logs a good login
  *     (measured with every preset: 8 900 of 15 800 list writes were such
- *     repeats). At most UNBLOCKS_KEPT such recent unblocks are remembered
- *     per list, the oldest forgotten first (and then written again);
+ *     repeats). Any ban decided for the address since, written or not,
+ *     ends the skip. At most UNBLOCKS_KEPT such recent unblocks are
+ *     remembered per list, the oldest forgotten first (and then written
+ *     again). What this gives up: an address that something other than
+ *     banban (`banban block`, a `--set` rule on the same list) puts back
+ *     within that second stays until the next unblock;
  *   - a list that does not exist (no rule names it yet, or `iptables -F`
  *     destroyed it) is reported with the rule to add (rate-limited); the ban
  *     stays active and `prime` writes it once the list exists again;
@@ -148,7 +152,7 @@ export class Enforcer {
     for (const target of d.targets) {
       this.#bans.get(target)?.delete(d.ip.text);
       const since = at - (this.#unblocked.get(target)?.get(d.ip.text) ?? -Infinity);
-      if (since >= 0 && since < REWRITE_MS) this.rewritesSkipped++;
+      if (since >= 0 && since < REWRITE_MS && !this.#pending.get(target)?.has(d.ip.text)) this.rewritesSkipped++;
       else this.#command(target, '-', d.ip.text);
     }
     this.#log.info({ ip: d.ip.text, targets: d.targets }, 'unblocked');
@@ -264,6 +268,8 @@ export class Enforcer {
   }
 
   #command(target: string, op: Op, ip: string): void {
+    // Any ban, taken or not, ends the unblock skip: the next unblock must reach the list.
+    if (op === '+') this.#unblocked.get(target)?.delete(ip);
     const queued = this.#pending.get(target);
     if (queued?.has(ip)) {
       // Keep order: a command behind a pending one for the same address waits its turn.

@@ -28,6 +28,8 @@ export const LOG_FLUSH_MS = 200;
 
 /** What GatheredLines needs of pino's destination (a SonicBoom). */
 interface Writer {
+  /** SonicBoom's: write with write(2) on this thread, retrying EAGAIN, instead of on libuv's pool */
+  sync?: boolean;
   write(chunk: string): unknown;
   flush(cb?: (err?: Error | null) => void): void;
   flushSync(): void;
@@ -54,9 +56,8 @@ export class GatheredLines implements DestinationStream {
 
   constructor(readonly out: Writer) {
     process.once('exit', () => {
-      this.#hand();
       try {
-        out.flushSync();
+        this.flushSync();
       } catch {
         // nothing more can be done for a log on the way out
       }
@@ -76,7 +77,14 @@ export class GatheredLines implements DestinationStream {
     this.out.flush(cb);
   }
 
+  /**
+   * Everything gathered is written now, on this thread (at exit, when no
+   * callback would run). `out` is made synchronous first: stdout is
+   * non-blocking (a pipe or journald's socket), and a write handed to it
+   * asynchronously would be left to a retry timer that never fires.
+   */
   flushSync(): void {
+    this.out.sync = true;
     this.#hand();
     this.out.flushSync();
   }

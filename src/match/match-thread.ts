@@ -22,12 +22,15 @@
  *     over and back costs more than matching it (measured: ban latency p50
  *     1.0 ms through the thread when idle). Order is kept, since nothing
  *     is pending; a flood makes batches big, and those go to the thread;
- *   - if the thread dies (a bug, a resource limit) or never starts, the
- *     error is reported to `onFault` once, and from then on, starting with the batches it had
- *     not answered, lines are matched on the main thread, from the same
- *     ring: no line is lost. (Only a batch the thread finished but whose
- *     answer died with it, after its bytes were reused, is reported to
- *     `onDropped` instead.)
+ *   - if the thread dies (a bug, a resource limit), never starts, stops
+ *     answering, or has not answered when `close` gives up waiting, the
+ *     error is reported to `onFault` once, and from then on, starting with
+ *     the batches it had not answered, lines are matched on the main
+ *     thread, from the same ring: no line is lost. A batch the thread had
+ *     finished, but whose answer had not been read when it was given up
+ *     (its bytes already reused), is reported when that answer arrives,
+ *     after the lines matched here meanwhile: late, not lost. Only if the
+ *     thread exits without it is the batch reported to `onDropped`.
  */
 import { Worker } from 'node:worker_threads';
 import { BatchMatcher, type BatchMatcherSetup, type BatchOut } from './batch-matcher.js';
@@ -55,15 +58,18 @@ const STALL_MS = 10_000;
 const START_STALL_MS = 2_000;
 
 /**
- * The shared `progress` words: [0] batches the thread has finished (the
- * main thread waits on it), [STARTED] whether it has started: 0 not yet,
- * START_READY, or START_FAILED (its 'error' event follows, but cannot reach
- * a main thread blocked waiting for room in the ring), with the reason's
- * length in [START_REASON_LENGTH] and its UTF-8 bytes after the words.
+ * The shared `progress` words: [0] batches the thread has finished, a
+ * 32-bit count that wraps (the main thread waits on it), [STARTED] the
+ * thread's state: 0 not started yet, START_READY, START_FAILED, or
+ * THREAD_FAILED (a batch threw), with the reason's length in
+ * [START_REASON_LENGTH] and its UTF-8 bytes after the words. A failure is
+ * said here first: its 'error' event follows, but cannot reach a main
+ * thread blocked waiting for room in the ring.
  */
 export const STARTED = 1;
 export const START_READY = 1;
 export const START_FAILED = -1;
+export const THREAD_FAILED = -2;
 export const START_REASON_LENGTH = 2;
 export const START_REASON_AT = 12;
 export const START_REASON_BYTES = 256;
@@ -86,11 +92,13 @@ export interface MatchThreadOptions<M> {
   workerScript?: URL;
   /** START_STALL_MS, for tests */
   startStallMs?: number;
+  /** STALL_MS, for tests */
+  stallMs?: number;
 }
 
 interface Batch<M> {
   id: number;
-  /** of the batches handed to the thread, which this is (0, 1, ...): what its `progress` count is compared with */
+  /** of the batches handed to the thread, which this is (0, 1, ..., wrapping at 2^31 like the thread's count) */
   handed: number;
   start: number;
   count: number;
@@ -111,6 +119,8 @@ export class MatchThread<M> {
   readonly #local: BatchMatcher;
   /** handed to the thread, not yet answered, oldest first */
   readonly #pending: Batch<M>[] = [];
+  /** finished by a thread that was then given up, their answers not yet read (#lost) */
+  readonly #orphans: Batch<M>[] = [];
   /** the batch being gathered */
   #open = { start: 0, count: 0, bytes: 0 };
   #nextId = 0;
@@ -137,6 +147,9 @@ export class MatchThread<M> {
       w.on('error', (err) => this.#lost(err));
       w.on('exit', (code) => {
         if (this.#worker === w) this.#lost(new Error(`the matching thread exited (code ${code})`));
+        // Its messages have all been delivered by now: an answer still owed will not come.
+        for (const b of this.#orphans.splice(0)) this.#opts.onDropped(new Error(`batch ${b.id} (${b.count} datagrams) was matched by the thread, which exited before its answer was read`));
+        this.#wakeIfIdle();
       });
       w.unref(); // kept alive by the batches it owes (#hand refs it), not otherwise
       this.#worker = w;
@@ -186,29 +199,55 @@ export class MatchThread<M> {
       return;
     }
     if (this.#pending.length === 0) this.#worker.ref();
-    batch.handed = this.#handed++;
+    batch.handed = this.#handed;
+    this.#handed = (this.#handed + 1) | 0;
     this.#pending.push(batch);
     this.#worker.postMessage({ id: batch.id, start: batch.start, count: batch.count } satisfies ToMatchThread);
   }
 
-  /** Resolves once every batch flushed so far has been reported. */
+  /** Resolves once every batch flushed so far has been reported (or, for a late one, dropped). */
   idle(): Promise<void> {
-    if (this.#pending.length === 0) return Promise.resolve();
+    if (this.#settled()) return Promise.resolve();
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
-  /** Flushes, waits (at most `timeoutMs`) for the batches in flight, then ends the thread. */
+  #settled(): boolean {
+    return this.#pending.length === 0 && this.#orphans.length === 0;
+  }
+
+  #wakeIfIdle(): void {
+    if (this.#settled()) for (const resolve of this.#idle.splice(0)) resolve();
+  }
+
+  /**
+   * Flushes, waits (at most `timeoutMs`) for the batches in flight, then
+   * ends the thread. Batches still unanswered then are matched here, as
+   * when the thread fails.
+   */
   async close(timeoutMs = 5000): Promise<void> {
     this.flush();
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.idle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs).unref()))]);
-    clearTimeout(timer);
+    const settle = async () => {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.idle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs).unref()))]);
+      clearTimeout(timer);
+    };
+    await settle();
+    if (this.#pending.length > 0) {
+      this.#lost(new Error(`the matching thread had not answered ${this.#pending.length} batches ${timeoutMs / 1000} s after it was asked to finish`));
+      await settle(); // answers of batches it had finished, on their way
+    }
     const w = this.#worker;
     this.#worker = undefined;
     await w?.terminate();
   }
 
   #answer(msg: FromMatchThread): void {
+    const orphan = this.#orphans.findIndex((o) => o.id === msg.id);
+    if (orphan >= 0) {
+      const [late] = this.#orphans.splice(orphan, 1);
+      this.#deliver(msg, late!.meta);
+      return;
+    }
     const b = this.#pending[0];
     if (b === undefined || b.id !== msg.id) {
       this.#lost(new Error(`the matching thread answered batch ${msg.id}, expected ${b?.id ?? 'none'}`));
@@ -223,10 +262,8 @@ export class MatchThread<M> {
     try {
       readResults(out.results, this.table, (r) => this.#opts.sink(r, meta));
     } finally {
-      if (this.#pending.length === 0) {
-        this.#worker?.unref();
-        for (const resolve of this.#idle.splice(0)) resolve();
-      }
+      if (this.#pending.length === 0) this.#worker?.unref();
+      this.#wakeIfIdle();
     }
   }
 
@@ -244,7 +281,7 @@ export class MatchThread<M> {
     for (;;) {
       if (this.#worker === undefined) return; // #lost matched everything here: the ring is empty
       const finished = Atomics.load(this.#done, 0);
-      for (; k < this.#pending.length && this.#pending[k]!.handed < finished; k++) {
+      for (; k < this.#pending.length && ((finished - this.#pending[k]!.handed) | 0) > 0; k++) {
         const b = this.#pending[k]!;
         if (!b.released) {
           this.#ring.release(b.bytes);
@@ -253,13 +290,13 @@ export class MatchThread<M> {
       }
       if (this.#ring.cost(datagram.length) > 0) return;
       const start = Atomics.load(this.#done, STARTED);
-      if (start === START_FAILED) {
+      if (start === START_FAILED || start === THREAD_FAILED) {
         const length = Math.min(START_REASON_BYTES, Atomics.load(this.#done, START_REASON_LENGTH));
         const reason = Buffer.from(this.#done.buffer, START_REASON_AT, length).toString('utf8');
-        this.#lost(new Error(`the matching thread failed to start: ${reason}`));
+        this.#lost(new Error(`the matching thread ${start === START_FAILED ? 'failed to start' : 'failed'}: ${reason}`));
         return;
       }
-      const limit = start === START_READY ? STALL_MS : (this.#opts.startStallMs ?? START_STALL_MS);
+      const limit = start === START_READY ? (this.#opts.stallMs ?? STALL_MS) : (this.#opts.startStallMs ?? START_STALL_MS);
       if (Date.now() - started > limit) {
         this.#lost(new Error(start === START_READY ? `the matching thread answered nothing for ${limit / 1000} s` : `the matching thread did not start within ${limit / 1000} s`));
         return;
@@ -289,9 +326,9 @@ export class MatchThread<M> {
     void w?.terminate();
     this.#opts.onFault(err);
     for (const b of this.#pending.splice(0)) {
-      if (b.released) this.#opts.onDropped(new Error(`batch ${b.id} (${b.count} datagrams) was matched by the thread, whose answer was lost with it`));
+      if (b.released) this.#orphans.push(b); // its answer may still be on its way: #answer
       else this.#runLocally(b);
     }
-    for (const resolve of this.#idle.splice(0)) resolve();
+    this.#wakeIfIdle();
   }
 }

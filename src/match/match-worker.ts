@@ -4,11 +4,11 @@
  * (datagram-ring.ts); what BatchMatcher found out, in the same order. After
  * each batch it counts one in `progress`, which the main thread watches
  * when it waits for room in the ring; once, before any batch, it says there
- * whether it started (`STARTED`).
+ * whether it started (`STARTED`), and there too if a batch threw.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { BatchMatcher, type BatchMatcherSetup } from './batch-matcher.js';
-import { START_FAILED, START_READY, START_REASON_AT, START_REASON_BYTES, START_REASON_LENGTH, STARTED, type FromMatchThread, type ToMatchThread } from './match-thread.js';
+import { START_FAILED, START_READY, START_REASON_AT, START_REASON_BYTES, START_REASON_LENGTH, STARTED, THREAD_FAILED, type FromMatchThread, type ToMatchThread } from './match-thread.js';
 
 const { setup, progress, ring } = workerData as { setup: BatchMatcherSetup; progress: SharedArrayBuffer; ring: SharedArrayBuffer };
 const done = new Int32Array(progress);
@@ -17,22 +17,31 @@ let matcher: BatchMatcher;
 try {
   matcher = new BatchMatcher(setup);
 } catch (err) {
-  // Said in shared memory first, with why: a main thread waiting for room in the ring gets no events.
-  const reason = Buffer.from(err instanceof Error ? err.message : String(err)).subarray(0, START_REASON_BYTES);
-  Buffer.from(progress, START_REASON_AT, START_REASON_BYTES).set(reason);
-  Atomics.store(done, START_REASON_LENGTH, reason.length);
-  signal(STARTED, START_FAILED);
-  throw err;
+  failed(START_FAILED, err);
 }
 signal(STARTED, START_READY);
 const port = parentPort!;
 
 port.on('message', (msg: ToMatchThread) => {
-  const out = matcher.datagrams(bytes, msg.start, msg.count);
+  let out;
+  try {
+    out = matcher.datagrams(bytes, msg.start, msg.count);
+  } catch (err) {
+    failed(THREAD_FAILED, err);
+  }
   port.postMessage({ id: msg.id, ...out } satisfies FromMatchThread);
   Atomics.add(done, 0, 1);
   Atomics.notify(done, 0);
 });
+
+/** Says in shared memory first, with why (a main thread waiting for room in the ring gets no events), then throws. */
+function failed(state: number, err: unknown): never {
+  const reason = Buffer.from(err instanceof Error ? err.message : String(err)).subarray(0, START_REASON_BYTES);
+  Buffer.from(progress, START_REASON_AT, START_REASON_BYTES).set(reason);
+  Atomics.store(done, START_REASON_LENGTH, reason.length);
+  signal(STARTED, state);
+  throw err;
+}
 
 function signal(slot: number, value: number): void {
   Atomics.store(done, slot, value);

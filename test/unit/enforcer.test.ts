@@ -174,6 +174,29 @@ test('an unblock the list took less than a second ago is not written again, unle
   assert.deepEqual(writes, ['BLOCKER -192.0.2.1', 'MAIL -192.0.2.1']);
 });
 
+test('a ban that failed to be written ends the unblock skip: the next unblock supersedes it', () => {
+  const lists = new MemoryLists();
+  lists.lists.set('BLOCKER', []);
+  const { log } = logCollector();
+  let now = 1_000_000;
+  const e = new Enforcer({ writer: lists, log, now: () => now });
+  const unblock = () => e.apply({ kind: 'unblock', ip: ip('192.0.2.1'), targets: ['BLOCKER'] });
+  unblock(); // taken
+  now += 100;
+  const write = lists.write.bind(lists);
+  lists.write = () => {
+    throw Object.assign(new Error('EIO'), { code: 'EIO' });
+  };
+  e.apply(block('192.0.2.1')); // refused: pending
+  lists.write = write;
+  now += 100;
+  unblock(); // within the second, but a ban came between: not skipped, it replaces the pending ban
+  now += 2000;
+  assert.equal(e.retryPending(), 0);
+  assert.equal(e.activeCount, 0);
+  assert.deepEqual(lists.lists.get('BLOCKER'), [], 'the list does not hold an address banban no longer bans');
+});
+
 test('recent unblocks kept for the skip are bounded, oldest forgotten first', () => {
   const lists = new MemoryLists();
   lists.lists.set('BLOCKER', []);

@@ -7,18 +7,16 @@ import { GatheredLines, LOG_BUFFER, LOG_FLUSH_MS } from '../../src/lib/log.js';
 function recorder() {
   const chunks: string[] = [];
   const events: string[] = [];
-  return {
-    chunks,
-    events,
-    out: {
-      write: (chunk: string) => chunks.push(chunk),
-      flush: (cb?: (err?: Error | null) => void) => {
-        events.push('flush');
-        cb?.();
-      },
-      flushSync: () => events.push('flushSync'),
+  const out = {
+    sync: false,
+    write: (chunk: string) => chunks.push(`${out.sync ? 'sync:' : ''}${chunk}`),
+    flush: (cb?: (err?: Error | null) => void) => {
+      events.push('flush');
+      cb?.();
     },
+    flushSync: () => events.push('flushSync'),
   };
+  return { chunks, events, out };
 }
 
 test('log lines are handed on in order, a chunk of at least LOG_BUFFER bytes at a time', () => {
@@ -44,7 +42,8 @@ test('a lone log line is handed on within LOG_FLUSH_MS, and flush hands on what 
   let handed: string[] = [];
   g.flush(() => (handed = [...r.chunks]));
   assert.deepEqual(handed, ['{"msg":"started"}\n', '{"msg":"stopped"}\n']);
-  g.flushSync();
+  g.write('{"msg":"fatal"}\n');
+  g.flushSync(); // at exit: written on this thread, whatever stdout is
   assert.deepEqual(r.events, ['flush', 'flushSync']);
-  assert.equal(r.chunks.length, 2, 'nothing is handed twice');
+  assert.deepEqual(r.chunks.slice(2), ['sync:{"msg":"fatal"}\n'], 'handed once, to a writer made synchronous');
 });

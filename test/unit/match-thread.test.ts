@@ -80,7 +80,7 @@ test('what crosses from the matching thread is exactly what the matcher found, l
 });
 
 /** Runs batches through a MatchThread and collects what comes back, in order. */
-function collector(opts: { workerScript?: URL; localBatchMax?: number; ringBytes?: number; startStallMs?: number } = {}) {
+function collector(opts: { workerScript?: URL; localBatchMax?: number; ringBytes?: number; startStallMs?: number; stallMs?: number } = {}) {
   const seen: { batch: number; report: LineReport }[] = [];
   const faults: string[] = [];
   const dropped: string[] = [];
@@ -159,6 +159,48 @@ test('when the matching thread dies, the batches it owed and all later ones are 
   assert.deepEqual(c.dropped, []);
   const addresses = c.seen.map(({ batch, report }) => `${batch} ${report.skipped === undefined && report.found?.verdict.kind === 'bad' ? report.found.verdict.offences[0]!.ip.text : '?'}`);
   assert.deepEqual(addresses, ['0 192.0.2.1', '1 192.0.2.2', '2 192.0.2.3', '3 192.0.2.4']);
+});
+
+/** The address each reported line named, in the order reported. */
+const addressesOf = (c: ReturnType<typeof collector>) =>
+  c.seen.map(({ report }) => (report.skipped === undefined && report.found?.verdict.kind === 'bad' ? report.found.verdict.offences[0]!.ip.text : '?'));
+const linesOf = (batch: number, n: number) => Array.from({ length: n }, (_, i) => failed(`10.${batch}.${i >> 8}.${i & 255}`, i));
+
+test('a close that finds batches unanswered matches them here, in order, and says so', async () => {
+  const c = collector({ workerScript: new URL('./hanging-match-worker.js', import.meta.url) });
+  for (let b = 0; b < 3; b++) c.submit(linesOf(b, 5), b); // the thread answers batch 0 and hangs on batch 1
+  await c.thread.close(300);
+  assert.equal(c.faults.length, 1);
+  assert.match(c.faults[0]!, /had not answered 2 batches 0.3 s after it was asked to finish/);
+  assert.deepEqual(c.dropped, []);
+  assert.deepEqual(addressesOf(c), [0, 1, 2].flatMap((b) => linesOf(b, 5).map((_, i) => `10.${b}.0.${i}`)));
+});
+
+test('a batch the thread finished before it was given up is reported when its answer arrives, late but not lost', async () => {
+  const c = collector({ workerScript: new URL('./hanging-match-worker.js', import.meta.url), ringBytes: 16 * 1024, stallMs: 300 });
+  c.submit(linesOf(0, 60), 0); // answered, but the answer is read only after the main thread stops waiting
+  c.submit(linesOf(1, 60), 1); // the thread hangs on it
+  c.submit(linesOf(2, 400), 2); // fills the ring: batch 0's bytes are reused, then the thread is given up
+  await c.thread.idle();
+  await c.thread.close();
+  assert.deepEqual(c.faults, ['the matching thread answered nothing for 0.3 s']);
+  assert.deepEqual(c.dropped, []);
+  const got = addressesOf(c);
+  assert.equal(got.length, 520, 'every line reported once');
+  assert.deepEqual(got.slice(-60), linesOf(0, 60).map((_, i) => `10.0.0.${i}`), 'batch 0 last: its answer came after the lines matched here');
+  assert.deepEqual(new Set(got), new Set([0, 1, 2].flatMap((b) => linesOf(b, b === 2 ? 400 : 60).map((_, i) => `10.${b}.${i >> 8}.${i & 255}`))));
+});
+
+test('a batch that throws on the thread is known at once to a main thread waiting for room, with why', async () => {
+  const c = collector({ workerScript: new URL('./throwing-match-worker.js', import.meta.url), ringBytes: 16 * 1024, stallMs: 60_000 });
+  c.submit(linesOf(0, 60), 0);
+  c.submit(linesOf(1, 60), 1); // throws on the thread
+  c.submit(linesOf(2, 400), 2); // fills the ring while the thread is dead: not a 60 s wait
+  await c.thread.idle();
+  await c.thread.close();
+  assert.deepEqual(c.faults, ['the matching thread failed: a batch broke the matching thread']);
+  assert.deepEqual(c.dropped, []);
+  assert.equal(c.seen.length, 520);
 });
 
 test('a matching thread that never starts is given up on when the ring is full, and its lines are matched here, none lost', async () => {
