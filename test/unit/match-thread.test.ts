@@ -8,6 +8,7 @@ import { readRing, RingWriter } from '../../src/match/datagram-ring.js';
 import { MatchThread, RING_BYTES } from '../../src/match/match-thread.js';
 import { readResults, RuleTable, type LineReport } from '../../src/match/match-wire.js';
 import { Matcher, type MatchResult } from '../../src/match/matcher.js';
+import type { ParsedIp } from '../../src/lib/ip.js';
 import { decodeDatagram } from '../../src/source/datagram.js';
 import { parseSyslogLine } from '../../src/source/syslog-line.js';
 import { MAX_DATAGRAM } from '../../src/source/syslog-socket.js';
@@ -77,6 +78,27 @@ test('what crosses from the matching thread is exactly what the matcher found, l
   assert.ok(expected.some((e) => 'found' in e && (e.found as { byPid: unknown } | null)?.byPid), 'the input covers a match by process id');
   assert.ok(expected.some((e) => 'found' in e && (e.found as { rejected: unknown } | null)?.rejected), 'the input covers a rejected capture');
   assert.ok(expected.some((e) => 'cut' in e && e.cut), 'the input covers a cut datagram');
+});
+
+test('an address a batch names again crosses once, and comes back as one object; a reference to none is refused', () => {
+  const lines = [failed('192.0.2.7', 1), failed('2001:db8::7', 2), failed('192.0.2.7', 3), failed('192.0.2.8', 4), failed('2001:db8::7', 5)];
+  const ring = new RingWriter(new SharedArrayBuffer(1 << 16));
+  for (const l of lines) ring.write(Buffer.from(l));
+  const out = new BatchMatcher(batchMatcherSetup(config, MAX_DATAGRAM)).datagrams(ring.bytes, 0, lines.length);
+  assert.equal(out.results.strs.filter((x) => /^(?:192\.0\.2\.|2001:db8::)/.test(x)).length, 3, 'three distinct addresses, each sent once');
+  const ips: ParsedIp[] = [];
+  readResults(out.results, new RuleTable(config), (r) => {
+    const v = r.skipped === undefined ? r.found?.verdict : undefined;
+    if (v?.kind === 'bad') ips.push(v.offences[0]!.ip);
+  });
+  assert.deepEqual(ips.map((ip) => ip.text), ['192.0.2.7', '2001:db8::7', '192.0.2.7', '192.0.2.8', '2001:db8::7']);
+  assert.equal(ips[0], ips[2]);
+  assert.equal(ips[1], ips[4]);
+  assert.deepEqual([...ips[1]!.bytes], [0x20, 0x01, 0x0d, 0xb8, ...Array(11).fill(0), 7]);
+  // the first address's record, made to name an address the batch has not had yet
+  const ints = [...out.results.ints];
+  ints[ints.indexOf(-1)] = 5;
+  assert.throws(() => readResults({ ints, strs: out.results.strs }, new RuleTable(config), () => {}), /name address 5 of a batch that has 0/);
 });
 
 /** Runs batches through a MatchThread and collects what comes back, in order. */
