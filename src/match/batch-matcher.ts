@@ -71,12 +71,17 @@ export class BatchMatcher {
   datagrams(ring: Buffer, start: number, count: number): BatchOut {
     const writer = this.#writer;
     let lines = 0;
-    readRing(ring, start, count, (buf, from, to) => {
-      const n = lines++;
-      const r = this.one(buf, from, to);
-      if (typeof r === 'string') writer.skip(n, r);
-      else writer.found(n, r, this.cut);
-    });
+    try {
+      readRing(ring, start, count, (buf, from, to) => {
+        const n = lines++;
+        const r = this.one(buf, from, to);
+        if (typeof r === 'string') writer.skip(n, r);
+        else writer.found(n, r, this.cut);
+      });
+    } catch (err) {
+      writer.finish(); // what a failed batch wrote must not open the next one's results
+      throw err;
+    }
     return { lines, results: writer.finish() };
   }
 }

@@ -98,7 +98,7 @@ export interface MatchThreadOptions<M> {
 
 interface Batch<M> {
   id: number;
-  /** of the batches handed to the thread, which this is (0, 1, ..., wrapping at 2^31 like the thread's count) */
+  /** of the batches handed to the thread, which this is (0, 1, ...: a 32-bit count that wraps, as the thread's does) */
   handed: number;
   start: number;
   count: number;

@@ -101,6 +101,23 @@ test('an address a batch names again crosses once, and comes back as one object;
   assert.throws(() => readResults({ ints, strs: out.results.strs }, new RuleTable(config), () => {}), /name address 5 of a batch that has 0/);
 });
 
+test('a batch that fails part-way leaves nothing of itself in the next batch\'s results', () => {
+  const bm = new BatchMatcher(batchMatcherSetup(config, MAX_DATAGRAM));
+  const broken = new RingWriter(new SharedArrayBuffer(1 << 16));
+  broken.write(Buffer.from(failed('192.0.2.1', 1)));
+  broken.write(Buffer.from(failed('192.0.2.2', 2)));
+  broken.bytes.writeUInt32LE(0x7fff0000, broken.head); // a third record that runs past the end
+  assert.throws(() => bm.datagrams(broken.bytes, 0, 3), /runs past the end/);
+  const ring = new RingWriter(new SharedArrayBuffer(1 << 16));
+  ring.write(Buffer.from(failed('192.0.2.3', 3)));
+  const got: string[] = [];
+  readResults(bm.datagrams(ring.bytes, 0, 1).results, new RuleTable(config), (r) => {
+    const v = r.skipped === undefined ? r.found?.verdict : undefined;
+    got.push(`${r.line} ${v?.kind === 'bad' ? v.offences[0]!.ip.text : '?'}`);
+  });
+  assert.deepEqual(got, ['0 192.0.2.3']);
+});
+
 /** Runs batches through a MatchThread and collects what comes back, in order. */
 function collector(opts: { workerScript?: URL; localBatchMax?: number; ringBytes?: number; startStallMs?: number; stallMs?: number } = {}) {
   const seen: { batch: number; report: LineReport }[] = [];
