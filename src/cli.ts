@@ -182,11 +182,27 @@ interface RunOptions {
 async function runDaemon(o: RunOptions, io: Io): Promise<number> {
   const saveEvery = Number(o.saveEvery);
   if (!(saveEvery >= 0.1 && saveEvery <= 86400)) throw new ExitError(`--save-every '${o.saveEvery}' must be a number of seconds from 0.1 to 86400`, ExitCode.USAGE);
+  // The signal handlers come first: until they are in place, a SIGHUP (`systemctl reload` right
+  // after a start) would kill the process with the default action, and systemd does not restart a
+  // service that a SIGHUP ended. What arrives before the daemon has started waits for it.
+  const signals = io.signals ?? process;
+  let daemon: Daemon | undefined;
+  let stopping = false;
+  let early: 'reload' | { stop: string } | undefined;
+  let stop = (signal: string) => {
+    if (daemon === undefined) early = { stop: signal };
+  };
+  signals.on('SIGTERM', () => stop('SIGTERM'));
+  signals.on('SIGINT', () => stop('SIGINT'));
+  signals.on('SIGHUP', () => {
+    if (daemon === undefined) early ??= 'reload';
+    else if (!stopping) daemon.reload();
+  });
   // Loaded here, not at the top: `banban test` and `check` need neither the socket nor the logger, and
   // start ~30 ms sooner without them.
   const [{ Daemon }, { createLogger }, { SocketError }] = await Promise.all([import('./daemon.js'), import('./lib/log.js'), import('./source/syslog-socket.js')]);
   const log = createLogger({ format: o.logFormat, level: o.logLevel });
-  let daemon: Daemon;
+  log.info({ config: o.config }, 'starting');
   try {
     daemon = Daemon.start({ configFile: o.config, procDir: o.procDir, stateFile: o.stateFile, saveMs: saveEvery * 1000, dryRun: o.dryRun, log });
   } catch (err) {
@@ -197,14 +213,13 @@ async function runDaemon(o: RunOptions, io: Io): Promise<number> {
     }
     throw err;
   }
-  const signals = io.signals ?? process;
+  const running = daemon;
   return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string) => {
+    stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
       log.info({ signal }, 'stopping');
-      daemon.stop().then(
+      running.stop().then(
         () => log.flush(() => resolve(ExitCode.OK)),
         (err: unknown) => {
           log.fatal({ err: err instanceof Error ? err.stack : String(err) }, 'stopping failed');
@@ -212,11 +227,8 @@ async function runDaemon(o: RunOptions, io: Io): Promise<number> {
         },
       );
     };
-    signals.on('SIGTERM', () => stop('SIGTERM'));
-    signals.on('SIGINT', () => stop('SIGINT'));
-    signals.on('SIGHUP', () => {
-      if (!stopping) daemon.reload();
-    });
+    if (early === 'reload') running.reload();
+    else if (early !== undefined) stop(early.stop);
     if (io.signals === undefined) {
       // A bug that escaped every handler: the process state is no longer trustworthy. Save what was
       // decided, say what happened, and exit 70 so that systemd (Restart=on-failure) starts a clean one.
@@ -224,7 +236,7 @@ async function runDaemon(o: RunOptions, io: Io): Promise<number> {
         log.fatal({ err: err instanceof Error ? err.stack : String(err) }, `${what}: saving state and exiting for a restart`);
         const exit = () => log.flush(() => resolve(ExitCode.SOFTWARE));
         try {
-          daemon.stop().then(exit, exit);
+          running.stop().then(exit, exit);
         } catch {
           exit();
         }

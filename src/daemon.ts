@@ -90,6 +90,8 @@ export class Daemon {
   readonly #listIds = new Map<string, number | undefined>();
   #engine: BanEngine;
   #matching: MatchThread<number>;
+  /** threads a reload replaced, still finishing the lines received before it: `stop` waits for them */
+  readonly #closing = new Set<Promise<void>>();
   #socket: SyslogSocket | undefined;
   #dirty = false;
   /** the save in the background, if one is under way (housekeeping) */
@@ -236,7 +238,8 @@ export class Daemon {
     this.#flush();
     const oldMatching = this.#matching;
     this.#matching = this.#startMatching(config);
-    void oldMatching.close();
+    const closing = oldMatching.close().finally(() => this.#closing.delete(closing));
+    this.#closing.add(closing);
     const minocc = new Map(config.blocktypes.map((b) => [b.name, b.minocc]));
     this.#engine = new BanEngine(config, this.#engine.windows.withCap(config.maxTracked, (name) => minocc.get(name)));
     for (const w of loaded.warnings) this.#log.warn({ file: w.file, line: w.line, key: w.key }, w.message);
@@ -252,7 +255,8 @@ export class Daemon {
     this.#socket?.close();
     this.#socket = undefined;
     this.#flush();
-    await this.#matching.close();
+    // Lines a reload's old thread still holds are decided too, before the save.
+    await Promise.all([...this.#closing, this.#matching.close()]);
     // A save under way stops at its next slice; this one, written at once, has everything.
     if (this.#saving) this.#saving.cancelled = true;
     this.#saveState();

@@ -1,0 +1,71 @@
+/**
+ * The daemon's own process around a reload and a stop: the signals an admin
+ * (or a config-management tool) sends at awkward moments.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { sendDatagrams, startDaemon } from '../helpers/daemon-process.js';
+
+const failed = (ip: string) => `<38>Nov 22 06:25:01 web1 sshd[812]: Failed password for invalid user admin from ${ip} port 50022 ssh2`;
+
+/** A config whose blocktypes `slowN` make a long line costly to match, to keep the matching thread busy. */
+function setup(extra = '') {
+  const dir = mkdtempSync(join(tmpdir(), 'banban-lifecycle-'));
+  mkdirSync(join(dir, 'proc'));
+  writeFileSync(join(dir, 'proc', 'BLOCKER'), '');
+  const sock = join(dir, 'banban.sock');
+  const conf = join(dir, 'banban.yml');
+  const state = join(dir, 'state.json');
+  const slow = [1, 2, 3].map((n) => `  slow${n}:\n    target: SLOW\n    minocc: 3\n    interval: 600\n    patterns:\n      - '\\S*\\S*\\S*\\S*X${n} from (?<ip>\\S+)'\n`).join('');
+  writeFileSync(
+    conf,
+    `socket: ${sock}\nproc_dir: ${join(dir, 'proc')}\nstate_file: ${state}\n${extra}blocktypes:\n  ssh:\n    target: BLOCKER\n    minocc: 3\n    interval: 600\n    patterns:\n      - '^sshd\\[\\d+\\]: Failed password for (?:invalid user )?\\S* from (?<ip>[0-9A-Fa-f:.]+) port \\d+ ssh2$'\n${slow}`,
+  );
+  return { dir, conf, sock, state };
+}
+
+test('lines a reload left to the old matching thread are decided and saved when a stop follows at once', { timeout: 60_000 }, async () => {
+  const s = setup();
+  const d = startDaemon(['run', '-c', s.conf]);
+  try {
+    await d.waitFor((l) => l.msg === 'listening', 'listening');
+    // 60 lines that take the thread a while, then an attacker's three tries behind them
+    const busy = `<38>Nov 22 06:25:01 web1 sshd[812]: ${'a'.repeat(7850)} X1 from  X2 from  X3 from `;
+    await sendDatagrams(s.sock, [...Array.from({ length: 60 }, () => busy), failed('192.0.2.50'), failed('192.0.2.50'), failed('192.0.2.50')]);
+    await new Promise((r) => setTimeout(r, 100)); // read, and handed to the thread
+    d.proc.kill('SIGHUP'); // the same config: `systemctl reload`
+    await d.waitFor((l) => l.msg === 'reloaded', 'reloaded');
+    d.proc.kill('SIGTERM');
+    const exit = await d.exited;
+    assert.equal(exit.code, 0);
+    const saved = existsSync(s.state) ? (JSON.parse(readFileSync(s.state, 'utf8')) as { bans: unknown[][] }) : { bans: [] };
+    assert.deepEqual(saved.bans.map((b) => b[0]), ['192.0.2.50'], 'the ban decided from lines received before the stop is saved');
+    const blocked = d.logs.findIndex((l) => l.msg === 'blocked' && l['ip'] === '192.0.2.50');
+    assert.ok(blocked >= 0 && blocked < d.logs.findIndex((l) => l.msg === 'stopped'), 'decided before the daemon said it stopped');
+  } finally {
+    d.proc.kill('SIGKILL');
+    rmSync(s.dir, { recursive: true, force: true });
+  }
+});
+
+test('a SIGHUP while the daemon is still starting (loading a large state) neither kills it nor is lost', { timeout: 60_000 }, async () => {
+  const s = setup('max_tracked: 1000000\n');
+  const now = Date.now();
+  const windows: string[] = [];
+  for (let i = 0; i < 800_000; i++) windows.push(JSON.stringify(['ssh', `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, [now - 1000]]));
+  writeFileSync(s.state, `{"version":1,"savedAt":${now},"windows":[${windows.join(',')}],"bans":[]}`);
+  const d = startDaemon(['run', '-c', s.conf]);
+  try {
+    await d.waitFor((l) => l.msg === 'starting', 'starting', 30_000); // logged once the handlers are in place, before the state is read
+    d.proc.kill('SIGHUP');
+    const early = await Promise.race([d.exited, d.waitFor((l) => l.msg === 'reloaded', 'reloaded', 30_000).then(() => undefined)]);
+    assert.equal(early, undefined, `the daemon died: ${JSON.stringify(early)} ${d.stderr()}`);
+    assert.ok(d.logs.some((l) => l.msg === 'listening'));
+  } finally {
+    d.proc.kill('SIGKILL');
+    rmSync(s.dir, { recursive: true, force: true });
+  }
+});
