@@ -128,7 +128,18 @@ export class Daemon {
     d.#bind(config);
     d.#watch();
     d.#timers.push(setInterval(() => d.#guard('watch', () => d.#watch()), opts.watchMs ?? 2000).unref());
-    d.#timers.push(setInterval(() => d.#guard('verify', () => d.#enforcer.verify()), opts.verifyMs ?? 10_000).unref());
+    // A list made anew since the last watch is primed first: read back before that, its bans would look
+    // removed from outside, and be forgotten.
+    d.#timers.push(
+      setInterval(
+        () =>
+          d.#guard('verify', () => {
+            d.#watch();
+            d.#enforcer.verify();
+          }),
+        opts.verifyMs ?? 10_000,
+      ).unref(),
+    );
     d.#timers.push(setInterval(() => d.#guard('housekeeping', () => d.#housekeeping()), opts.saveMs ?? 60_000).unref());
     d.#log.info(
       { socket: config.socket, config: config.file, blocktypes: config.blocktypes.map((b) => b.name), targets: d.#engine.targets, dryRun: opts.dryRun ?? false },
@@ -261,6 +272,7 @@ export class Daemon {
     if (this.#saving) this.#saving.cancelled = true;
     this.#saveState();
     this.#conntrack.close();
+    this.#writer.close?.();
     const e = this.#enforcer;
     this.#log.info({ ...this.stats, listWrites: e.writes, rewritesSkipped: e.rewritesSkipped, pending: e.pendingCount, activeBans: e.activeCount }, 'stopped');
   }

@@ -26,9 +26,12 @@ export interface ListWriter {
   /** names of the lists that exist */
   targets(): string[];
   /**
-   * Something that changes when the list is destroyed and made again (the
-   * inode of its /proc file), or undefined when it does not exist. A new
+   * Something that changes when the list is destroyed and made again (not
+   * its inode number, which the kernel gives back: xt-recent.ts), or
+   * undefined when it does not exist. A new
    * identity means an empty list: every ban must be written again.
    */
   identity(target: string): number | undefined;
+  /** lets go of what `identity` keeps open (the daemon's stop) */
+  close?(): void;
 }

@@ -10,20 +10,38 @@
  *   - removing an absent address is not an error;
  *   - the file exists only while an iptables rule names the list: ENOENT
  *     means "no rule yet", not "no kernel support";
- *   - a list holds ip_list_tot entries and silently drops the oldest.
+ *   - a list holds ip_list_tot entries and silently drops the oldest;
+ *   - a list destroyed and made again (`iptables -F`, then the rules) often
+ *     gets the same inode number back, at once; but a descriptor opened on
+ *     the old one fails every read with EIO from then on. So `identity`
+ *     keeps one open per list and reads a byte through it (about 3 µs).
  *
  * With `--proc-dir` pointing at an ordinary folder (tests, trials) the same
  * code appends the commands to plain files, one per line; `read` replays them.
  */
-import { closeSync, constants, openSync, readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readdirSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseIp } from '../lib/ip.js';
 import type { ListEntry, ListWriter } from './backend.js';
+
+const PROBE = Buffer.alloc(1);
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // already gone: nothing to give back
+  }
+}
 
 export const IP_LIST_TOT_PATH = '/sys/module/xt_recent/parameters/ip_list_tot';
 export const DEFAULT_PROC_DIR = '/proc/net/xt_recent';
 
 export class XtRecentLists implements ListWriter {
+  /** per list: a descriptor open on the instance `identity` last saw, and the number it gave that instance */
+  readonly #watched = new Map<string, { fd: number; ino: number; identity: number }>();
+  #identities = 0;
+
   constructor(readonly dir: string) {}
 
   write(target: string, op: '+' | '-', ip: string): void {
@@ -45,12 +63,42 @@ export class XtRecentLists implements ListWriter {
     return readdirSync(this.dir).sort();
   }
 
+  /**
+   * The same number for as long as the list seen last time still exists;
+   * a new one for a list made anew, undefined when there is none. Seen as
+   * the same: a descriptor opened on it still reads (the kernel's EIO says
+   * it was destroyed, whatever inode number the new one has), and the path
+   * still names the file it was opened on (for plain files under
+   * `--proc-dir`, replaced by a new file).
+   */
   identity(target: string): number | undefined {
+    const path = join(this.dir, target);
+    const seen = this.#watched.get(target);
+    if (seen !== undefined) {
+      try {
+        readSync(seen.fd, PROBE, 0, 1, 0);
+        if (statSync(path).ino === seen.ino) return seen.identity;
+      } catch {
+        // destroyed (EIO), or gone from the path (ENOENT): whatever is there now is another list
+      }
+      this.#watched.delete(target);
+      closeQuietly(seen.fd);
+    }
+    let fd: number;
     try {
-      return statSync(join(this.dir, target)).ino;
+      fd = openSync(path, constants.O_RDONLY);
     } catch {
       return undefined;
     }
+    const identity = ++this.#identities;
+    this.#watched.set(target, { fd, ino: fstatSync(fd).ino, identity });
+    return identity;
+  }
+
+  /** Lets go of the descriptors `identity` keeps. */
+  close(): void {
+    for (const { fd } of this.#watched.values()) closeQuietly(fd);
+    this.#watched.clear();
   }
 }
 

@@ -78,6 +78,25 @@ describe('the kernel lists under faults', { skip, timeout: 120_000 }, () => {
     assert.equal(await probe(tb.client, SERVER4, PORT), 'timeout', 'the ban bites again');
   });
 
+  it('a list destroyed and made again between two checks is primed again, though the kernel gives back its inode number', async () => {
+    assert.ok(await tb.listed(EXAMPLE_TARGET, CLIENT4), 'the ban of the test before is in the list');
+    const path = `/proc/net/xt_recent/${EXAMPLE_TARGET}`;
+    const inode = async () => (await tb.exec(tb.server, 'stat', ['-c', '%i', path])).stdout.trim();
+    const before = await inode();
+    // A firewall script run a few times in a row, each run flushing the rules and loading them again at
+    // once, until the kernel has given the new list the old one's inode number (it usually does by the
+    // second run): the case an inode comparison misses.
+    const inodes: string[] = [];
+    while (inodes.length < 6 && inodes.at(-1) !== before) {
+      for (const cmd of ['iptables', 'ip6tables']) await tb.exec(tb.server, cmd, ['-F', 'INPUT']);
+      await loadExampleRules(tb.server, { extraLists: [FLOOD] });
+      inodes.push(await inode());
+    }
+    // The outcome itself, not a log line: one about a list an earlier run made may arrive after the runs.
+    await waitFor(`the ban written into the list made last (inode ${before}, then ${inodes.join(', ')})`, () => tb.listed(EXAMPLE_TARGET, CLIENT4));
+    assert.equal(await probe(tb.client, SERVER4, PORT), 'timeout', 'the ban bites again');
+  });
+
   it('banban list shows the kernel entries with their age, and unblock removes one', async () => {
     const listed = await banban(['list', EXAMPLE_TARGET, '--json']);
     assert.equal(listed.code, 0, listed.stderr);

@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { XtRecentLists } from '../../src/enforce/xt-recent.js';
+
+// The real lists (the kernel's EIO on a destroyed one) are in test/e2e/kernel-faults.test.ts.
+test('a list keeps its identity while it lasts; a list made anew gets a new one; a missing list has none', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'banban-xt-'));
+  const lists = new XtRecentLists(dir);
+  try {
+    assert.equal(lists.identity('BLOCKER'), undefined);
+    writeFileSync(join(dir, 'BLOCKER'), '');
+    const first = lists.identity('BLOCKER');
+    assert.notEqual(first, undefined);
+    lists.write('BLOCKER', '+', '192.0.2.1');
+    assert.equal(lists.identity('BLOCKER'), first, 'written to, still the same list');
+    unlinkSync(join(dir, 'BLOCKER'));
+    assert.equal(lists.identity('BLOCKER'), undefined, 'gone');
+    writeFileSync(join(dir, 'BLOCKER'), '');
+    const second = lists.identity('BLOCKER');
+    assert.notEqual(second, undefined);
+    assert.notEqual(second, first, 'made anew');
+    // replaced between two looks, with no look while it was missing
+    unlinkSync(join(dir, 'BLOCKER'));
+    writeFileSync(join(dir, 'BLOCKER'), '');
+    const third = lists.identity('BLOCKER');
+    assert.notEqual(third, second);
+    assert.equal(lists.identity('BLOCKER'), third);
+  } finally {
+    lists.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
