@@ -198,8 +198,10 @@ export class Enforcer {
     let n = 0;
     for (const b of bans.values()) {
       if (present.has(b.ip)) continue;
-      if (!this.#write(target, '+', b.ip)) break;
-      n++;
+      const err = this.#tryWrite(target, '+', b.ip);
+      if (err === undefined) n++;
+      else if (err.code === 'ENOENT') break; // gone again: primed when it is back
+      else this.#queue(target, '+', b.ip); // refused for now: retried with the other pending writes
     }
     return n;
   }
@@ -279,6 +281,11 @@ export class Enforcer {
     }
     const err = this.#tryWrite(target, op, ip);
     if (err === undefined || err.code === 'ENOENT') return; // a missing list is primed when it appears
+    this.#queue(target, op, ip);
+  }
+
+  /** Keeps a command the kernel refused, for `retryPending`. */
+  #queue(target: string, op: Op, ip: string): void {
     let cmds = this.#pending.get(target);
     if (cmds === undefined) this.#pending.set(target, (cmds = new Map()));
     if (this.pendingCount >= this.#maxEntries) {

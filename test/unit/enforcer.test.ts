@@ -197,6 +197,28 @@ test('a ban that failed to be written ends the unblock skip: the next unblock su
   assert.deepEqual(lists.lists.get('BLOCKER'), [], 'the list does not hold an address banban no longer bans');
 });
 
+test('a ban the list refuses while it is primed is kept and written by the next retry', () => {
+  const lists = new MemoryLists();
+  lists.lists.set('BLOCKER', []);
+  const { log } = logCollector();
+  const now = Date.now();
+  const e = new Enforcer({ writer: lists, log, now: () => now });
+  e.restore([
+    { ip: '192.0.2.1', target: 'BLOCKER', blocktype: 'ssh', at: now - 1000, until: now + 3_600_000 },
+    { ip: '192.0.2.2', target: 'BLOCKER', blocktype: 'ssh', at: now - 500, until: now + 3_600_000 },
+  ]);
+  const write = lists.write.bind(lists);
+  let refusals = 1;
+  lists.write = (target, op, addr) => {
+    if (refusals-- > 0) throw Object.assign(new Error('EACCES'), { code: 'EACCES' });
+    write(target, op, addr);
+  };
+  assert.equal(e.prime('BLOCKER'), 1, 'the first refused, the second written');
+  assert.equal(e.pendingCount, 1);
+  assert.equal(e.retryPending(), 0);
+  assert.deepEqual(lists.lists.get('BLOCKER')!.sort(), ['192.0.2.1', '192.0.2.2']);
+});
+
 test('recent unblocks kept for the skip are bounded, oldest forgotten first', () => {
   const lists = new MemoryLists();
   lists.lists.set('BLOCKER', []);
