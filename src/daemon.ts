@@ -48,6 +48,9 @@ import { encodeState, readStateFile, writeFileAtomic, writeFileAtomicInSlices, t
 import { BanEngine } from './track/ban-engine.js';
 import type { WindowEntry } from './track/offence-windows.js';
 
+/** times of a saved window read at most, whatever today's minocc (a window saved under a larger one) */
+const SAVED_TIMES_READ = 1000;
+
 export interface DaemonOptions {
   configFile: string;
   log: Logger;
@@ -320,7 +323,8 @@ export class Daemon {
 
   #restoreState(config: Config): void {
     const wall = this.#wall();
-    const maxTimes = Math.max(...config.blocktypes.map((b) => b.minocc));
+    // A window saved under a larger minocc than today's is read too, and cut to its newest times below.
+    const maxTimes = Math.max(SAVED_TIMES_READ, ...config.blocktypes.map((b) => b.minocc));
     const loaded = readStateFile(config.stateFile, { maxWindows: config.maxTracked, maxBans: config.maxTracked * 4, maxTimes }, wall);
     if (loaded.kind === 'none') return;
     if (loaded.kind === 'corrupt') {
@@ -339,8 +343,13 @@ export class Daemon {
       const bt = byName.get(w.blocktype);
       if (bt === undefined) continue;
       // Wall-clock times back onto this process's monotonic clock; old ones fall out of the window.
-      const times = w.times.filter((t) => t > wall - bt.interval * 1000 && t <= wall).map((t) => mono - (wall - t));
-      if (times.length === 0 || times.length >= bt.minocc) continue;
+      const times = w.times
+        .filter((t) => t > wall - bt.interval * 1000 && t <= wall)
+        .sort((x, y) => x - y)
+        .map((t) => mono - (wall - t));
+      if (times.length === 0 || bt.minocc <= 1) continue;
+      // Saved under a larger minocc: the newest minocc - 1 count, as a reload that lowers it keeps them.
+      if (times.length >= bt.minocc) times.splice(0, times.length - (bt.minocc - 1));
       const ip = parseIp(w.ip);
       if (!ip.ok) continue;
       this.#engine.windows.restore(w.blocktype, ip.value, times, bt.minocc);

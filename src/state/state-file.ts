@@ -43,7 +43,7 @@ export interface StateToSave {
 export interface DecodeLimits {
   maxWindows: number;
   maxBans: number;
-  /** longest window kept (the largest minocc) */
+  /** most times a window may hold (the daemon reads more than it keeps: it cuts them to minocc - 1) */
   maxTimes: number;
 }
 

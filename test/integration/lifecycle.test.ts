@@ -69,3 +69,22 @@ test('a SIGHUP while the daemon is still starting (loading a large state) neithe
     rmSync(s.dir, { recursive: true, force: true });
   }
 });
+
+test('a window saved under a larger minocc is restored with its newest minocc - 1 offences, so the next one bans', { timeout: 30_000 }, async () => {
+  const s = setup(); // ssh: minocc 3 now; the state was saved when it was 5
+  const now = Date.now();
+  writeFileSync(s.state, JSON.stringify({ version: 1, savedAt: now, windows: [['ssh', '192.0.2.9', [now - 4000, now - 3000, now - 2000, now - 1000]]], bans: [] }));
+  const d = startDaemon(['run', '-c', s.conf]);
+  try {
+    const restored = await d.waitFor((l) => l.msg === 'state restored', 'state restored');
+    assert.equal(restored['windows'], 1);
+    assert.equal(restored['skipped'], 0);
+    await sendDatagrams(s.sock, [failed('192.0.2.9')]);
+    const blocked = await d.waitFor((l) => l.msg === 'blocked', 'the ban');
+    assert.equal(blocked['ip'], '192.0.2.9');
+    assert.equal(blocked['offences'], 3, 'two kept and this one');
+  } finally {
+    d.proc.kill('SIGKILL');
+    rmSync(s.dir, { recursive: true, force: true });
+  }
+});
