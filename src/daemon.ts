@@ -137,7 +137,7 @@ export class Daemon {
       setInterval(
         () =>
           d.#guard('verify', () => {
-            d.#watch();
+            d.#checkLists();
             d.#enforcer.verify();
           }),
         opts.verifyMs ?? 10_000,
@@ -281,6 +281,13 @@ export class Daemon {
   }
 
   #watch(): void {
+    this.#checkLists();
+    this.#enforcer.retryPending();
+    if (this.#socket && !this.#socket.isReachable()) this.#rebindLostSocket();
+  }
+
+  /** Lists that appeared or were made anew since the last look are primed with the active bans. */
+  #checkLists(): void {
     for (const target of this.#engine.targets) {
       const id = this.#writer.identity(target);
       const known = this.#listIds.has(target);
@@ -298,8 +305,6 @@ export class Daemon {
         this.#log.info({ target, primed }, known ? `list ${target} was made anew: active bans written again` : `list ${target} primed with active bans`);
       }
     }
-    this.#enforcer.retryPending();
-    if (this.#socket && !this.#socket.isReachable()) this.#rebindLostSocket();
   }
 
   #rebindLostSocket(): void {

@@ -270,11 +270,10 @@ export class Enforcer {
   }
 
   #command(target: string, op: Op, ip: string): void {
-    // Any ban, taken or not, ends the unblock skip: the next unblock must reach the list.
-    if (op === '+') this.#unblocked.get(target)?.delete(ip);
     const queued = this.#pending.get(target);
     if (queued?.has(ip)) {
       // Keep order: a command behind a pending one for the same address waits its turn.
+      if (op === '+') this.#unblocked.get(target)?.delete(ip); // as #tryWrite does
       queued.delete(ip);
       queued.set(ip, { op, ip });
       return;
@@ -301,6 +300,8 @@ export class Enforcer {
   }
 
   #tryWrite(target: string, op: Op, ip: string): NodeJS.ErrnoException | undefined {
+    // Any ban, taken or not, ends the unblock skip: the next unblock must reach the list.
+    if (op === '+') this.#unblocked.get(target)?.delete(ip);
     try {
       this.#writer.write(target, op, ip);
     } catch (err) {
@@ -310,20 +311,19 @@ export class Enforcer {
     }
     this.writes++;
     this.#written.add(target);
-    const recent = this.#unblocked.get(target);
     if (op === '+') {
       const ban = this.#bans.get(target)?.get(ip);
       if (ban !== undefined) ban.written = this.#now();
-      recent?.delete(ip);
     } else {
-      this.#noteUnblock(target, ip, recent);
+      this.#noteUnblock(target, ip);
     }
     return undefined;
   }
 
   /** The kernel took `-ip` for `target`: kept for REWRITE_MS, older ones let go. */
-  #noteUnblock(target: string, ip: string, recent: Map<string, number> | undefined): void {
+  #noteUnblock(target: string, ip: string): void {
     const now = this.#now();
+    let recent = this.#unblocked.get(target);
     if (recent === undefined) this.#unblocked.set(target, (recent = new Map()));
     recent.delete(ip);
     recent.set(ip, now);
