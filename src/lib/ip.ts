@@ -36,8 +36,6 @@ export interface ParsedIp {
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
 
-const OCTET = '(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
-const IPV4_RE = new RegExp(`^${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET}$`);
 const IPV6_CHARS_RE = /^[0-9A-Fa-f:.]{2,45}$/;
 /** longest textual IPv6 address with an embedded IPv4 tail */
 const MAX_IP_TEXT = 45;
@@ -45,28 +43,43 @@ const MAX_IP_TEXT = 45;
 export function parseIp(raw: string): Parsed<ParsedIp> {
   if (raw.length === 0) return { ok: false, reason: 'empty address' };
   if (raw.length > MAX_IP_TEXT) return { ok: false, reason: 'too long to be an address' };
-  if (IPV4_RE.test(raw)) return { ok: true, value: ipv4(raw) };
+  const quad = dottedQuad(raw);
+  if (quad !== undefined) return { ok: true, value: { text: raw, family: 4, bytes: quad } };
   if (raw.includes(':')) return parseIpv6(raw);
   if (/^[0-9.]+$/.test(raw)) return { ok: false, reason: 'not a dotted-quad IPv4 address (leading zeros, octets over 255, or wrong count)' };
   return { ok: false, reason: 'not a literal IP address' };
 }
 
-function ipv4(text: string): ParsedIp {
+/**
+ * The four bytes of a strict dotted quad (`192.0.2.1`: four decimal
+ * octets of 0-255, ASCII digits, no leading zeros), or undefined. Read by
+ * character codes: it runs for every address a pattern captures.
+ */
+function dottedQuad(text: string): Uint8Array | undefined {
+  if (text.length < 7 || text.length > 15) return undefined;
   const bytes = new Uint8Array(4);
-  let octet = 0;
   let i = 0;
-  for (let p = 0; p < text.length; p++) {
-    const c = text.charCodeAt(p);
+  let octet = 0;
+  let digits = 0;
+  for (let p = 0; p <= text.length; p++) {
+    const c = p < text.length ? text.charCodeAt(p) : 46;
     if (c === 46) {
+      // `.`, or the end: an octet of 1-3 digits, no leading zero, at most 255
+      if (digits === 0 || octet > 255 || i === 4 || (digits > 1 && text.charCodeAt(p - digits) === 48)) return undefined;
       bytes[i++] = octet;
       octet = 0;
-    } else {
+      digits = 0;
+    } else if (c >= 48 && c <= 57 && digits < 3) {
       octet = octet * 10 + (c - 48);
+      digits++;
+    } else {
+      return undefined;
     }
   }
-  bytes[i] = octet;
-  return { text, family: 4, bytes };
+  return i === 4 ? bytes : undefined;
 }
+
+const ipv4 = (text: string): ParsedIp => ({ text, family: 4, bytes: dottedQuad(text)! });
 
 function parseIpv6(raw: string): Parsed<ParsedIp> {
   if (raw.includes('%')) return { ok: false, reason: 'IPv6 zone ids (%iface) cannot be blocked' };
@@ -75,7 +88,7 @@ function parseIpv6(raw: string): Parsed<ParsedIp> {
   if (raw.includes('.')) {
     // An embedded IPv4 tail must be as strict as a plain IPv4 address.
     const tail = raw.slice(raw.lastIndexOf(':') + 1);
-    if (!IPV4_RE.test(tail)) return { ok: false, reason: 'bad IPv4 part in IPv6 address' };
+    if (dottedQuad(tail) === undefined) return { ok: false, reason: 'bad IPv4 part in IPv6 address' };
     bytes = mixedIpv6Bytes(raw);
   } else {
     bytes = hexIpv6Bytes(raw);

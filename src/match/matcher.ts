@@ -27,8 +27,8 @@
 import type { Rule } from '../config/schema.js';
 import type { ParsedIp } from '../lib/ip.js';
 import type { Offence, RejectedAddress, Verdict } from '../pipeline.js';
-import { keyLengthFor } from './prefilter.js';
-import { RuleList, TAG_RE } from './rule-list.js';
+import { keyLengthFor, literalPrefix, literalPrefixes, messageStart } from './prefilter.js';
+import { RuleList, sessionTag } from './rule-list.js';
 
 const NONE: Verdict = { kind: 'none' };
 
@@ -50,25 +50,27 @@ export interface MatcherConfig {
   readonly blocktypes: readonly { readonly name: string; readonly patterns: readonly Rule[] }[];
 }
 /**
- * The lists a line may concern, by the first keyLength characters of its
- * text: a list whose every rule has a literal prefix is in the routes of
- * those prefixes' keys only; any other list is in every route.
+ * What a line is asked, by the first keyLength characters of its text: of
+ * each list, the rules whose literal prefixes (prefilter.ts,
+ * literalPrefixes) have that key, and those that have none. A list with
+ * no such rule is left out; a rule left out cannot match such a line, so
+ * the outcome is the one of asking every rule.
  */
 interface Route {
-  readonly good: boolean;
-  readonly sessions: boolean;
+  readonly good: RuleList | undefined;
+  readonly sessions: RuleList | undefined;
   /** in config order */
   readonly blocktypes: readonly { name: string; rules: RuleList }[];
+  /** no list at all: the line is none of the config's business */
+  readonly empty: boolean;
 }
 
 export class Matcher {
-  readonly #good: RuleList;
-  readonly #sessions: RuleList;
   readonly #keyLength: number;
   readonly #routes: ReadonlyMap<string, Route>;
   /** the same routes by routeCode, for keys of plain ASCII (all in practice): no substring made per line */
   readonly #routesByCode: ReadonlyMap<number, Route>;
-  /** the route of a key no list names */
+  /** the route of a key no rule names */
   readonly #anyRoute: Route;
   /** whether any rule works by process id: only then are sessions noted */
   readonly #trackSessions: boolean;
@@ -82,20 +84,33 @@ export class Matcher {
 
   constructor(config: MatcherConfig) {
     const sessionpatterns = config.sessionpatterns ?? [];
-    this.#keyLength = keyLengthFor([...config.goodpatterns, ...sessionpatterns, ...config.blocktypes.flatMap((b) => b.patterns)]);
-    this.#good = new RuleList(config.goodpatterns, this.#keyLength);
-    this.#sessions = new RuleList(sessionpatterns, this.#keyLength);
-    const blocktypes = config.blocktypes.map((b) => ({ name: b.name, rules: new RuleList(b.patterns, this.#keyLength) }));
+    const every = [...config.goodpatterns, ...sessionpatterns, ...config.blocktypes.flatMap((b) => b.patterns)];
+    const k = keyLengthFor(every);
+    this.#keyLength = k;
+    const keysOf = new Map(every.map((r) => [r, literalPrefixes(r.regex.source, r.regex.flags)?.map((w) => w.slice(0, k))] as const));
     const route = (key: string | undefined): Route => {
-      const may = (l: RuleList) => l.keys === undefined || (key !== undefined && l.keys.has(key));
-      return { good: may(this.#good), sessions: may(this.#sessions), blocktypes: blocktypes.filter((b) => may(b.rules)) };
+      const list = (rules: readonly Rule[]) => {
+        const some = rules.filter((r) => {
+          const keys = keysOf.get(r);
+          return keys === undefined || (key !== undefined && keys.includes(key));
+        });
+        return some.length > 0 ? new RuleList(some) : undefined;
+      };
+      const good = list(config.goodpatterns);
+      const sessions = list(sessionpatterns);
+      const blocktypes = config.blocktypes.flatMap((b) => {
+        const rules = list(b.patterns);
+        return rules ? [{ name: b.name, rules }] : [];
+      });
+      return { good, sessions, blocktypes, empty: !good && !sessions && blocktypes.length === 0 };
     };
-    const keys = new Set([this.#good, this.#sessions, ...blocktypes.map((b) => b.rules)].flatMap((l) => [...(l.keys ?? [])]));
-    this.#routes = new Map([...keys].map((k) => [k, route(k)]));
-    this.#routesByCode = new Map([...this.#routes].map(([k, r]) => [routeCode(k, this.#keyLength), r] as const).filter(([code]) => code >= 0));
+    const keys = new Set([...keysOf.values()].flatMap((ks) => ks ?? []));
+    this.#routes = new Map([...keys].map((key) => [key, route(key)]));
+    this.#routesByCode = new Map([...this.#routes].map(([key, r]) => [routeCode(key, k), r] as const).filter(([code]) => code >= 0));
     this.#anyRoute = route(undefined);
-    this.#trackSessions = config.blocktypes.some((b) => b.patterns.some((r) => r.byPid));
-    const prefixes = blocktypes.flatMap((b) => b.rules.rules.map((r, i) => (r.byPid ? b.rules.prefixes[i] ?? '' : undefined)).filter((p) => p !== undefined));
+    const byPid = config.blocktypes.flatMap((b) => b.patterns.filter((r) => r.byPid));
+    this.#trackSessions = byPid.length > 0;
+    const prefixes = byPid.map((r) => literalPrefix(r.regex.source, r.regex.flags) ?? '');
     this.#sessionPrograms = prefixes.includes('') ? undefined : [...new Set(prefixes)];
   }
 
@@ -110,12 +125,13 @@ export class Matcher {
     const route = (code >= 0 ? this.#routesByCode.get(code) : code === -1 ? this.#routes.get(text.slice(0, k)) : undefined) ?? this.#anyRoute;
     this.#rejected = undefined;
     const note = this.#note;
-    const good = route.good ? this.#good.first(text, note) : undefined;
-    if (good && 'ip' in good) return this.#withSeen({ verdict: { kind: 'good', ip: good.ip, rule: good.rule } }, text, good.ip);
+    const msgAt = route.empty ? -1 : messageStart(text);
+    const good = route.good?.first(text, note, msgAt);
+    if (good && 'ip' in good) return this.#withSeen({ verdict: { kind: 'good', ip: good.ip, rule: good.rule } }, text, good.ip, msgAt);
     let offences: Offence[] | undefined;
     let byPid: { blocktype: string; session: string; rule: Rule }[] | undefined;
     for (const bt of route.blocktypes) {
-      const hit = bt.rules.first(text, note);
+      const hit = bt.rules.first(text, note, msgAt);
       if (hit === undefined) continue;
       if ('ip' in hit) (offences ??= []).push({ blocktype: bt.name, ip: hit.ip, rule: hit.rule });
       else (byPid ??= []).push({ blocktype: bt.name, session: hit.session, rule: hit.rule });
@@ -127,17 +143,17 @@ export class Matcher {
     if (!this.#trackSessions) return verdict === NONE ? NOTHING : { verdict };
     let seenIp = offences?.[0]?.ip;
     if (seenIp === undefined && route.sessions) {
-      const s = this.#sessions.first(text, note);
+      const s = route.sessions.first(text, note, msgAt);
       if (s && 'ip' in s) seenIp = s.ip;
     }
     const result = byPid ? { verdict, byPid } : { verdict };
-    return seenIp ? this.#withSeen(result, text, seenIp) : result;
+    return seenIp ? this.#withSeen(result, text, seenIp, msgAt) : result;
   }
 
-  #withSeen(result: MatchResult, text: string, ip: ParsedIp): MatchResult {
+  #withSeen(result: MatchResult, text: string, ip: ParsedIp, msgAt: number): MatchResult {
     if (!this.#trackSessions || (this.#sessionPrograms !== undefined && !this.#sessionPrograms.some((p) => text.startsWith(p)))) return result;
-    const tag = TAG_RE.exec(text);
-    return tag ? { verdict: result.verdict, byPid: result.byPid, seen: { session: tag[1]!, ip } } : result;
+    const session = sessionTag(text, msgAt);
+    return session === undefined ? result : { verdict: result.verdict, byPid: result.byPid, seen: { session, ip } };
   }
 }
 

@@ -18,7 +18,7 @@
  * The filter never changes what matches, only how fast.
  */
 import type { Rule } from '../config/schema.js';
-import { classEnd, groupEnd, hasTopLevelAlternation, literalAt } from './regex-source.js';
+import { classEnd, groupEnd, hasTopLevelAlternation, literalAt, parsePattern, type PatternNode } from './regex-source.js';
 
 /** The literal text every match must start with, or undefined. */
 export function literalPrefix(source: string, flags: string): string | undefined {
@@ -126,4 +126,110 @@ export function keyLengthFor(rules: readonly Rule[]): number {
     for (const p of literalPrefixes(r.regex.source, r.regex.flags) ?? []) k = Math.min(k, p.length);
   }
   return Math.max(1, k);
+}
+
+/**
+ * Where a line's message starts: after its first `: ` (the end of the tag,
+ * `sshd[42]: `), or -1 when it has none.
+ */
+export function messageStart(text: string): number {
+  const i = text.indexOf(': ');
+  return i < 0 ? -1 : i + 2;
+}
+
+/** the length of a message key: the first characters of a line's message (messageStart) */
+export const MESSAGE_KEY = 4;
+/** more words than this, and a pattern is asked on every message */
+const MAX_WORDS = 64;
+
+/**
+ * The first MESSAGE_KEY characters that every match's message can start
+ * with, or undefined when they cannot be listed. For a pattern
+ * `^HEAD: MESSAGE` whose HEAD cannot match a `:` (`sshd\[\d+\]`,
+ * `[-\w.]+(?:\[\d+\])?`), the first `: ` of a matching line is the one
+ * after HEAD, so its message (messageStart) is where MESSAGE matched; the
+ * words are then MESSAGE's possible starts, optional groups and
+ * alternatives spelled out: `(?:error: )?Failed` gives `erro` and `Fail`.
+ * A line whose message starts with none of them cannot match the pattern.
+ */
+export function messageWords(source: string, flags: string): string[] | undefined {
+  if (flags !== '' || !source.startsWith('^')) return undefined;
+  const seq = parsePattern(source.slice(1));
+  let at = 0;
+  while (at < seq.length && !isChar(seq[at], ':')) {
+    if (mayMatchColon(seq[at]!)) return undefined;
+    at++;
+  }
+  if (!isChar(seq[at + 1], ' ')) return undefined;
+  const words = new Set<string>();
+  let budget = 10_000; // steps: a pattern that could make this slow is asked on every message instead
+  const walk = (rest: Cons | undefined, acc: string): boolean => {
+    if (--budget < 0) return false;
+    if (acc.length === MESSAGE_KEY) {
+      words.add(acc);
+      return words.size <= MAX_WORDS;
+    }
+    if (rest === undefined) return false; // a match may end (or the pattern stop saying) before MESSAGE_KEY characters
+    const { node, next } = rest;
+    switch (node.k) {
+      case 'char':
+        return node.chars !== undefined && node.chars.every((c) => c.charCodeAt(0) > 0 && c.charCodeAt(0) < 128 && walk(next, acc + c));
+      case 'group':
+        return node.alts.every((alt) => walk(prepend(alt, next), acc));
+      case 'repeat': {
+        const once: Cons = { node: node.node, next: node.max > 1 ? { node: { k: 'repeat', node: node.node, min: Math.max(0, node.min - 1), max: node.max - 1 }, next } : next };
+        if (node.min > 0) return walk(once, acc);
+        return walk(next, acc) && (node.max === 0 || walk(once, acc));
+      }
+      default:
+        return false;
+    }
+  };
+  return walk(prepend(seq.slice(at + 2), undefined), '') ? [...words] : undefined;
+}
+
+interface Cons {
+  readonly node: PatternNode;
+  readonly next: Cons | undefined;
+}
+
+function prepend(nodes: readonly PatternNode[], next: Cons | undefined): Cons | undefined {
+  let out = next;
+  for (let i = nodes.length - 1; i >= 0; i--) out = { node: nodes[i]!, next: out };
+  return out;
+}
+
+/** `node` is the one character `c`, not repeated */
+function isChar(node: PatternNode | undefined, c: string): boolean {
+  return node?.k === 'char' && node.chars?.length === 1 && node.chars[0] === c;
+}
+
+function mayMatchColon(node: PatternNode): boolean {
+  switch (node.k) {
+    case 'char':
+      return node.colon;
+    case 'group':
+      return node.alts.some((alt) => alt.some(mayMatchColon));
+    case 'repeat':
+      return mayMatchColon(node.node);
+    default:
+      return true;
+  }
+}
+
+/**
+ * The MESSAGE_KEY characters of `s` from `at` as one number, 7 bits each,
+ * or -1 when there are fewer, or one is not plain ASCII (or is NUL): no
+ * word (messageWords) has such a character, so no rule keyed by words
+ * can match such a line. No substring is made per line.
+ */
+export function messageCode(s: string, at: number): number {
+  if (s.length < at + MESSAGE_KEY) return -1;
+  let code = 0;
+  for (let i = at; i < at + MESSAGE_KEY; i++) {
+    const c = s.charCodeAt(i);
+    if (!(c > 0 && c < 128)) return -1;
+    code = (code << 7) | c;
+  }
+  return code;
 }

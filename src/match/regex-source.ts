@@ -134,3 +134,159 @@ export function literalAt(src: string, at: number): { len: number; ch: string } 
 export function isQuantifier(c: string | undefined): boolean {
   return c !== undefined && '?*+{'.includes(c);
 }
+
+/**
+ * A pattern read as a tree, as far as the prefilter needs it: what one
+ * character may be, groups of alternatives, repeats. Anything it does not
+ * model (anchors, lookaround, backreferences, `\b`, `\p{...}`, `\x41`) is
+ * `other`, and the prefilter then assumes nothing about that pattern.
+ */
+export type PatternNode =
+  /** one character: the ones it may be (undefined: too many to list), and whether `:` is one of them */
+  | { readonly k: 'char'; readonly chars: readonly string[] | undefined; readonly colon: boolean }
+  | { readonly k: 'group'; readonly alts: readonly (readonly PatternNode[])[] }
+  | { readonly k: 'repeat'; readonly node: PatternNode; readonly min: number; readonly max: number }
+  | { readonly k: 'other' };
+
+/** classes listed character by character up to this many; a larger one is "too many to list" */
+const LISTED_CLASS = 8;
+
+/** `src` (a pattern body, flags '') as a sequence of nodes; a top-level `|` gives one group. */
+export function parsePattern(src: string): PatternNode[] {
+  const p = { i: 0 };
+  const alts = parseAlternatives(src, p);
+  if (p.i < src.length) return [OTHER]; // a `)` that closes nothing: not a pattern this reads
+  return alts.length === 1 ? alts[0]! : [{ k: 'group', alts }];
+}
+
+function parseAlternatives(src: string, p: { i: number }): PatternNode[][] {
+  const alts: PatternNode[][] = [[]];
+  while (p.i < src.length) {
+    const c = src[p.i]!;
+    if (c === ')') break;
+    if (c === '|') {
+      p.i++;
+      alts.push([]);
+      continue;
+    }
+    const atom = parseAtom(src, p);
+    alts[alts.length - 1]!.push(parseQuantifier(src, p, atom));
+  }
+  return alts;
+}
+
+function parseAtom(src: string, p: { i: number }): PatternNode {
+  const c = src[p.i]!;
+  if (c === '(') {
+    const open = p.i;
+    const lookaround = src.startsWith('(?=', open) || src.startsWith('(?!', open) || src.startsWith('(?<=', open) || src.startsWith('(?<!', open);
+    p.i = src.startsWith('(?:', open) ? open + 3 : src.startsWith('(?<', open) && !lookaround ? src.indexOf('>', open) + 1 : open + 1;
+    if (lookaround || p.i === 0) {
+      p.i = groupEnd(src, open);
+      return OTHER;
+    }
+    const alts = parseAlternatives(src, p);
+    p.i++; // the `)`
+    return { k: 'group', alts };
+  }
+  if (c === '[') {
+    const end = classEnd(src, p.i);
+    const node = classNode(src.slice(p.i + 1, end - 1));
+    p.i = end;
+    return node;
+  }
+  if (c === '\\') {
+    const e = src[p.i + 1] ?? '';
+    p.i += 2;
+    const named = ESCAPE_CLASSES[e];
+    if (named !== undefined) return named;
+    if (CONTROL_ESCAPES[e] !== undefined) return one(CONTROL_ESCAPES[e]);
+    return /[A-Za-z0-9]/.test(e) || e === '' ? OTHER : one(e);
+  }
+  p.i++;
+  if (c === '.') return ANY_CHAR;
+  if (c === '^' || c === '$') return OTHER;
+  return one(c);
+}
+
+function parseQuantifier(src: string, p: { i: number }, node: PatternNode): PatternNode {
+  const c = src[p.i];
+  let min: number;
+  let max: number;
+  if (c === '?' || c === '*' || c === '+') {
+    p.i++;
+    [min, max] = c === '?' ? [0, 1] : c === '*' ? [0, Infinity] : [1, Infinity];
+  } else if (c === '{') {
+    // JavaScript reads a `{` that opens no valid count as a literal: the next atom.
+    const m = /^\{(\d+)(,(\d*))?\}/.exec(src.slice(p.i));
+    if (m === null) return node;
+    p.i += m[0].length;
+    min = Number(m[1]);
+    max = m[2] === undefined ? min : m[3] === '' ? Infinity : Number(m[3]);
+  } else {
+    return node;
+  }
+  if (src[p.i] === '?') p.i++; // lazy: the same characters, in another order
+  return { k: 'repeat', node, min, max };
+}
+
+const OTHER: PatternNode = { k: 'other' };
+const ANY_CHAR: PatternNode = { k: 'char', chars: undefined, colon: true };
+const one = (c: string): PatternNode => ({ k: 'char', chars: [c], colon: c === ':' });
+const DIGITS = '0123456789'.split('');
+const ESCAPE_CLASSES: Record<string, PatternNode> = {
+  d: { k: 'char', chars: DIGITS, colon: false },
+  w: { k: 'char', chars: undefined, colon: false },
+  s: { k: 'char', chars: undefined, colon: false },
+  D: ANY_CHAR,
+  W: ANY_CHAR,
+  S: ANY_CHAR,
+};
+const CONTROL_ESCAPES: Record<string, string> = { n: '\n', r: '\r', t: '\t', f: '\f', v: '\v' };
+
+/** The inside of `[...]`. */
+function classNode(body: string): PatternNode {
+  const negated = body.startsWith('^');
+  const members: string[] = [];
+  let wide = false; // holds a range or a class escape: not listed
+  let colon = false;
+  for (let i = negated ? 1 : 0; i < body.length; ) {
+    let ch: string;
+    if (body[i] === '\\') {
+      const e = body[i + 1] ?? '';
+      i += 2;
+      if ('dws'.includes(e)) {
+        wide = true;
+        continue;
+      }
+      if ('DWS'.includes(e)) {
+        wide = true;
+        colon = true;
+        continue;
+      }
+      if (/[A-Za-z0-9]/.test(e) && CONTROL_ESCAPES[e] === undefined) return negated ? { k: 'char', chars: undefined, colon: true } : ANY_CHAR; // \x41, \u0041, \b...: not modelled
+      ch = CONTROL_ESCAPES[e] ?? e;
+    } else {
+      ch = body[i]!;
+      i++;
+    }
+    if (body[i] === '-' && i + 1 < body.length) {
+      // a range ch-to; `to` may be escaped punctuation
+      let to = body[i + 1]!;
+      let len = 2;
+      if (to === '\\') {
+        to = body[i + 2] ?? '';
+        len = 3;
+        if (/[A-Za-z0-9]/.test(to) || to === '') return ANY_CHAR;
+      }
+      i += len;
+      wide = true;
+      if (ch <= ':' && ':' <= to) colon = true;
+      continue;
+    }
+    members.push(ch);
+    if (ch === ':') colon = true;
+  }
+  if (negated) return { k: 'char', chars: undefined, colon: !colon };
+  return { k: 'char', chars: wide || members.length > LISTED_CLASS ? undefined : [...new Set(members)], colon };
+}

@@ -52,12 +52,33 @@
 import type { Rule } from '../config/schema.js';
 import { parseIp, type ParsedIp } from '../lib/ip.js';
 import type { RejectedAddress } from '../pipeline.js';
-import { literalPrefix, literalPrefixes, requiredLiteral } from './prefilter.js';
+import { literalPrefix, messageCode, messageStart, messageWords, requiredLiteral } from './prefilter.js';
 import { runsInLinearTime } from './regex-engine.js';
 import { captureGroups, fixedHead, groupEnd, hasTopLevelAlternation, isQuantifier, syntaxChars } from './regex-source.js';
 
-/** `prog[pid]: ` at the start of a line's text */
-export const TAG_RE = /^([^\s[\]:]+\[\d+\]): /;
+/**
+ * The process of a line, `prog[pid]` (as `^([^\s[\]:]+\[\d+\]): ` would
+ * capture it), or undefined when its text does not start so. `msgAt`:
+ * where its message starts (prefilter.ts, messageStart). Read by character
+ * codes: it runs for every line that names an address when sessions are
+ * kept.
+ */
+export function sessionTag(text: string, msgAt = messageStart(text)): string | undefined {
+  const end = msgAt - 2; // the `:`
+  if (end < 4 || text.charCodeAt(end - 1) !== 93) return undefined; // `]`
+  let i = end - 2;
+  while (i > 0 && text.charCodeAt(i) >= 48 && text.charCodeAt(i) <= 57) i--;
+  if (i === end - 2 || text.charCodeAt(i) !== 91 || i === 0) return undefined; // `[`, after one digit at least and a name
+  for (let j = 0; j < i; j++) if (!isTagChar(text.charCodeAt(j))) return undefined;
+  return text.slice(0, end);
+}
+
+/** a character of a program's name: not `[`, `]`, `:` or any character `\s` matches */
+function isTagChar(c: number): boolean {
+  if (c === 91 || c === 93 || c === 58 || c === 32 || (c >= 9 && c <= 13)) return false;
+  if (c < 160) return true;
+  return !(c === 160 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff);
+}
 
 /** What a list found: an address, or (for a rule that captures `pid`) the process whose address counts. */
 export type Hit = { ip: ParsedIp; rule: Rule } | { session: string; rule: Rule };
@@ -82,35 +103,74 @@ interface Joined {
 
 type Unit = Single | Joined;
 
+/** the message key of a line whose key no rule names (messageCode is never negative but for -1) */
+const ANY_MESSAGE = -1;
+
 export class RuleList {
   readonly rules: readonly Rule[];
   /** per rule: the literal its matches start with */
   readonly prefixes: readonly (string | undefined)[];
-  readonly #units: readonly Unit[];
-  /** the first keyLength characters of each rule's literalPrefixes: a line whose text starts with none cannot match; undefined when some rule has none */
-  readonly keys: ReadonlySet<string> | undefined;
+  /** per rule: the words its matches' messages start with (prefilter.ts, messageWords), or undefined: any message */
+  readonly #words: readonly (readonly string[] | undefined)[];
+  /** the message keys (messageCode) some rule's words name */
+  readonly #named: ReadonlySet<number>;
+  /**
+   * By message key: what a line with that key is asked. ANY_MESSAGE: a line
+   * whose message key no rule names. Filled as keys are met: a config names
+   * few keys, and most are never met on a given host.
+   */
+  readonly #byMessage = new Map<number, readonly Unit[]>();
+  /** the same rules (by their indexes) are cut into units once, whichever keys share them */
+  readonly #made = new Map<string, readonly Unit[]>();
 
-  constructor(rules: readonly Rule[], keyLength: number) {
+  /** `byMessage: false`: every line is asked the same units (tests of the joining alone) */
+  constructor(rules: readonly Rule[], opts: { byMessage?: boolean } = {}) {
     this.rules = rules;
     this.prefixes = rules.map((r) => literalPrefix(r.regex.source, r.regex.flags));
-    const starts = rules.map((r) => literalPrefixes(r.regex.source, r.regex.flags));
-    this.keys = starts.every((p) => p !== undefined) ? new Set(starts.flatMap((words) => words!.map((w) => w.slice(0, keyLength)))) : undefined;
-    this.#units = units(rules, this.prefixes);
+    this.#words = rules.map((r) => (opts.byMessage === false ? undefined : messageWords(r.regex.source, r.regex.flags)));
+    this.#named = new Set(this.#words.flatMap((w) => (w ?? []).map((k) => messageCode(k, 0))));
   }
 
-  /** how many expressions a line that concerns every rule is asked against (tests) */
+  /** how many expressions the line that concerns the most rules is asked against (tests) */
   get expressions(): number {
-    return this.#units.length;
+    return Math.max(...this.#everyUnits().map((u) => u.length));
   }
 
-  /** the joined expressions' sources (tests) */
+  /** the joined expressions' sources, each once (tests) */
   get joinedSources(): string[] {
-    return this.#units.flatMap((u) => ('regex' in u ? [u.regex.source] : []));
+    return [...new Set(this.#everyUnits().flat())].flatMap((u) => ('regex' in u ? [u.regex.source] : []));
   }
 
-  /** The first rule that matches with a usable address (or process); rules that match without one are `note`d. */
-  first(text: string, note: (r: RejectedAddress) => void): Hit | undefined {
-    for (const u of this.#units) {
+  #everyUnits(): (readonly Unit[])[] {
+    return [ANY_MESSAGE, ...this.#named].map((code) => this.#unitsFor(code));
+  }
+
+  /** What a line with this message key (one of #named, or ANY_MESSAGE) is asked. */
+  #unitsFor(code: number): readonly Unit[] {
+    let u = this.#byMessage.get(code);
+    if (u !== undefined) return u;
+    const at = this.rules.flatMap((_, i) => {
+      const w = this.#words[i];
+      return w === undefined || (code !== ANY_MESSAGE && w.some((k) => messageCode(k, 0) === code)) ? [i] : [];
+    });
+    const id = at.join(',');
+    u = this.#made.get(id);
+    if (u === undefined) {
+      u = units(at.map((i) => this.rules[i]!), at.map((i) => this.prefixes[i]));
+      this.#made.set(id, u);
+    }
+    this.#byMessage.set(code, u);
+    return u;
+  }
+
+  /**
+   * The first rule that matches with a usable address (or process); rules that match without one are `note`d.
+   * `msgAt`: the text's messageStart (prefilter.ts), when the caller has it already.
+   */
+  first(text: string, note: (r: RejectedAddress) => void, msgAt = messageStart(text)): Hit | undefined {
+    const code = msgAt < 0 ? ANY_MESSAGE : messageCode(text, msgAt);
+    const units = this.#byMessage.get(code) ?? this.#unitsFor(this.#named.has(code) ? code : ANY_MESSAGE);
+    for (const u of units) {
       if (!('regex' in u)) {
         const hit = askFiltered(u, text, note);
         if (hit !== undefined) return hit;
@@ -153,8 +213,8 @@ function ask(rule: Rule, text: string, note: (r: RejectedAddress) => void): Hit 
 /** `rule` matched and its group captured `raw`: the hit, or undefined (noted when the address is unusable). */
 function hitOf(rule: Rule, raw: string | undefined, text: string, note: (r: RejectedAddress) => void): Hit | undefined {
   if (rule.byPid) {
-    const tag = TAG_RE.exec(text);
-    return tag ? { session: tag[1]!, rule } : undefined;
+    const session = sessionTag(text);
+    return session === undefined ? undefined : { session, rule };
   }
   if (raw === undefined) {
     note({ raw: text, reason: `the ip group of ${rule.where} took part in no match`, rule });

@@ -7,7 +7,7 @@ import { parseConfig } from '../../src/config/load.js';
 import type { Config, Rule } from '../../src/config/schema.js';
 import { parseIp } from '../../src/lib/ip.js';
 import { Matcher } from '../../src/match/matcher.js';
-import { literalPrefix, literalPrefixes, requiredLiteral } from '../../src/match/prefilter.js';
+import { literalPrefix, literalPrefixes, messageCode, messageStart, messageWords, requiredLiteral } from '../../src/match/prefilter.js';
 import { parseSyslogLine } from '../../src/source/syslog-line.js';
 
 const CASES: [string, string | undefined][] = [
@@ -53,6 +53,55 @@ for (const [src, want] of STARTS) {
   test(`every match of ${src} starts with one of ${JSON.stringify(want)}`, () => assert.deepEqual(literalPrefixes(src, ''), want));
 }
 test('a case-insensitive pattern has no starting words', () => assert.equal(literalPrefixes('^(?:apache2|httpd)', 'i'), undefined));
+
+const WORDS: [string, string[] | undefined][] = [
+  [String.raw`^sshd\[\d+\]: (?:error: )?Failed (?<ip>\S+)`, ['erro', 'Fail']],
+  [String.raw`^[-\w.]+(?:\[\d+\])?: (?:pam_unix|\(pam_unix\)) x`, ['pam_', '(pam']],
+  [String.raw`^postfix(?:-[-\w]+)?\/(?:[-\w]+\/)?smtpd\[\d+\]: warning: x`, ['warn']],
+  [String.raw`^a: [Ii]nvalid`, ['Inva', 'inva']],
+  [String.raw`^a: (?:x{2}|y)zzz`, ['xxzz', 'yzzz']],
+  [String.raw`^a: b?c*defg`, ['bdef', 'bcde', 'bccd', 'bccc', 'defg', 'cdef', 'ccde', 'cccd', 'cccc']],
+  [String.raw`^a: \d{2}\.\d`, undefined], // 100 words: too many to list
+  [String.raw`^a: \[ID \d+`, ['[ID ']],
+  [String.raw`^a\tb: Fail`, ['Fail']],
+  [String.raw`^a\[\d+\]: \nxyz`, ['\nxyz']],
+  // the head may match a `:`: the first `: ` of a line need not be the head's
+  [String.raw`^\S+: Failed`, undefined],
+  [String.raw`^.*: Failed`, undefined],
+  [String.raw`^a(?:b|:)?: Failed`, undefined],
+  [String.raw`^a[!-~]: Failed`, undefined],
+  [String.raw`^a[^\]]: Failed`, undefined],
+  [String.raw`^a\D: Failed`, undefined],
+  [String.raw`^a[\W]: Failed`, undefined],
+  [String.raw`^a:x: Failed`, undefined],
+  [String.raw`^a[^\s:]+: Failed`, ['Fail']],
+  [String.raw`^a[\w.-]+: Failed`, ['Fail']],
+  // the message may be shorter than a key, or start with what cannot be listed
+  [String.raw`^a: Fa`, undefined],
+  [String.raw`^a: Fa$`, undefined],
+  [String.raw`^a: \w+ x`, undefined],
+  [String.raw`^a: (?=F)Failed`, undefined],
+  [String.raw`^a: (?:x|)yzzz`, ['xyzz', 'yzzz']],
+  [String.raw`^a: (x)\1abc`, undefined],
+  [String.raw`^a: \x41bcd`, undefined],
+  [String.raw`^a: é123`, undefined], // not plain ASCII: such keys are never looked up
+  [String.raw`^a: x{2,}yz`, ['xxyz', 'xxxy', 'xxxx']],
+  [String.raw`^a: x{2,}`, undefined], // `a: xx` matches: its message is shorter than a key
+  [String.raw`^a: {2}x`, undefined], // `{` at the start of an atom: JavaScript reads a literal there, we need not
+  [String.raw`a: Failed`, undefined],
+  [String.raw`^a: Failed|^b: Failed`, undefined],
+];
+for (const [src, want] of WORDS) {
+  test(`the messages matched by ${src} start with ${JSON.stringify(want)}`, () => assert.deepEqual(messageWords(src, '')?.sort(), want?.slice().sort()));
+}
+test('a case-insensitive pattern has no message words', () => assert.equal(messageWords(String.raw`^a: Failed`, 'i'), undefined));
+test('the message starts after the first ": "', () => {
+  assert.equal(messageStart('sshd[1]: Failed x: y'), 9);
+  assert.equal(messageStart('sshd[1]:Failed'), -1);
+  assert.equal(messageCode('sshd[1]: Fai', 9), -1);
+  assert.equal(messageCode('sshd[1]: Fäil', 9), -1);
+  assert.equal(messageCode('sshd[1]: Fail', 9), messageCode('Fail', 0));
+});
 
 const REQUIRED: [string, string | undefined][] = [
   [String.raw`^[-\w.]+(?:\[\d+\])?: (?:pam_unix|x) authentication failure; logname=\S* uid`, ' authentication failure; logname='],

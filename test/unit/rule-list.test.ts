@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../../src/config/load.js';
 import type { Rule } from '../../src/config/schema.js';
 import { parseIp } from '../../src/lib/ip.js';
-import { RuleList } from '../../src/match/rule-list.js';
+import { RuleList, sessionTag } from '../../src/match/rule-list.js';
 import { captureGroups, fixedHead } from '../../src/match/regex-source.js';
 import { compileRule } from '../../src/match/rules.js';
 
@@ -93,8 +93,11 @@ test('a list of joined and lone rules answers as its rules asked one by one, on 
     rule(String.raw`^[-\w.]+(?:\[\d+\])?: (?:pam_unix\(\w+:auth\)|\(pam_unix\)) authentication failure; logname= rhost=${IP}$`, 'r9'),
     rule(String.raw`^[-\w.]+(?:\[\d+\])?: \w+ authentication failure; logname= rhost=${IP} user=\S+$`, 'r10'),
   ];
-  const list = new RuleList(rules, 4);
-  assert.equal(list.expressions, 5, 'r0-r3b, r4, r5-r7, r8, r9-r10');
+  const whole = new RuleList(rules, { byMessage: false });
+  assert.equal(whole.expressions, 5, 'r0-r3b, r4, r5-r7, r8, r9-r10');
+  // By message key: a `Failed ...` line asks r0-r1, r4, r8, r10 (r4, r8 and r10 have no words)
+  const keyed = new RuleList(rules);
+  assert.equal(keyed.expressions, 4);
 
   let seed = 11;
   const rnd = (n: number) => {
@@ -115,6 +118,9 @@ test('a list of joined and lone rules answers as its rules asked one by one, on 
     () => `postfix/smtpd[${rnd(99)}]: warning: ${pick(['unknown', 'a.b'])}[${pick(addrs)}]: SASL LOGIN authentication failed: x`,
     () => `${pick(['sshd[7]', 'su', 'vsftpd[1]'])}: ${pick(['pam_unix(sshd:auth)', '(pam_unix)', 'x'])} authentication failure; logname= rhost=${pick(addrs)}${pick(['', ' user=root'])}`,
     () => `CRON[${rnd(99)}]: (root) CMD (true)`,
+    // message keys: none (no `: `, or a short message), not ASCII, or a `: ` before the tag's
+    () => `sshd[${rnd(99)}]:${pick(['', ' ', ' Fai', ' Fäiled password for root from 192.0.2.7 port 2 ssh2'])}`,
+    () => `sshd[${rnd(99)}] x: Failed password for root from ${pick(addrs)} port 2 ssh2`,
   ];
   const kinds = new Map<string, number>();
   for (let k = 0; k < 20_000; k++) {
@@ -124,7 +130,8 @@ test('a list of joined and lone rules answers as its rules asked one by one, on 
       text = text.slice(0, at) + text.slice(at + 1); // a character dropped
     }
     const want = naive(rules, text);
-    assert.equal(asked(list, text), want, text);
+    assert.equal(asked(whole, text), want, text);
+    assert.equal(asked(keyed, text), want, text);
     const kind = want.split(' ')[0]!;
     kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
   }
@@ -160,7 +167,7 @@ test('the fixed head of a pattern is the start that can match in one way only', 
 
 test('rules that start alike are joined behind their shared head, pid rules included', () => {
   const sshd = allPresets().blocktypes.find((b) => b.name === 'sshd')!;
-  const [source, ...more] = new RuleList(sshd.patterns, 4).joinedSources;
+  const [source, ...more] = new RuleList(sshd.patterns, { byMessage: false }).joinedSources;
   assert.equal(more.length, 0);
   assert.ok(source!.startsWith(String.raw`^sshd\[\d+\]: (?:`), source);
   assert.ok(sshd.patterns.some((r) => r.byPid));
@@ -172,7 +179,7 @@ test('rules that start alike are joined behind their shared head, pid rules incl
       rule(String.raw`^sshd\[(?<pid>\d+)\]: Disconnecting: Too many authentication failures \[preauth\]$`, 'b', true),
       rule(String.raw`^sshd\[\d+\]: Invalid user .* from ${IP}$`, 'c'),
     ],
-    4,
+    { byMessage: false },
   );
   assert.deepEqual(
     run.joinedSources,
@@ -185,9 +192,27 @@ test('rules that start alike are joined behind their shared head, pid rules incl
 test('every shipped blocktype of anchored, linear patterns is asked as one expression', () => {
   const c = allPresets();
   const sshd = c.blocktypes.find((b) => b.name === 'sshd')!;
-  assert.equal(new RuleList(sshd.patterns, 4).expressions, 1);
+  assert.equal(new RuleList(sshd.patterns, { byMessage: false }).expressions, 1);
+  // and by message key, an sshd line is asked the few rules its message can concern, in one expression
+  const keyed = new RuleList(sshd.patterns);
+  assert.equal(keyed.expressions, 1);
+  assert.ok(keyed.joinedSources.length > 10, `${keyed.joinedSources.length} expressions, one per message key`);
+  assert.ok(keyed.joinedSources.some((s) => s.startsWith(String.raw`^sshd\[\d+\]: (?:(?:error: )?[Ii]nvalid user`)));
   for (const b of c.blocktypes) {
-    const list = new RuleList(b.patterns, 4);
+    const list = new RuleList(b.patterns);
     assert.ok(list.expressions <= 2, `${b.name}: ${b.patterns.length} patterns in ${list.expressions} expressions`);
   }
+});
+
+test('the session of a line is its tag, as the tag expression reads it', () => {
+  const TAG = /^([^\s[\]:]+\[\d+\]): /;
+  const texts = ['sshd[7]: x', 'sshd[7]:x', 'sshd[]: x', '[7]: x', 'a b[7]: x', 'a:b[7]: x', 'a\u00a0b[7]: x', 'ab[7]x: y', 'ab[7] : x', 'ab[x7]: y', 'postfix/smtpd[123456]: x', 'é[1]: x', 'a[1][2]: x', 'a]b[1]: x', 's[1]: ', 'a[12345678901234567890]: x', ''];
+  let seed = 5;
+  const rnd = (n: number) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff;
+    return Math.floor((seed / 0x80000000) * n);
+  };
+  const alphabet = ['a', 's', '[', ']', '1', '9', ':', ' ', '\t', '\u2028', '\ufeff', '/', '-'];
+  for (let k = 0; k < 20_000; k++) texts.push(Array.from({ length: 1 + rnd(12) }, () => alphabet[rnd(alphabet.length)]).join(''));
+  for (const t of texts) assert.equal(sessionTag(t), TAG.exec(t)?.[1], JSON.stringify(t));
 });
