@@ -97,11 +97,26 @@ interface Joined {
   /** per rule: the group of its capture, and of its closing empty group (0: it has none, its capture tells) */
   readonly captures: readonly number[];
   readonly markers: readonly number[];
-  /** a literal every rule's matches contain, when none of them has a prefix to route by (pam-generic's) */
+  /** a literal every rule's matches contain, when the routes say little about them (units): pam-generic's, postfix's `reject: ` */
   readonly infix: string | undefined;
 }
 
 type Unit = Single | Joined;
+
+/**
+ * A rule's literal prefix and message words (prefilter.ts), found once per
+ * rule: the matcher makes a list per program key (matcher.ts), and a rule
+ * without a prefix is in every one of them.
+ */
+const literals = new WeakMap<Rule, { prefix: string | undefined; words: readonly string[] | undefined }>();
+function literalsOf(rule: Rule): { prefix: string | undefined; words: readonly string[] | undefined } {
+  let l = literals.get(rule);
+  if (l === undefined) {
+    l = { prefix: literalPrefix(rule.regex.source, rule.regex.flags), words: messageWords(rule.regex.source, rule.regex.flags) };
+    literals.set(rule, l);
+  }
+  return l;
+}
 
 /** the message key of a line whose key no rule names (messageCode is never negative but for -1) */
 const ANY_MESSAGE = -1;
@@ -126,8 +141,8 @@ export class RuleList {
   /** `byMessage: false`: every line is asked the same units (tests of the joining alone) */
   constructor(rules: readonly Rule[], opts: { byMessage?: boolean } = {}) {
     this.rules = rules;
-    this.prefixes = rules.map((r) => literalPrefix(r.regex.source, r.regex.flags));
-    this.#words = rules.map((r) => (opts.byMessage === false ? undefined : messageWords(r.regex.source, r.regex.flags)));
+    this.prefixes = rules.map((r) => literalsOf(r).prefix);
+    this.#words = rules.map((r) => (opts.byMessage === false ? undefined : literalsOf(r).words));
     this.#named = new Set(this.#words.flatMap((w) => (w ?? []).map((k) => messageCode(k, 0))));
   }
 
@@ -156,7 +171,7 @@ export class RuleList {
     const id = at.join(',');
     u = this.#made.get(id);
     if (u === undefined) {
-      u = units(at.map((i) => this.rules[i]!), at.map((i) => this.prefixes[i]));
+      u = units(at.map((i) => this.rules[i]!), at.map((i) => this.prefixes[i]), at.map((i) => this.#words[i] !== undefined));
       this.#made.set(id, u);
     }
     this.#byMessage.set(code, u);
@@ -231,7 +246,7 @@ function truncate(s: string): string {
 }
 
 /** The rules cut into units, in order: maximal runs of joinable rules, and the others alone. */
-function units(rules: readonly Rule[], prefixes: readonly (string | undefined)[]): Unit[] {
+function units(rules: readonly Rule[], prefixes: readonly (string | undefined)[], keyed: readonly boolean[]): Unit[] {
   const out: Unit[] = [];
   let run: (Alternative & { rule: Rule; i: number })[] = [];
   const single = (rule: Rule, i: number): Single => {
@@ -242,7 +257,11 @@ function units(rules: readonly Rule[], prefixes: readonly (string | undefined)[]
     return { rule, prefix, infix };
   };
   const close = () => {
-    const joined = run.length > 0 ? join(run, run.some((r) => prefixes[r.i] !== undefined) ? undefined : sharedLiteral(run.map((r) => r.rule))) : undefined;
+    // A run the routes say little about (no prefix, or no message words: every line of its program is
+    // asked it) is asked only of lines that hold a literal all its rules require, if there is one.
+    const unrouted = run.every((r) => prefixes[r.i] === undefined || !keyed[r.i]);
+    const infix = unrouted ? sharedLiteral(run.map((r) => r.rule)) : undefined;
+    const joined = run.length > 0 ? join(run, infix !== undefined && !run.some((r) => prefixes[r.i]?.includes(infix)) ? infix : undefined) : undefined;
     if (joined !== undefined) out.push(joined);
     else for (const r of run) out.push(single(r.rule, r.i));
     run = [];

@@ -88,16 +88,18 @@ test('a list of joined and lone rules answers as its rules asked one by one, on 
     rule(String.raw`^sshd\[\d+\]: Connection (?:closed|reset) by ${IP}(?: port \d+)?(?: \[preauth\])?$`, 'r5'),
     rule(String.raw`^(?:sshd|ssh2)\[\d+\]: error: maximum authentication attempts exceeded for .* from ${IP} port \d+ ssh2 \[preauth\]$`, 'r6'),
     rule(String.raw`^postfix/smtpd\[\d+\]: warning: [-.\w]+\[${IP}\]: SASL \w+ authentication failed`, 'r7'),
+    // no message words (a queue id first): asked only of lines that hold `: reject: RCPT from `
+    rule(String.raw`^postfix/smtpd\[\d+\]: [0-9A-F]+: reject: RCPT from [-.\w]+\[${IP}\]: 554`, 'r7b'),
     // alone: the i flag
     rule(String.raw`(?i)^SSHD\[\d+\]: ROOT LOGIN REFUSED FROM ${IP}$`, 'r8'),
     rule(String.raw`^[-\w.]+(?:\[\d+\])?: (?:pam_unix\(\w+:auth\)|\(pam_unix\)) authentication failure; logname= rhost=${IP}$`, 'r9'),
     rule(String.raw`^[-\w.]+(?:\[\d+\])?: \w+ authentication failure; logname= rhost=${IP} user=\S+$`, 'r10'),
   ];
   const whole = new RuleList(rules, { byMessage: false });
-  assert.equal(whole.expressions, 5, 'r0-r3b, r4, r5-r7, r8, r9-r10');
-  // By message key: a `Failed ...` line asks r0-r1, r4, r8, r10 (r4, r8 and r10 have no words)
+  assert.equal(whole.expressions, 5, 'r0-r3b, r4, r5-r7b, r8, r9-r10');
+  // By message key: a `Failed ...` line asks r0-r1, r4, r7b, r8, r10 (all but r0-r1 have no words)
   const keyed = new RuleList(rules);
-  assert.equal(keyed.expressions, 4);
+  assert.equal(keyed.expressions, 5);
 
   let seed = 11;
   const rnd = (n: number) => {
@@ -116,6 +118,7 @@ test('a list of joined and lone rules answers as its rules asked one by one, on 
     () => `${pick(['sshd', 'ssh2'])}[${rnd(99)}]: error: maximum authentication attempts exceeded for root from ${pick(addrs)} port 22 ssh2 [preauth]`,
     () => `${pick(['sshd', 'SSHD', 'SsHd'])}[${rnd(99)}]: ${pick(['ROOT LOGIN REFUSED FROM', 'root login refused from'])} ${pick(addrs)}`,
     () => `postfix/smtpd[${rnd(99)}]: warning: ${pick(['unknown', 'a.b'])}[${pick(addrs)}]: SASL LOGIN authentication failed: x`,
+    () => `postfix/smtpd[${rnd(99)}]: ${pick(['4F3A2', 'x'])}: ${pick(['reject: RCPT', 'reject: MAIL', 'connect'])} from a.b[${pick(addrs)}]: 554 5.7.1`,
     () => `${pick(['sshd[7]', 'su', 'vsftpd[1]'])}: ${pick(['pam_unix(sshd:auth)', '(pam_unix)', 'x'])} authentication failure; logname= rhost=${pick(addrs)}${pick(['', ' user=root'])}`,
     () => `CRON[${rnd(99)}]: (root) CMD (true)`,
     // message keys: none (no `: `, or a short message), not ASCII, or a `: ` before the tag's
