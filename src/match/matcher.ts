@@ -11,11 +11,19 @@
  * The captured text is parsed strictly (lib/ip.ts). A capture that is not a
  * literal address makes that match void; the line's other matches still count.
  *
- * Each list of rules (goodpatterns, sessionpatterns, a blocktype) is a
- * RuleList (rule-list.ts), which asks its rules as few expressions as it
- * can. The lists a line can concern at all are found by the first
- * characters of its text (`Route`), without changing the outcome: a line no
- * pattern concerns costs one Map lookup.
+ * A line is asked only the rules it can concern, found by two literal
+ * keys, without changing the outcome (prefilter.ts):
+ *   - its program: the first characters of its text pick a `Route`, which
+ *     holds, of each list (goodpatterns, sessionpatterns, a blocktype),
+ *     the rules whose literal prefix starts so, and those that have none;
+ *     a line no pattern concerns costs one Map lookup;
+ *   - its message: in each list of the route, a RuleList (rule-list.ts),
+ *     the first characters after the tag (`sshd[42]: Failed ...`) pick
+ *     the rules whose message can start so, asked as few expressions as
+ *     it can.
+ * With every preset included, an sshd line is asked 1 to 4 expressions,
+ * not the 7 lists of 68 rules (measured on the bench corpus: 580 000 regex
+ * calls for 300 000 lines before the message key, 197 000 after).
  *
  * Some programs name the client on one line and report its failure on a
  * later line of the same process without it (sshd: `Connection from ADDR`,

@@ -6,15 +6,20 @@
  * them start `^prog\[` or `^prog: `: a literal the line must begin with. So:
  *   - `literalPrefix` finds that literal in a pattern's source
  *     (`literalPrefixes`: or the words of a leading `(?:apache2|httpd)`);
- *   - a list of patterns (goodpatterns, a blocktype) whose every pattern has
- *     them is skipped at once when the line's first `keyLength` characters
- *     start none of them (the matcher's routes, matcher.ts);
+ *   - a pattern that has them is asked only of lines whose first
+ *     `keyLength` characters start one of them (the matcher's routes,
+ *     matcher.ts);
+ *   - `messageWords`: the first MESSAGE_KEY characters that the message
+ *     (what follows the tag, `messageStart`) of a match can have, as in
+ *     `Fail`, `erro` for `^sshd\[\d+\]: (?:error: )?Failed`; a pattern
+ *     that has them is asked only of lines whose message starts with one
+ *     (rule-list.ts);
  *   - a pattern asked on its own (one that cannot be joined with its
- *     neighbours, rule-list.ts) is tried only on lines that start with its
- *     prefix and contain the longest literal it requires anywhere
- *     (`requiredLiteral`, at least 4 characters), e.g.
+ *     neighbours, rule-list.ts), or one the two keys say little about, is
+ *     tried only on lines that contain the longest literal it requires
+ *     anywhere (`requiredLiteral`, at least 4 characters), e.g.
  *     ` authentication failure; logname=`.
- * A pattern with neither (a top-level `|`, the `i` flag) is always tried.
+ * A pattern with none of them (a top-level `|`, the `i` flag) is always tried.
  * The filter never changes what matches, only how fast.
  */
 import type { Rule } from '../config/schema.js';

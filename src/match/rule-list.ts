@@ -4,6 +4,14 @@
  * is the first rule whose pattern matches this line with a usable capture?
  * Pure.
  *
+ * Which rules a line is asked: those whose message words (prefilter.ts,
+ * messageWords) hold the line's message key, and those that have none, in
+ * list order. A rule left out cannot match the line, so the first of the
+ * others to match is the first of all. The units (below) of each key are
+ * made the first time a line with that key comes: a config names a few
+ * dozen keys, and a host logs few of them; any other key is the
+ * ANY_MESSAGE one, so what a line can make is bounded by the config.
+ *
  * Why the rules are joined: a line that concerns a list is usually tried
  * against several of its rules before one matches, and each try is a regex
  * call plus the prefilter's string searches (measured: with every preset,
