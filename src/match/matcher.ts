@@ -35,7 +35,7 @@
 import type { Rule } from '../config/schema.js';
 import type { ParsedIp } from '../lib/ip.js';
 import type { Offence, RejectedAddress, Verdict } from '../pipeline.js';
-import { keyLengthFor, literalPrefix, literalPrefixes, messageStart } from './prefilter.js';
+import { keyCode, keyLengthFor, literalPrefix, literalPrefixes, messageStart } from './prefilter.js';
 import { RuleList, sessionTag } from './rule-list.js';
 
 const NONE: Verdict = { kind: 'none' };
@@ -76,7 +76,7 @@ interface Route {
 export class Matcher {
   readonly #keyLength: number;
   readonly #routes: ReadonlyMap<string, Route>;
-  /** the same routes by routeCode, for keys of plain ASCII (all in practice): no substring made per line */
+  /** the same routes by keyCode, for keys of plain ASCII (all in practice): no substring made per line */
   readonly #routesByCode: ReadonlyMap<number, Route>;
   /** the route of a key no rule names */
   readonly #anyRoute: Route;
@@ -114,7 +114,7 @@ export class Matcher {
     };
     const keys = new Set([...keysOf.values()].flatMap((ks) => ks ?? []));
     this.#routes = new Map([...keys].map((key) => [key, route(key)]));
-    this.#routesByCode = new Map([...this.#routes].map(([key, r]) => [routeCode(key, k), r] as const).filter(([code]) => code >= 0));
+    this.#routesByCode = new Map([...this.#routes].map(([key, r]) => [keyCode(key, 0, k), r] as const).filter(([code]) => code >= 0));
     this.#anyRoute = route(undefined);
     const byPid = config.blocktypes.flatMap((b) => b.patterns.filter((r) => r.byPid));
     this.#trackSessions = byPid.length > 0;
@@ -129,7 +129,7 @@ export class Matcher {
 
   find(text: string): MatchResult {
     const k = this.#keyLength;
-    const code = text.length < k ? -2 : routeCode(text, k);
+    const code = text.length < k ? -2 : keyCode(text, 0, k); // -1: not plain ASCII, looked up by its text
     const route = (code >= 0 ? this.#routesByCode.get(code) : code === -1 ? this.#routes.get(text.slice(0, k)) : undefined) ?? this.#anyRoute;
     this.#rejected = undefined;
     const note = this.#note;
@@ -163,19 +163,4 @@ export class Matcher {
     const session = sessionTag(text, msgAt);
     return session === undefined ? result : { verdict: result.verdict, byPid: result.byPid, seen: { session, ip } };
   }
-}
-
-/**
- * The first `length` (at most 4) characters of `s` as one small
- * integer, 7 bits each, or -1 when one of them is not ASCII (or is NUL): such
- * a key is looked up by its text instead.
- */
-function routeCode(s: string, length: number): number {
-  let code = 0;
-  for (let i = 0; i < length; i++) {
-    const c = s.charCodeAt(i);
-    if (!(c > 0 && c < 128)) return -1;
-    code = (code << 7) | c;
-  }
-  return code;
 }

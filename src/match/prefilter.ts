@@ -159,7 +159,14 @@ const MAX_WORDS = 64;
  */
 export function messageWords(source: string, flags: string): string[] | undefined {
   if (flags !== '' || !source.startsWith('^')) return undefined;
-  const seq = parsePattern(source.slice(1));
+  try {
+    return wordsOf(parsePattern(source.slice(1)));
+  } catch {
+    return undefined; // a pattern nested too deeply to read here (RangeError): asked on every message
+  }
+}
+
+function wordsOf(seq: readonly PatternNode[]): string[] | undefined {
   let at = 0;
   while (at < seq.length && !isChar(seq[at], ':')) {
     if (mayMatchColon(seq[at]!)) return undefined;
@@ -167,7 +174,7 @@ export function messageWords(source: string, flags: string): string[] | undefine
   }
   if (!isChar(seq[at + 1], ' ')) return undefined;
   const words = new Set<string>();
-  let budget = 10_000; // steps: a pattern that could make this slow is asked on every message instead
+  let budget = 2_000; // steps (and so the depth of the walk): a pattern that needs more is asked on every message instead
   const walk = (rest: Cons | undefined, acc: string): boolean => {
     if (--budget < 0) return false;
     if (acc.length === MESSAGE_KEY) {
@@ -223,18 +230,26 @@ function mayMatchColon(node: PatternNode): boolean {
 }
 
 /**
- * The MESSAGE_KEY characters of `s` from `at` as one number, 7 bits each,
- * or -1 when there are fewer, or one is not plain ASCII (or is NUL): no
- * word (messageWords) has such a character, so no rule keyed by words
- * can match such a line. No substring is made per line.
+ * `length` (at most 4) characters of `s` from `at` as one number, 7 bits
+ * each, or -1 when there are fewer, or one is not plain ASCII (or is NUL).
+ * Keys (a program's, a message's) are looked up by it: no substring is
+ * made per line.
  */
-export function messageCode(s: string, at: number): number {
-  if (s.length < at + MESSAGE_KEY) return -1;
+export function keyCode(s: string, at: number, length: number): number {
+  if (s.length < at + length) return -1;
   let code = 0;
-  for (let i = at; i < at + MESSAGE_KEY; i++) {
+  for (let i = at; i < at + length; i++) {
     const c = s.charCodeAt(i);
     if (!(c > 0 && c < 128)) return -1;
     code = (code << 7) | c;
   }
   return code;
 }
+
+/**
+ * A message's key (messageStart, MESSAGE_KEY characters), or -1 when it
+ * has none as a number (too short, not plain ASCII): no word
+ * (messageWords) has such a character, so no rule keyed by words can
+ * match such a line.
+ */
+export const messageCode = (s: string, at: number): number => keyCode(s, at, MESSAGE_KEY);

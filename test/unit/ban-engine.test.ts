@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseConfig } from '../../src/config/load.js';
 import type { Decision } from '../../src/pipeline.js';
-import { BanEngine } from '../../src/track/ban-engine.js';
+import { BanEngine, SESSION_CAP, SESSION_TTL_MS } from '../../src/track/ban-engine.js';
 
 const CONFIG = `
 socket: /run/banban/banban.sock
@@ -147,6 +147,25 @@ test('an offence with an address also tells its process, and the memory fades af
   assert.equal(later.verdict.kind === 'bad' && later.verdict.offences[0]!.ip.text, '192.0.2.41');
   const stale = e.handle('sshd[7]: fatal: Read from socket failed: Connection reset by peer [preauth]', 1000 + 10 * 60_000 + 1);
   assert.equal(stale.verdict.kind, 'none');
+});
+
+test('the process memory holds SESSION_CAP processes, the one noted longest ago going first, and forgets those past the TTL', () => {
+  const e = new BanEngine(parseConfig(SESSIONS, '/t.yml').config);
+  const note = (pid: number, at: number) => e.handle(`sshd[${pid}]: Connection from 192.0.2.${pid % 250} port 5000 on 192.0.2.1 port 22`, at);
+  const reset = (pid: number, at: number) => e.handle(`sshd[${pid}]: fatal: Read from socket failed: Connection reset by peer [preauth]`, at).verdict.kind;
+  for (let pid = 1; pid <= SESSION_CAP; pid++) note(pid, pid);
+  note(1, SESSION_CAP + 1); // noted again: an update keeps its place in the order
+  note(SESSION_CAP + 1, SESSION_CAP + 2); // one more: pid 1 was added first, and goes
+  assert.equal(reset(1, SESSION_CAP + 3), 'none');
+  assert.equal(reset(2, SESSION_CAP + 3), 'bad');
+  assert.equal(reset(SESSION_CAP + 1, SESSION_CAP + 3), 'bad');
+  // Past the TTL, the old ones go as new ones come; a process noted since stays.
+  const late = SESSION_CAP + 3 + SESSION_TTL_MS;
+  note(5, late - 1);
+  note(SESSION_CAP + 2, late);
+  assert.equal(reset(5, late), 'bad');
+  assert.equal(reset(SESSION_CAP + 2, late), 'bad');
+  assert.equal(reset(SESSION_CAP + 1, late + 1), 'none');
 });
 
 test('a pattern capturing pid is allowed only in a blocktype, and a pattern with neither group is still refused', () => {

@@ -94,6 +94,11 @@ const WORDS: [string, string[] | undefined][] = [
 for (const [src, want] of WORDS) {
   test(`the messages matched by ${src} start with ${JSON.stringify(want)}`, () => assert.deepEqual(messageWords(src, '')?.sort(), want?.slice().sort()));
 }
+test('a pattern that would take long to read, or that is nested deeply, has no message words (and throws nothing)', () => {
+  assert.equal(messageWords(String.raw`^a: (?:(?:)*)*x`, ''), undefined);
+  assert.equal(messageWords(`^a: ${'(?:'.repeat(20_000)}x${')'.repeat(20_000)}`, ''), undefined);
+  assert.equal(messageWords(`^a: ${'(?:x|y)'.repeat(4)}`, '')?.length, 16);
+});
 test('a case-insensitive pattern has no message words', () => assert.equal(messageWords(String.raw`^a: Failed`, 'i'), undefined));
 test('the message starts after the first ": "', () => {
   assert.equal(messageStart('sshd[1]: Failed x: y'), 9);
