@@ -20,7 +20,8 @@
  * clock, matched or not: a BSD stamp has no year, and only the months going
  * by tell that December has become January.
  */
-import type { Config } from './config/schema.js';
+import type { Config, Rule } from './config/schema.js';
+import type { ParsedIp } from './lib/ip.js';
 import { BatchMatcher, batchMatcherSetup } from './match/batch-matcher.js';
 import { isEmpty, type SkipReason } from './match/match-wire.js';
 import type { MatchResult } from './match/matcher.js';
@@ -59,7 +60,7 @@ export async function replayLog(config: Config, chunks: AsyncIterable<Buffer | s
   const split = new LineSplitter(config.maxLine + 2, (buf, start, end) => replay.line(matcher.one(buf, start, end), matcher.stamp));
   for await (const chunk of chunks) split.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
   split.end();
-  return replay.report;
+  return replay.finish();
 }
 
 /** The engine's side: lines in file order, counted, decided and written into the report. */
@@ -69,11 +70,19 @@ class Replay {
   readonly #clock: ReplayClock;
   readonly #blockedSeen = new Set<string>();
   readonly #unblockedSeen = new Set<string>();
+  /** hits per rule, written into report.hits by finish (counted by the rule object: a `where` text as a property name is looked up in V8's string table on every hit) */
+  readonly #hits: Map<Rule, number>;
 
   constructor(config: Config, startYear: number) {
     this.#engine = new BanEngine(config);
     this.#clock = new ReplayClock(startYear);
-    for (const rule of [...config.goodpatterns, ...config.blocktypes.flatMap((b) => b.patterns)]) this.report.hits[rule.where] = 0;
+    this.#hits = new Map([...config.goodpatterns, ...config.blocktypes.flatMap((b) => b.patterns)].map((rule) => [rule, 0]));
+  }
+
+  /** The report, once every line is in. */
+  finish(): ReplayReport {
+    for (const [rule, n] of this.#hits) this.report.hits[rule.where] = n;
+    return this.report;
   }
 
   /** The next line of the file. */
@@ -93,17 +102,16 @@ class Replay {
     const out = this.#engine.apply(found, now);
     const v = out.verdict;
     if (v.rejected) report.rejected.push({ line: n, rule: v.rejected.rule.where, reason: v.rejected.reason });
-    const ignored = (ip: string) => out.ignored.length > 0 && out.ignored.some((x) => x.text === ip);
     if (v.kind === 'good') {
-      report.hits[v.rule.where]!++;
+      this.#hits.set(v.rule, this.#hits.get(v.rule)! + 1);
       const m: ReplayMatch = { line: n, kind: 'good', ip: v.ip.text };
-      if (ignored(m.ip)) m.ignored = true;
+      if (out.ignored.length > 0 && isIgnored(out.ignored, m.ip)) m.ignored = true;
       report.matches.push(m);
     } else if (v.kind === 'bad') {
       for (const o of v.offences) {
-        report.hits[o.rule.where]!++;
+        this.#hits.set(o.rule, this.#hits.get(o.rule)! + 1);
         const m: ReplayMatch = { line: n, kind: 'bad', blocktype: o.blocktype, ip: o.ip.text };
-        if (ignored(m.ip)) m.ignored = true;
+        if (out.ignored.length > 0 && isIgnored(out.ignored, m.ip)) m.ignored = true;
         report.matches.push(m);
       }
     }
@@ -120,4 +128,8 @@ class Replay {
       }
     }
   }
+}
+
+function isIgnored(ignored: readonly ParsedIp[], ip: string): boolean {
+  return ignored.some((x) => x.text === ip);
 }

@@ -30,6 +30,29 @@ test('banban test sees the months go by on lines that match nothing: July then J
   assert.deepEqual(close.blocked, [{ ip: '192.0.2.7', target: 'BLOCKER', blocktype: 'ssh' }], 'the control: half an hour apart they are');
 });
 
+test('banban test counts the hits of each pattern, good ones and those that never matched included', async () => {
+  const c = parseConfig(
+    String.raw`
+goodpatterns:
+  - '^sshd\[\d+\]: Accepted password for \S+ from (?<ip>[0-9a-f.:]+) port \d+ ssh2$'
+blocktypes:
+  ssh:
+    minocc: 9
+    patterns:
+      - '^sshd\[\d+\]: Failed password for \S+ from (?<ip>[0-9a-f.:]+) port \d+ ssh2$'
+      - '^sshd\[\d+\]: Invalid user \S+ from (?<ip>[0-9a-f.:]+)$'
+  scan:
+    minocc: 9
+    patterns:
+      - '^sshd\[\d+\]: Failed password for root from (?<ip>[0-9a-f.:]+) port \d+ ssh2$'
+`,
+    '/tmp/replay-hits.yml',
+  ).config;
+  const lines = [failed('Jul  1 10:00:00', '192.0.2.1'), failed('Jul  1 10:00:01', '192.0.2.2'), 'Jul  1 10:00:02 web1 sshd[7]: Accepted password for bob from 192.0.2.3 port 22 ssh2', cron('Jul  1 10:00:03')];
+  const r = await replayLog(c, [Buffer.from(lines.join('\n'))], 2025);
+  assert.deepEqual(r.hits, { 'goodpatterns[0]': 1, 'blocktypes.ssh.patterns[0]': 2, 'blocktypes.ssh.patterns[1]': 0, 'blocktypes.scan.patterns[0]': 2 });
+});
+
 test('banban test reports lines the daemon would skip, by line number, and reads string chunks too', async () => {
   const long = `Jul  1 10:00:00 web1 sshd[7]: ${'x'.repeat(9000)}`;
   const text = [failed('Jul  1 10:00:00', '192.0.2.1'), '', long, 'Jul  1 10:00:01 web1 sshd[7]: a\0b', failed('Jul  1 10:00:02', '192.0.2.1')].join('\n');
