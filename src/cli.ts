@@ -20,6 +20,7 @@ import { XtRecentLists } from './enforce/xt-recent.js';
 import { ExitCode, ExitError } from './lib/exit-codes.js';
 import { parseIp } from './lib/ip.js';
 import type { LogFormat } from './lib/log.js';
+import type { NotifyOutcome } from './lib/systemd-notify.js';
 import { replayLog, type ReplayReport } from './replay.js';
 
 export interface Io {
@@ -200,9 +201,18 @@ async function runDaemon(o: RunOptions, io: Io): Promise<number> {
   });
   // Loaded here, not at the top: `banban test` and `check` need neither the socket nor the logger, and
   // start ~30 ms sooner without them.
-  const [{ Daemon }, { createLogger }, { SocketError }] = await Promise.all([import('./daemon.js'), import('./lib/log.js'), import('./source/syslog-socket.js')]);
+  const [{ Daemon }, { createLogger }, { SocketError, sendDatagram }, { SystemdNotifier }] = await Promise.all([
+    import('./daemon.js'),
+    import('./lib/log.js'),
+    import('./source/syslog-socket.js'),
+    import('./lib/systemd-notify.js'),
+  ]);
   const log = createLogger({ format: o.logFormat, level: o.logLevel });
   log.info({ config: o.config }, 'starting');
+  const systemd = new SystemdNotifier(process.env, sendDatagram);
+  const tell = (outcome: NotifyOutcome) => {
+    if (outcome?.sent === false) log.warn(`${outcome.reason}: systemd was not told (with Type=notify it stops banban when its start times out)`);
+  };
   try {
     daemon = Daemon.start({ configFile: o.config, procDir: o.procDir, stateFile: o.stateFile, saveMs: saveEvery * 1000, dryRun: o.dryRun, log });
   } catch (err) {
@@ -214,11 +224,13 @@ async function runDaemon(o: RunOptions, io: Io): Promise<number> {
     throw err;
   }
   const running = daemon;
+  tell(systemd.ready(`serving ${o.config}`));
   return new Promise<number>((resolve) => {
     stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
       log.info({ signal }, 'stopping');
+      tell(systemd.stopping());
       running.stop().then(
         () => log.flush(() => resolve(ExitCode.OK)),
         (err: unknown) => {

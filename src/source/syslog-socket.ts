@@ -24,7 +24,7 @@ const require = createRequire(import.meta.url);
 interface UnixDgramSocket {
   on(event: 'message', cb: (buf: Buffer) => void): void;
   on(event: 'error', cb: (err: NodeJS.ErrnoException) => void): void;
-  on(event: 'listening' | 'connect', cb: () => void): void;
+  on(event: 'listening' | 'connect' | 'congestion', cb: () => void): void;
   removeAllListeners(event?: string): void;
   /** the socket's file descriptor (non-blocking), -1 once closed */
   readonly fd: number;
@@ -204,6 +204,26 @@ function clearStaleSocket(path: string): void {
   unlinkSync(path);
 }
 
+/**
+ * One datagram to the socket bound at `path` (connect, send, close), for
+ * systemd's readiness messages (lib/systemd-notify.ts): what went wrong
+ * (an errno name), or undefined when it was sent.
+ */
+export function sendDatagram(path: string, data: Buffer): string | undefined {
+  const sock = unix.createSocket('unix_dgram');
+  let failed: string | undefined;
+  sock.on('error', (err: NodeJS.ErrnoException) => {
+    failed ??= errnoName(err);
+  });
+  sock.on('congestion', () => {
+    failed ??= 'EAGAIN';
+  });
+  sock.connect(path); // unix-dgram connects and sends synchronously, and says so at once
+  if (failed === undefined) sock.send(data);
+  sock.close();
+  return failed;
+}
+
 /** A datagram connect succeeds only when a socket is bound there. */
 function someoneListens(path: string): boolean {
   const probe = unix.createSocket('unix_dgram');
@@ -228,6 +248,18 @@ function unlinkQuietly(path: string): void {
 /** unix-dgram reports errors as negative errno numbers. */
 function errnoName(err: NodeJS.ErrnoException): string {
   const n = Number(err.code ?? err.errno);
-  const names: Record<number, string> = { [-13]: 'EACCES', [-98]: 'EADDRINUSE', [-2]: 'ENOENT', [-20]: 'ENOTDIR', [-30]: 'EROFS', [-36]: 'ENAMETOOLONG' };
+  const names: Record<number, string> = {
+    [-1]: 'EPERM',
+    [-2]: 'ENOENT',
+    [-11]: 'EAGAIN',
+    [-13]: 'EACCES',
+    [-20]: 'ENOTDIR',
+    [-30]: 'EROFS',
+    [-36]: 'ENAMETOOLONG',
+    [-90]: 'EMSGSIZE',
+    [-91]: 'EPROTOTYPE',
+    [-98]: 'EADDRINUSE',
+    [-111]: 'ECONNREFUSED',
+  };
   return names[n] ?? String(err.code ?? err.message);
 }

@@ -7,7 +7,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { createRequire } from 'node:module';
 import { sendDatagrams, startDaemon } from '../helpers/daemon-process.js';
+
+const unix = createRequire(import.meta.url)('unix-dgram') as {
+  createSocket(type: 'unix_dgram', listener: (buf: Buffer) => void): { bind(path: string): void; close(): void };
+};
 
 const failed = (ip: string) => `<38>Nov 22 06:25:01 web1 sshd[812]: Failed password for invalid user admin from ${ip} port 50022 ssh2`;
 
@@ -88,3 +93,49 @@ test('a window saved under a larger minocc is restored with its newest minocc - 
     rmSync(s.dir, { recursive: true, force: true });
   }
 });
+
+test('under systemd (Type=notify) the daemon says READY=1 once its socket serves, and STOPPING=1 when asked to stop', { timeout: 60_000 }, async () => {
+  const s = setup();
+  const notify = join(s.dir, 'notify');
+  const heard: { text: string; serving: boolean }[] = [];
+  const manager = unix.createSocket('unix_dgram', (buf: Buffer) => heard.push({ text: buf.toString(), serving: existsSync(s.sock) }));
+  manager.bind(notify);
+  const d = startDaemon(['run', '-c', s.conf], { env: { ...process.env, NOTIFY_SOCKET: notify } });
+  try {
+    await waitUntil(() => heard.length >= 1, 'READY=1');
+    assert.match(heard[0]!.text, /^READY=1\nSTATUS=serving .*banban\.yml\n$/);
+    assert.ok(heard[0]!.serving, 'the socket exists when systemd hears READY=1');
+    await sendDatagrams(s.sock, [failed('192.0.2.61'), failed('192.0.2.61'), failed('192.0.2.61')]);
+    await d.waitFor((l) => l.msg === 'blocked', 'blocked');
+    d.proc.kill('SIGTERM');
+    assert.equal((await d.exited).code, 0);
+    assert.deepEqual(heard.map((h) => h.text.split('\n')[0]), ['READY=1', 'STOPPING=1']);
+  } finally {
+    d.proc.kill('SIGKILL');
+    manager.close();
+    rmSync(s.dir, { recursive: true, force: true });
+  }
+});
+
+test('a NOTIFY_SOCKET nobody listens on is a warning, and the daemon serves on', { timeout: 60_000 }, async () => {
+  const s = setup();
+  const d = startDaemon(['run', '-c', s.conf], { env: { ...process.env, NOTIFY_SOCKET: join(s.dir, 'nobody') } });
+  try {
+    const warn = await d.waitFor((l) => typeof l.msg === 'string' && l.msg.includes('NOTIFY_SOCKET'), 'the warning');
+    assert.match(String(warn.msg), /cannot send to NOTIFY_SOCKET .*nobody: ENOENT: systemd was not told/);
+    await sendDatagrams(s.sock, [failed('192.0.2.62'), failed('192.0.2.62'), failed('192.0.2.62')]);
+    await d.waitFor((l) => l.msg === 'blocked', 'blocked');
+    d.proc.kill('SIGTERM');
+    assert.equal((await d.exited).code, 0);
+  } finally {
+    d.proc.kill('SIGKILL');
+    rmSync(s.dir, { recursive: true, force: true });
+  }
+});
+
+async function waitUntil(done: () => boolean, what: string): Promise<void> {
+  for (let t = 0; !done(); t += 20) {
+    if (t > 15_000) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
