@@ -258,6 +258,7 @@ export class Daemon {
     this.#engine = new BanEngine(config, this.#engine.windows.withCap(config.maxTracked, (name) => minocc.get(name)));
     for (const w of loaded.warnings) this.#log.warn({ file: w.file, line: w.line, key: w.key }, w.message);
     this.#listIds.clear(); // look at every target afresh: new ones get primed
+    this.#writer.keepOnly?.(this.#engine.targets);
     this.#watch();
     this.#log.info({ config: config.file, socket: config.socket, blocktypes: config.blocktypes.map((b) => b.name) }, 'reloaded');
     return true;

@@ -32,6 +32,8 @@ export interface ListWriter {
    * identity means an empty list: every ban must be written again.
    */
   identity(target: string): number | undefined;
+  /** lets go of what `identity` keeps open for lists other than `targets` (a reload dropped them) */
+  keepOnly?(targets: readonly string[]): void;
   /** lets go of what `identity` keeps open (the daemon's stop) */
   close?(): void;
 }

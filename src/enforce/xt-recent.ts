@@ -95,6 +95,15 @@ export class XtRecentLists implements ListWriter {
     return identity;
   }
 
+  /** Lets go of the descriptors `identity` keeps for lists other than `targets` (a reload dropped them). */
+  keepOnly(targets: readonly string[]): void {
+    for (const [target, { fd }] of this.#watched) {
+      if (targets.includes(target)) continue;
+      this.#watched.delete(target);
+      closeQuietly(fd);
+    }
+  }
+
   /** Lets go of the descriptors `identity` keeps. */
   close(): void {
     for (const { fd } of this.#watched.values()) closeQuietly(fd);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -28,6 +28,27 @@ test('a list keeps its identity while it lasts; a list made anew gets a new one;
     const third = lists.identity('BLOCKER');
     assert.notEqual(third, second);
     assert.equal(lists.identity('BLOCKER'), third);
+  } finally {
+    lists.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the descriptors of lists a reload dropped are let go; the others keep their identity', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'banban-xt-'));
+  const lists = new XtRecentLists(dir);
+  const open = () => readdirSync('/proc/self/fd').length;
+  try {
+    writeFileSync(join(dir, 'A'), '');
+    writeFileSync(join(dir, 'B'), '');
+    const before = open();
+    const a = lists.identity('A');
+    const b = lists.identity('B');
+    assert.equal(open(), before + 2);
+    lists.keepOnly(['A']);
+    assert.equal(open(), before + 1, "B's descriptor is closed");
+    assert.equal(lists.identity('A'), a, 'A is still the list it was');
+    assert.notEqual(lists.identity('B'), b, 'B, asked about again, is looked at afresh');
   } finally {
     lists.close();
     rmSync(dir, { recursive: true, force: true });
