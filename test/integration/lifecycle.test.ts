@@ -3,7 +3,7 @@
  * (or a config-management tool) sends at awkward moments.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -125,6 +125,38 @@ test('a NOTIFY_SOCKET nobody listens on is a warning, and the daemon serves on',
     assert.match(String(warn.msg), /cannot send to NOTIFY_SOCKET .*nobody: ENOENT: systemd was not told/);
     await sendDatagrams(s.sock, [failed('192.0.2.62'), failed('192.0.2.62'), failed('192.0.2.62')]);
     await d.waitFor((l) => l.msg === 'blocked', 'blocked');
+    d.proc.kill('SIGTERM');
+    assert.equal((await d.exited).code, 0);
+  } finally {
+    d.proc.kill('SIGKILL');
+    rmSync(s.dir, { recursive: true, force: true });
+  }
+});
+
+test('a reload that drops a list lets go of the descriptor kept on it', { timeout: 60_000 }, async () => {
+  const s = setup();
+  writeFileSync(join(s.dir, 'proc', 'SLOW'), '');
+  const d = startDaemon(['run', '-c', s.conf]);
+  const lists = () => {
+    const out: string[] = [];
+    for (const fd of readdirSync(`/proc/${d.proc.pid}/fd`)) {
+      try {
+        const target = readlinkSync(`/proc/${d.proc.pid}/fd/${fd}`);
+        if (target.startsWith(join(s.dir, 'proc'))) out.push(target.slice(target.lastIndexOf('/') + 1));
+      } catch {
+        // closed meanwhile
+      }
+    }
+    return out.sort();
+  };
+  try {
+    await d.waitFor((l) => l.msg === 'listening', 'listening');
+    await waitUntil(() => lists().length === 2, 'both lists open');
+    assert.deepEqual(lists(), ['BLOCKER', 'SLOW']);
+    writeFileSync(s.conf, readFileSync(s.conf, 'utf8').replace(/  slow1:[\s\S]*$/, ''));
+    d.proc.kill('SIGHUP');
+    await d.waitFor((l) => l.msg === 'reloaded', 'reloaded');
+    assert.deepEqual(lists(), ['BLOCKER']);
     d.proc.kill('SIGTERM');
     assert.equal((await d.exited).code, 0);
   } finally {
