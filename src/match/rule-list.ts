@@ -132,7 +132,7 @@ const ANY_MESSAGE = -1;
 export class RuleList {
   readonly rules: readonly Rule[];
   /** per rule: the literal its matches start with */
-  readonly prefixes: readonly (string | undefined)[];
+  readonly #prefixes: readonly (string | undefined)[];
   /** per rule: the words its matches' messages start with (prefilter.ts, messageWords), or undefined: any message */
   readonly #words: readonly (readonly string[] | undefined)[];
   /** the message keys (messageCode) some rule's words name */
@@ -149,7 +149,7 @@ export class RuleList {
   /** `byMessage: false`: every line is asked the same units (tests of the joining alone) */
   constructor(rules: readonly Rule[], opts: { byMessage?: boolean } = {}) {
     this.rules = rules;
-    this.prefixes = rules.map((r) => literalsOf(r).prefix);
+    this.#prefixes = rules.map((r) => literalsOf(r).prefix);
     this.#words = rules.map((r) => (opts.byMessage === false ? undefined : literalsOf(r).words));
     this.#named = new Set(this.#words.flatMap((w) => (w ?? []).map((k) => messageCode(k, 0))));
   }
@@ -179,7 +179,7 @@ export class RuleList {
     const id = at.join(',');
     u = this.#made.get(id);
     if (u === undefined) {
-      u = units(at.map((i) => this.rules[i]!), at.map((i) => this.prefixes[i]), at.map((i) => this.#words[i] !== undefined));
+      u = units(at.map((i) => this.rules[i]!), at.map((i) => this.#prefixes[i]), at.map((i) => this.#words[i] !== undefined));
       this.#made.set(id, u);
     }
     this.#byMessage.set(code, u);
