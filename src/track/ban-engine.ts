@@ -20,18 +20,15 @@ import type { ParsedIp } from '../lib/ip.js';
 import { Matcher, type MatchResult } from '../match/matcher.js';
 import type { Decision, Offence, Outcome, Verdict } from '../pipeline.js';
 import { OffenceWindows } from './offence-windows.js';
+import { SessionMemory } from './session-memory.js';
 
 /** how long a process's address is remembered: sshd's LoginGraceTime is 2 minutes */
 export const SESSION_TTL_MS = 10 * 60_000;
 export const SESSION_CAP = 20_000;
 
 export class BanEngine {
-  /** `prog[pid]` -> the address that process named last, and when (insertion order = first seen) */
-  readonly #sessions = new Map<string, { ip: ParsedIp; at: number }>();
-  /** the keys of #sessions in the order they were added: a ring of SESSION_CAP, #sessionCount of them from #sessionHead */
-  readonly #sessionOrder: (string | undefined)[] = new Array<string | undefined>(SESSION_CAP).fill(undefined);
-  #sessionHead = 0;
-  #sessionCount = 0;
+  /** `prog[pid]` -> the address that process named last, and when */
+  readonly #sessions = new SessionMemory(SESSION_CAP, SESSION_TTL_MS);
   /** made by the first `handle`: the daemon and `banban test` match elsewhere */
   #matcher: Matcher | undefined;
   readonly windows: OffenceWindows;
@@ -67,7 +64,7 @@ export class BanEngine {
    */
   apply(found: MatchResult, now: number): Outcome {
     let verdict = found.verdict;
-    if (found.seen) this.#remember(found.seen.session, found.seen.ip, now);
+    if (found.seen) this.#sessions.note(found.seen.session, found.seen.ip, now);
     if (found.byPid) verdict = this.#resolveByPid(verdict, found.byPid, now);
     if (verdict.kind === 'none') return { verdict, ignored: NO_IPS, decisions: NO_DECISIONS };
     if (verdict.kind === 'good') {
@@ -100,41 +97,14 @@ export class BanEngine {
     return { verdict, ignored: ignored ?? NO_IPS, decisions: decisions ?? NO_DECISIONS };
   }
 
-  #remember(session: string, ip: ParsedIp, now: number): void {
-    // Updated in place: a process keeps its place in the eviction order; the TTL is checked on use.
-    const known = this.#sessions.get(session);
-    if (known !== undefined) {
-      known.ip = ip;
-      known.at = now;
-      return;
-    }
-    // The processes noted longest ago go first: when the memory is full, and when they are past the
-    // TTL, which resolving would ignore anyway. So the Map holds the live processes only (hundreds,
-    // not SESSION_CAP: its lookups stay in the CPU's cache; measured with every preset on the bench
-    // corpus, a day of lines replayed, 151 000 notes cost 40-60 ms a run with 20 000 entries kept).
-    // A ring of the keys in insertion order finds them in O(1) (asking the Map for its first key walks
-    // over the holes that earlier deletes left at its front).
-    while (this.#sessionCount > 0) {
-      const oldest = this.#sessionOrder[this.#sessionHead]!;
-      if (this.#sessionCount < SESSION_CAP && now - this.#sessions.get(oldest)!.at <= SESSION_TTL_MS) break;
-      this.#sessions.delete(oldest);
-      this.#sessionOrder[this.#sessionHead] = undefined;
-      this.#sessionHead = (this.#sessionHead + 1) % SESSION_CAP;
-      this.#sessionCount--;
-    }
-    this.#sessionOrder[(this.#sessionHead + this.#sessionCount) % SESSION_CAP] = session;
-    this.#sessionCount++;
-    this.#sessions.set(session, { ip, at: now });
-  }
-
   /** Adds the offences of patterns that matched by process id, for blocktypes that have none yet. */
   #resolveByPid(verdict: Verdict, byPid: readonly { blocktype: string; session: string; rule: Offence['rule'] }[], now: number): Verdict {
     if (verdict.kind === 'good') return verdict;
     const offences: Offence[] = verdict.kind === 'bad' ? [...verdict.offences] : [];
     for (const p of byPid) {
-      const s = this.#sessions.get(p.session);
-      if (s === undefined || now - s.at > SESSION_TTL_MS || offences.some((o) => o.blocktype === p.blocktype)) continue;
-      offences.push({ blocktype: p.blocktype, ip: s.ip, rule: p.rule });
+      if (offences.some((o) => o.blocktype === p.blocktype)) continue;
+      const ip = this.#sessions.get(p.session, now);
+      if (ip !== undefined) offences.push({ blocktype: p.blocktype, ip, rule: p.rule });
     }
     if (offences.length === 0) return verdict;
     return verdict.rejected ? { kind: 'bad', offences, rejected: verdict.rejected } : { kind: 'bad', offences };

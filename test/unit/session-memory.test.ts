@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseIp, type ParsedIp } from '../../src/lib/ip.js';
+import { SessionMemory } from '../../src/track/session-memory.js';
+
+const ip = (s: string): ParsedIp => {
+  const p = parseIp(s);
+  if (!p.ok) throw new Error(s);
+  return p.value;
+};
+
+test('a process gives back the address it named last, IPv4 or IPv6, as parseIp makes it', () => {
+  const m = new SessionMemory(10, 1000);
+  for (const a of ['192.0.2.7', '255.255.255.255', '0.0.0.0', '2001:db8::1', '198.51.100.200']) {
+    m.note('sshd[1]', ip(a), 0);
+    assert.deepEqual(m.get('sshd[1]', 0), ip(a));
+  }
+  assert.equal(m.size, 1, 'one process, noted five times');
+  assert.equal(m.get('sshd[2]', 0), undefined);
+});
+
+test('past the TTL an address is not given, and the process leaves as new ones come', () => {
+  const m = new SessionMemory(10, 1000);
+  m.note('a[1]', ip('192.0.2.1'), 0);
+  m.note('b[2]', ip('192.0.2.2'), 500);
+  assert.deepEqual(m.get('a[1]', 1000), ip('192.0.2.1'));
+  assert.equal(m.get('a[1]', 1001), undefined);
+  m.note('c[3]', ip('192.0.2.3'), 1001); // a[1] is past the TTL: it goes
+  assert.equal(m.size, 2);
+  m.note('b[2]', ip('192.0.2.4'), 1400); // noted again: fresh, though first in the ring
+  m.note('d[4]', ip('192.0.2.5'), 2300); // c[3] is past it, but b[2] is ahead of it and fresh: both stay
+  assert.equal(m.size, 3);
+  assert.deepEqual(m.get('b[2]', 2300), ip('192.0.2.4'));
+});
+
+test('at most cap processes: the one noted first goes first, and its slot serves the next', () => {
+  const m = new SessionMemory(3, 1e9);
+  for (let i = 1; i <= 3; i++) m.note(`p[${i}]`, ip(`192.0.2.${i}`), i);
+  m.note('p[1]', ip('2001:db8::1'), 4); // noted again: keeps its place
+  m.note('p[4]', ip('192.0.2.4'), 5); // full: p[1] goes, and p[4] takes its slot
+  assert.equal(m.get('p[1]', 5), undefined);
+  assert.deepEqual(m.get('p[4]', 5), ip('192.0.2.4'), 'not the IPv6 address the slot held before');
+  assert.deepEqual(m.get('p[2]', 5), ip('192.0.2.2'));
+  assert.equal(m.size, 3);
+});
+
+test('the process noted last is found again after it left the memory and came back', () => {
+  const m = new SessionMemory(2, 1e9);
+  m.note('p[1]', ip('192.0.2.1'), 1);
+  m.note('p[2]', ip('192.0.2.2'), 2);
+  m.note('p[3]', ip('192.0.2.3'), 3); // p[1] goes; its slot is p[3]'s now
+  m.note('p[3]', ip('192.0.2.33'), 4); // the one noted last, noted again
+  m.note('p[1]', ip('192.0.2.11'), 5); // back: p[2] goes
+  assert.deepEqual(m.get('p[3]', 5), ip('192.0.2.33'));
+  assert.deepEqual(m.get('p[1]', 5), ip('192.0.2.11'));
+  assert.equal(m.get('p[2]', 5), undefined);
+  // p[3] was noted last but one; p[1] last. Two more push both out, the last one noted included.
+  m.note('p[4]', ip('192.0.2.4'), 6);
+  m.note('p[5]', ip('192.0.2.5'), 7);
+  m.note('p[1]', ip('192.0.2.111'), 8); // p[1] left at p[5]'s note: a new slot, not p[5]'s
+  assert.deepEqual(m.get('p[5]', 8), ip('192.0.2.5'));
+  assert.deepEqual(m.get('p[1]', 8), ip('192.0.2.111'));
+  assert.equal(m.size, 2);
+});
