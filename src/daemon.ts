@@ -255,7 +255,7 @@ export class Daemon {
     const closing = oldMatching.close().finally(() => this.#closing.delete(closing));
     this.#closing.add(closing);
     const minocc = new Map(config.blocktypes.map((b) => [b.name, b.minocc]));
-    this.#engine = new BanEngine(config, this.#engine.windows.withCap(config.maxTracked, (name) => minocc.get(name)));
+    this.#engine = new BanEngine(config, this.#engine.windows.withCap(config.maxTracked, (name) => minocc.get(name)), this.#engine.sessions);
     for (const w of loaded.warnings) this.#log.warn({ file: w.file, line: w.line, key: w.key }, w.message);
     this.#listIds.clear(); // look at every target afresh: new ones get primed
     this.#writer.keepOnly?.(this.#engine.targets);

@@ -28,7 +28,7 @@ export const SESSION_CAP = 20_000;
 
 export class BanEngine {
   /** `prog[pid]` -> the address that process named last, and when */
-  readonly #sessions = new SessionMemory(SESSION_CAP, SESSION_TTL_MS);
+  readonly sessions: SessionMemory;
   /** made by the first `handle`: the daemon and `banban test` match elsewhere */
   #matcher: Matcher | undefined;
   readonly windows: OffenceWindows;
@@ -37,10 +37,11 @@ export class BanEngine {
   readonly #byName: ReadonlyMap<string, Blocktype>;
   readonly #names: readonly string[];
 
-  /** `windows` carries counts over from a previous engine (a reload). */
-  constructor(config: Config, windows?: OffenceWindows) {
+  /** `windows` and `sessions` carry counts and processes over from a previous engine (a reload). */
+  constructor(config: Config, windows?: OffenceWindows, sessions?: SessionMemory) {
     this.#config = config;
     this.windows = windows ?? new OffenceWindows(config.maxTracked);
+    this.sessions = sessions ?? new SessionMemory(SESSION_CAP, SESSION_TTL_MS);
     this.#byName = new Map(config.blocktypes.map((bt) => [bt.name, bt]));
     this.#names = config.blocktypes.map((bt) => bt.name);
     this.targets = [...new Set(config.blocktypes.map((bt) => bt.target))];
@@ -64,7 +65,7 @@ export class BanEngine {
    */
   apply(found: MatchResult, now: number): Outcome {
     let verdict = found.verdict;
-    if (found.seen) this.#sessions.note(found.seen.session, found.seen.ip, now);
+    if (found.seen) this.sessions.note(found.seen.session, found.seen.ip, now);
     if (found.byPid) verdict = this.#resolveByPid(verdict, found.byPid, now);
     if (verdict.kind === 'none') return { verdict, ignored: NO_IPS, decisions: NO_DECISIONS };
     if (verdict.kind === 'good') {
@@ -103,7 +104,7 @@ export class BanEngine {
     const offences: Offence[] = verdict.kind === 'bad' ? [...verdict.offences] : [];
     for (const p of byPid) {
       if (offences.some((o) => o.blocktype === p.blocktype)) continue;
-      const ip = this.#sessions.get(p.session, now);
+      const ip = this.sessions.get(p.session, now);
       if (ip !== undefined) offences.push({ blocktype: p.blocktype, ip, rule: p.rule });
     }
     if (offences.length === 0) return verdict;

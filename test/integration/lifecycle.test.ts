@@ -165,6 +165,34 @@ test('a reload that drops a list lets go of the descriptor kept on it', { timeou
   }
 });
 
+test('a reload keeps which address each process named: a line without one still counts against it', { timeout: 60_000 }, async () => {
+  const s = setup();
+  writeFileSync(
+    s.conf,
+    `socket: ${s.sock}\nproc_dir: ${join(s.dir, 'proc')}\nstate_file: ${s.state}\n` +
+      `sessionpatterns:\n  - '^sshd\\[\\d+\\]: Connection from (?<ip>[0-9a-f.:]+) port \\d+ on \\S+ port \\d+$'\n` +
+      `blocktypes:\n  ssh:\n    target: BLOCKER\n    minocc: 2\n    interval: 600\n    patterns:\n` +
+      `      - '^sshd\\[(?<pid>\\d+)\\]: fatal: Read from socket failed: Connection reset by peer \\[preauth\\]$'\n`,
+  );
+  const reset = '<38>Nov 22 06:25:01 web1 sshd[4242]: fatal: Read from socket failed: Connection reset by peer [preauth]';
+  const d = startDaemon(['run', '-c', s.conf]);
+  try {
+    await d.waitFor((l) => l.msg === 'listening', 'listening');
+    await sendDatagrams(s.sock, ['<38>Nov 22 06:25:01 web1 sshd[4242]: Connection from 192.0.2.63 port 5000 on 192.0.2.1 port 22', reset]);
+    await new Promise((r) => setTimeout(r, 200)); // read and noted by the engine before the reload
+    d.proc.kill('SIGHUP');
+    await d.waitFor((l) => l.msg === 'reloaded', 'reloaded');
+    await sendDatagrams(s.sock, [reset]); // the second offence of sshd[4242], after the reload
+    const blocked = await d.waitFor((l) => l.msg === 'blocked', 'blocked');
+    assert.equal(blocked['ip'], '192.0.2.63');
+    d.proc.kill('SIGTERM');
+    assert.equal((await d.exited).code, 0);
+  } finally {
+    d.proc.kill('SIGKILL');
+    rmSync(s.dir, { recursive: true, force: true });
+  }
+});
+
 async function waitUntil(done: () => boolean, what: string): Promise<void> {
   for (let t = 0; !done(); t += 20) {
     if (t > 15_000) throw new Error(`timed out waiting for ${what}`);

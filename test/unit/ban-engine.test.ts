@@ -168,6 +168,14 @@ test('the process memory holds SESSION_CAP processes, the one noted longest ago 
   assert.equal(reset(SESSION_CAP + 1, late + 1), 'none');
 });
 
+test('the process memory carries over to the engine of a reloaded config', () => {
+  const e = new BanEngine(parseConfig(SESSIONS, '/t.yml').config);
+  e.handle('sshd[9]: Connection from 192.0.2.42 port 5000 on 192.0.2.1 port 22', 0);
+  const reloaded = new BanEngine(parseConfig(SESSIONS, '/t.yml').config, e.windows, e.sessions);
+  const v = reloaded.handle('sshd[9]: fatal: Read from socket failed: Connection reset by peer [preauth]', 1).verdict;
+  assert.equal(v.kind === 'bad' && v.offences[0]!.ip.text, '192.0.2.42');
+});
+
 test('a pattern capturing pid is allowed only in a blocktype, and a pattern with neither group is still refused', () => {
   const problem = (re: RegExp) => (err: unknown) => (err as { problems: { message: string }[] }).problems.some((p) => re.test(p.message));
   assert.throws(() => parseConfig("goodpatterns: ['^sshd\\[(?<pid>\\d+)\\]: x$']\nblocktypes: {a: {patterns: ['(?<ip>x)']}}\n", '/t.yml'), problem(/no named group \(\?<ip>\.\.\.\) to capture the address$/));
