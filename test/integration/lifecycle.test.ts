@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createRequire } from 'node:module';
-import { sendDatagrams, startDaemon } from '../helpers/daemon-process.js';
+import { sendDatagrams, startDaemon, type DaemonProcess } from '../helpers/daemon-process.js';
 
 const unix = createRequire(import.meta.url)('unix-dgram') as {
   createSocket(type: 'unix_dgram', listener: (buf: Buffer) => void): { bind(path: string): void; close(): void };
@@ -100,56 +100,44 @@ test('under systemd (Type=notify) the daemon says READY=1 once its socket serves
   const heard: { text: string; serving: boolean }[] = [];
   const manager = unix.createSocket('unix_dgram', (buf: Buffer) => heard.push({ text: buf.toString(), serving: existsSync(s.sock) }));
   manager.bind(notify);
-  const d = startDaemon(['run', '-c', s.conf], { env: { ...process.env, NOTIFY_SOCKET: notify } });
   try {
-    await waitUntil(() => heard.length >= 1, 'READY=1');
-    assert.match(heard[0]!.text, /^READY=1\nSTATUS=serving .*banban\.yml\n$/);
-    assert.ok(heard[0]!.serving, 'the socket exists when systemd hears READY=1');
-    await sendDatagrams(s.sock, [failed('192.0.2.61'), failed('192.0.2.61'), failed('192.0.2.61')]);
-    await d.waitFor((l) => l.msg === 'blocked', 'blocked');
-    d.proc.kill('SIGTERM');
-    assert.equal((await d.exited).code, 0);
+    await withDaemon(s, { NOTIFY_SOCKET: notify }, async (d) => {
+      await waitUntil(() => heard.length >= 1, 'READY=1');
+      assert.match(heard[0]!.text, /^READY=1\nSTATUS=serving .*banban\.yml\n$/);
+      assert.ok(heard[0]!.serving, 'the socket exists when systemd hears READY=1');
+      await bannedAfterThree(s, '192.0.2.61', d);
+    });
     assert.deepEqual(heard.map((h) => h.text.split('\n')[0]), ['READY=1', 'STOPPING=1']);
   } finally {
-    d.proc.kill('SIGKILL');
     manager.close();
-    rmSync(s.dir, { recursive: true, force: true });
   }
 });
 
 test('a NOTIFY_SOCKET nobody listens on is a warning, and the daemon serves on', { timeout: 60_000 }, async () => {
   const s = setup();
-  const d = startDaemon(['run', '-c', s.conf], { env: { ...process.env, NOTIFY_SOCKET: join(s.dir, 'nobody') } });
-  try {
+  await withDaemon(s, { NOTIFY_SOCKET: join(s.dir, 'nobody') }, async (d) => {
     const warn = await d.waitFor((l) => typeof l.msg === 'string' && l.msg.includes('NOTIFY_SOCKET'), 'the warning');
     assert.match(String(warn.msg), /cannot send to NOTIFY_SOCKET .*nobody: ENOENT: systemd was not told/);
-    await sendDatagrams(s.sock, [failed('192.0.2.62'), failed('192.0.2.62'), failed('192.0.2.62')]);
-    await d.waitFor((l) => l.msg === 'blocked', 'blocked');
-    d.proc.kill('SIGTERM');
-    assert.equal((await d.exited).code, 0);
-  } finally {
-    d.proc.kill('SIGKILL');
-    rmSync(s.dir, { recursive: true, force: true });
-  }
+    await bannedAfterThree(s, '192.0.2.62', d);
+  });
 });
 
 test('a reload that drops a list lets go of the descriptor kept on it', { timeout: 60_000 }, async () => {
   const s = setup();
   writeFileSync(join(s.dir, 'proc', 'SLOW'), '');
-  const d = startDaemon(['run', '-c', s.conf]);
-  const lists = () => {
-    const out: string[] = [];
-    for (const fd of readdirSync(`/proc/${d.proc.pid}/fd`)) {
-      try {
-        const target = readlinkSync(`/proc/${d.proc.pid}/fd/${fd}`);
-        if (target.startsWith(join(s.dir, 'proc'))) out.push(target.slice(target.lastIndexOf('/') + 1));
-      } catch {
-        // closed meanwhile
+  await withDaemon(s, {}, async (d) => {
+    const lists = () => {
+      const out: string[] = [];
+      for (const fd of readdirSync(`/proc/${d.proc.pid}/fd`)) {
+        try {
+          const target = readlinkSync(`/proc/${d.proc.pid}/fd/${fd}`);
+          if (target.startsWith(join(s.dir, 'proc'))) out.push(target.slice(target.lastIndexOf('/') + 1));
+        } catch {
+          // closed meanwhile
+        }
       }
-    }
-    return out.sort();
-  };
-  try {
+      return out.sort();
+    };
     await d.waitFor((l) => l.msg === 'listening', 'listening');
     await waitUntil(() => lists().length === 2, 'both lists open');
     assert.deepEqual(lists(), ['BLOCKER', 'SLOW']);
@@ -157,12 +145,7 @@ test('a reload that drops a list lets go of the descriptor kept on it', { timeou
     d.proc.kill('SIGHUP');
     await d.waitFor((l) => l.msg === 'reloaded', 'reloaded');
     assert.deepEqual(lists(), ['BLOCKER']);
-    d.proc.kill('SIGTERM');
-    assert.equal((await d.exited).code, 0);
-  } finally {
-    d.proc.kill('SIGKILL');
-    rmSync(s.dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('a reload keeps which address each process named: a line without one still counts against it', { timeout: 60_000 }, async () => {
@@ -175,8 +158,7 @@ test('a reload keeps which address each process named: a line without one still 
       `      - '^sshd\\[(?<pid>\\d+)\\]: fatal: Read from socket failed: Connection reset by peer \\[preauth\\]$'\n`,
   );
   const reset = '<38>Nov 22 06:25:01 web1 sshd[4242]: fatal: Read from socket failed: Connection reset by peer [preauth]';
-  const d = startDaemon(['run', '-c', s.conf]);
-  try {
+  await withDaemon(s, {}, async (d) => {
     await d.waitFor((l) => l.msg === 'listening', 'listening');
     await sendDatagrams(s.sock, ['<38>Nov 22 06:25:01 web1 sshd[4242]: Connection from 192.0.2.63 port 5000 on 192.0.2.1 port 22', reset]);
     await new Promise((r) => setTimeout(r, 200)); // read and noted by the engine before the reload
@@ -185,13 +167,27 @@ test('a reload keeps which address each process named: a line without one still 
     await sendDatagrams(s.sock, [reset]); // the second offence of sshd[4242], after the reload
     const blocked = await d.waitFor((l) => l.msg === 'blocked', 'blocked');
     assert.equal(blocked['ip'], '192.0.2.63');
+  });
+});
+
+/** `body` with a daemon on `s`'s config (plus `env`), which then must stop cleanly on SIGTERM; `s` is removed after. */
+async function withDaemon(s: { dir: string; conf: string }, env: NodeJS.ProcessEnv, body: (d: DaemonProcess) => Promise<void>): Promise<void> {
+  const d = startDaemon(['run', '-c', s.conf], { env: { ...process.env, ...env } });
+  try {
+    await body(d);
     d.proc.kill('SIGTERM');
     assert.equal((await d.exited).code, 0);
   } finally {
     d.proc.kill('SIGKILL');
     rmSync(s.dir, { recursive: true, force: true });
   }
-});
+}
+
+/** Sends three failures from `ip`; resolves when the daemon has logged the ban. */
+async function bannedAfterThree(s: { sock: string }, ip: string, d: DaemonProcess): Promise<void> {
+  await sendDatagrams(s.sock, [failed(ip), failed(ip), failed(ip)]);
+  await d.waitFor((l) => l.msg === 'blocked' && l['ip'] === ip, 'blocked');
+}
 
 async function waitUntil(done: () => boolean, what: string): Promise<void> {
   for (let t = 0; !done(); t += 20) {
