@@ -85,6 +85,10 @@ class Replay {
     return this.report;
   }
 
+  #hit(rule: Rule): void {
+    this.#hits.set(rule, this.#hits.get(rule)! + 1);
+  }
+
   /** The next line of the file. */
   line(r: MatchResult | SkipReason, stamp: string | undefined): void {
     const n = ++this.report.lines;
@@ -103,13 +107,13 @@ class Replay {
     const v = out.verdict;
     if (v.rejected) report.rejected.push({ line: n, rule: v.rejected.rule.where, reason: v.rejected.reason });
     if (v.kind === 'good') {
-      this.#hits.set(v.rule, this.#hits.get(v.rule)! + 1);
+      this.#hit(v.rule);
       const m: ReplayMatch = { line: n, kind: 'good', ip: v.ip.text };
       if (out.ignored.length > 0 && isIgnored(out.ignored, m.ip)) m.ignored = true;
       report.matches.push(m);
     } else if (v.kind === 'bad') {
       for (const o of v.offences) {
-        this.#hits.set(o.rule, this.#hits.get(o.rule)! + 1);
+        this.#hit(o.rule);
         const m: ReplayMatch = { line: n, kind: 'bad', blocktype: o.blocktype, ip: o.ip.text };
         if (out.ignored.length > 0 && isIgnored(out.ignored, m.ip)) m.ignored = true;
         report.matches.push(m);

@@ -61,6 +61,11 @@ export const REWRITE_MS = 1000;
 /** recent unblocks remembered per list (REWRITE_MS): bounded, since a forged good line is attacker-made too */
 export const UNBLOCKS_KEPT = 4096;
 
+/** A command the kernel took at `at` is still fresh at `now` (less than REWRITE_MS; a clock gone back is not). */
+function recent(at: number | undefined, now: number): boolean {
+  return at !== undefined && now >= at && now - at < REWRITE_MS;
+}
+
 /** A ban this daemon decided, as kept in memory and in the state file. */
 export interface ActiveBan {
   readonly ip: string;
@@ -131,8 +136,7 @@ export class Enforcer {
       const at = this.#now();
       const until = at + d.bantime * 1000;
       const prev = this.#bans.get(d.target)?.get(d.ip.text);
-      const since = prev?.written === undefined ? Infinity : at - prev.written;
-      if (prev !== undefined && since >= 0 && since < REWRITE_MS) {
+      if (prev !== undefined && recent(prev.written, at)) {
         this.rewritesSkipped++;
         this.#remember({ ...prev, until: Math.max(prev.until, until) });
         this.#log.info({ ip: d.ip.text, target: d.target, blocktype: d.blocktype, offences: d.offences, written: false }, 'blocked');
@@ -151,8 +155,7 @@ export class Enforcer {
     const at = this.#now();
     for (const target of d.targets) {
       this.#bans.get(target)?.delete(d.ip.text);
-      const since = at - (this.#unblocked.get(target)?.get(d.ip.text) ?? -Infinity);
-      if (since >= 0 && since < REWRITE_MS && !this.#pending.get(target)?.has(d.ip.text)) this.rewritesSkipped++;
+      if (recent(this.#unblocked.get(target)?.get(d.ip.text), at) && !this.#pending.get(target)?.has(d.ip.text)) this.rewritesSkipped++;
       else this.#command(target, '-', d.ip.text);
     }
     this.#log.info({ ip: d.ip.text, targets: d.targets }, 'unblocked');
@@ -323,13 +326,13 @@ export class Enforcer {
   /** The kernel took `-ip` for `target`: kept for REWRITE_MS, older ones let go. */
   #noteUnblock(target: string, ip: string): void {
     const now = this.#now();
-    let recent = this.#unblocked.get(target);
-    if (recent === undefined) this.#unblocked.set(target, (recent = new Map()));
-    recent.delete(ip);
-    recent.set(ip, now);
-    for (const [old, at] of recent) {
-      if (now - at < REWRITE_MS && now >= at && recent.size <= UNBLOCKS_KEPT) break;
-      recent.delete(old);
+    let kept = this.#unblocked.get(target);
+    if (kept === undefined) this.#unblocked.set(target, (kept = new Map()));
+    kept.delete(ip);
+    kept.set(ip, now);
+    for (const [old, at] of kept) {
+      if (recent(at, now) && kept.size <= UNBLOCKS_KEPT) break;
+      kept.delete(old);
     }
   }
 

@@ -179,6 +179,25 @@ function mixedIpv6Bytes(raw: string): Uint8Array | undefined {
 }
 
 /**
+ * The `w`-th 32-bit word of an address's bytes, big-endian, unsigned: how
+ * the offence windows key an address, the session memory keeps one and the
+ * matching thread sends one (IPv4 is one word, IPv6 four).
+ */
+export function ipWord(bytes: Uint8Array, w: number): number {
+  const k = w * 4;
+  return ((bytes[k]! << 24) | (bytes[k + 1]! << 16) | (bytes[k + 2]! << 8) | bytes[k + 3]!) >>> 0;
+}
+
+/** Writes `word` (ipWord's) back as the `w`-th four bytes of `bytes`. */
+export function putIpWord(bytes: Uint8Array, w: number, word: number): void {
+  const k = w * 4;
+  bytes[k] = word >>> 24;
+  bytes[k + 1] = (word >>> 16) & 255;
+  bytes[k + 2] = (word >>> 8) & 255;
+  bytes[k + 3] = word & 255;
+}
+
+/**
  * 16 address bytes to banban's canonical text: IPv4 for IPv4-mapped
  * addresses, else RFC 5952 (lower case, no leading zeros, the first longest
  * run of two or more zero groups compressed).

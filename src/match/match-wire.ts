@@ -29,7 +29,7 @@
  *                                         first (the usual case), else 0 and the address
  */
 import type { Rule } from '../config/schema.js';
-import type { ParsedIp } from '../lib/ip.js';
+import { ipWord, putIpWord, type ParsedIp } from '../lib/ip.js';
 import type { Offence, RejectedAddress, Verdict } from '../pipeline.js';
 import type { Decoded } from '../source/datagram.js';
 import type { MatcherConfig, MatchResult } from './matcher.js';
@@ -158,7 +158,7 @@ export class ResultWriter {
     this.#ips.set(ip.text, this.#ips.size);
     const b = ip.bytes;
     this.#ints.push(-1, this.#str(ip.text), ip.family);
-    for (let k = 0; k < b.length; k += 4) this.#ints.push(((b[k]! << 24) | (b[k + 1]! << 16) | (b[k + 2]! << 8) | b[k + 3]!) | 0);
+    for (let w = 0; w < b.length / 4; w++) this.#ints.push(ipWord(b, w) | 0);
   }
 
   #str(s: string): number {
@@ -207,13 +207,7 @@ export function readResults(r: WireResults, table: RuleTable, each: (report: Lin
     const text = strs[ints[i++]!]!;
     const family = ints[i++] === 6 ? 6 : 4;
     const bytes = new Uint8Array(family === 4 ? 4 : 16);
-    for (let k = 0; k < bytes.length; k += 4) {
-      const w = ints[i++]!;
-      bytes[k] = w >>> 24;
-      bytes[k + 1] = (w >>> 16) & 255;
-      bytes[k + 2] = (w >>> 8) & 255;
-      bytes[k + 3] = w & 255;
-    }
+    for (let w = 0; w < bytes.length / 4; w++) putIpWord(bytes, w, ints[i++]!);
     const ip: ParsedIp = { text, family, bytes };
     ips.push(ip);
     return ip;

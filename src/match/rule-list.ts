@@ -133,9 +133,9 @@ export class RuleList {
   readonly rules: readonly Rule[];
   /** per rule: the literal its matches start with */
   readonly #prefixes: readonly (string | undefined)[];
-  /** per rule: the words its matches' messages start with (prefilter.ts, messageWords), or undefined: any message */
-  readonly #words: readonly (readonly string[] | undefined)[];
-  /** the message keys (messageCode) some rule's words name */
+  /** per rule: the message keys (messageCode) of the words its matches' messages start with (prefilter.ts, messageWords), or undefined: any message */
+  readonly #keys: readonly (readonly number[] | undefined)[];
+  /** the message keys some rule names */
   readonly #named: ReadonlySet<number>;
   /**
    * By message key: what a line with that key is asked. ANY_MESSAGE: a line
@@ -143,6 +143,8 @@ export class RuleList {
    * few keys, and most are never met on a given host.
    */
   readonly #byMessage = new Map<number, readonly Unit[]>();
+  /** #byMessage's ANY_MESSAGE units, for the lines of most messages without a lookup */
+  #any: readonly Unit[] | undefined;
   /** the same rules (by their indexes) are cut into units once, whichever keys share them */
   readonly #made = new Map<string, readonly Unit[]>();
 
@@ -150,8 +152,8 @@ export class RuleList {
   constructor(rules: readonly Rule[], opts: { byMessage?: boolean } = {}) {
     this.rules = rules;
     this.#prefixes = rules.map((r) => literalsOf(r).prefix);
-    this.#words = rules.map((r) => (opts.byMessage === false ? undefined : literalsOf(r).words));
-    this.#named = new Set(this.#words.flatMap((w) => (w ?? []).map((k) => messageCode(k, 0))));
+    this.#keys = rules.map((r) => (opts.byMessage === false ? undefined : literalsOf(r).words?.map((w) => messageCode(w, 0))));
+    this.#named = new Set(this.#keys.flatMap((k) => k ?? []));
   }
 
   /** how many expressions the line that concerns the most rules is asked against (tests) */
@@ -173,13 +175,13 @@ export class RuleList {
     let u = this.#byMessage.get(code);
     if (u !== undefined) return u;
     const at = this.rules.flatMap((_, i) => {
-      const w = this.#words[i];
-      return w === undefined || (code !== ANY_MESSAGE && w.some((k) => messageCode(k, 0) === code)) ? [i] : [];
+      const keys = this.#keys[i];
+      return keys === undefined || keys.includes(code) ? [i] : [];
     });
     const id = at.join(',');
     u = this.#made.get(id);
     if (u === undefined) {
-      u = units(at.map((i) => this.rules[i]!), at.map((i) => this.#prefixes[i]), at.map((i) => this.#words[i] !== undefined));
+      u = units(at.map((i) => this.rules[i]!), at.map((i) => this.#prefixes[i]), at.map((i) => this.#keys[i] !== undefined));
       this.#made.set(id, u);
     }
     this.#byMessage.set(code, u);
@@ -192,7 +194,7 @@ export class RuleList {
    */
   first(text: string, note: (r: RejectedAddress) => void, msgAt = messageStart(text)): Hit | undefined {
     const code = msgAt < 0 ? ANY_MESSAGE : messageCode(text, msgAt);
-    const units = this.#byMessage.get(code) ?? this.#unitsFor(this.#named.has(code) ? code : ANY_MESSAGE);
+    const units = this.#named.has(code) ? (this.#byMessage.get(code) ?? this.#unitsFor(code)) : (this.#any ??= this.#unitsFor(ANY_MESSAGE));
     for (const u of units) {
       if (!('regex' in u)) {
         const hit = askFiltered(u, text, note);

@@ -32,7 +32,7 @@
  * Unlike the Perl banban, each blocktype counts on its own: an SSH failure
  * does not bring a mail offender nearer its threshold.
  */
-import { formatIpBytes, parseIp, type ParsedIp } from '../lib/ip.js';
+import { formatIpBytes, ipWord, parseIp, putIpWord, type ParsedIp } from '../lib/ip.js';
 
 export interface WindowEntry {
   readonly blocktype: string;
@@ -54,7 +54,7 @@ const NIL = -1;
 /** An address's 32-bit words: one for IPv4, four for IPv6 (its table's `words`). */
 function wordsOf(ip: ParsedIp, out: Uint32Array): void {
   const b = ip.bytes;
-  for (let w = 0; w < b.length / 4; w++) out[w] = ((b[w * 4]! << 24) | (b[w * 4 + 1]! << 16) | (b[w * 4 + 2]! << 8) | b[w * 4 + 3]!) >>> 0;
+  for (let w = 0; w < b.length / 4; w++) out[w] = ipWord(b, w);
 }
 
 /** Hash of the `words` words at `k[at..]`. */
@@ -87,13 +87,7 @@ interface TableView {
 function* viewEntries(v: TableView): IterableIterator<{ ip: string; times: number[] }> {
   const bytes = new Uint8Array(v.words * 4);
   for (let slot = v.head; slot !== NIL; slot = v.next[slot]!) {
-    for (let w = 0; w < v.words; w++) {
-      const k = v.keys[slot * v.words + w]!;
-      bytes[w * 4] = k >>> 24;
-      bytes[w * 4 + 1] = (k >>> 16) & 0xff;
-      bytes[w * 4 + 2] = (k >>> 8) & 0xff;
-      bytes[w * 4 + 3] = k & 0xff;
-    }
+    for (let w = 0; w < v.words; w++) putIpWord(bytes, w, v.keys[slot * v.words + w]!);
     const times: number[] = [];
     for (let i = 0; i < v.count[slot]!; i++) times.push(v.base + v.times[slot * v.ring + i]!);
     yield { ip: formatIpBytes(bytes), times };

@@ -19,7 +19,7 @@
  * holds the live processes, not `cap` stale ones whose lookups miss the
  * CPU's cache.
  */
-import type { ParsedIp } from '../lib/ip.js';
+import { formatIpBytes, ipWord, putIpWord, type ParsedIp } from '../lib/ip.js';
 
 export class SessionMemory {
   readonly #cap: number;
@@ -77,8 +77,7 @@ export class SessionMemory {
     this.#lastSlot = slot;
     this.#at[slot] = now;
     if (ip.family === 4) {
-      const b = ip.bytes;
-      this.#v4[slot] = ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
+      this.#v4[slot] = ipWord(ip.bytes, 0);
       if (this.#v6[slot] !== undefined) this.#v6[slot] = undefined;
     } else {
       this.#v6[slot] = ip;
@@ -91,8 +90,8 @@ export class SessionMemory {
     if (slot === undefined || now - this.#at[slot]! > this.#ttlMs) return undefined;
     const v6 = this.#v6[slot];
     if (v6 !== undefined) return v6;
-    const n = this.#v4[slot]!;
-    const bytes = Uint8Array.of(n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255);
-    return { text: bytes.join('.'), family: 4, bytes };
+    const bytes = new Uint8Array(4);
+    putIpWord(bytes, 0, this.#v4[slot]!);
+    return { text: formatIpBytes(bytes), family: 4, bytes };
   }
 }
