@@ -13,6 +13,9 @@
  *     V8's linear-time engine takes over when that happens, but only for
  *     patterns it can run; such a pattern that it cannot run is refused.
  *     Any pattern it cannot run gets a warning.
+ *   - A tag that no longer comes: OpenSSH 9.8 and later log a connection's
+ *     lines as `sshd-session[PID]`, so a pattern written for `sshd\[`
+ *     alone misses every failure on such a host, silently.
  */
 import { runsInLinearTime } from './regex-engine.js';
 import { syntaxChars } from './regex-source.js';
@@ -42,6 +45,11 @@ export function lintPattern(body: string, flags: string): LintResult {
       );
     }
   }
+  if (OLD_SSHD_TAG.test(body)) {
+    warnings.push(
+      "OpenSSH 9.8 and later log a connection's lines as sshd-session[PID], which 'sshd\\[' does not match; write 'sshd(?:-session)?\\[' to take both",
+    );
+  }
   const linear = runsInLinearTime(body, flags);
   if (linear === false) {
     if (hasNestedQuantifier(tokens)) {
@@ -60,6 +68,9 @@ export function lintPattern(body: string, flags: string): LintResult {
   }
   return { warnings, linear: linear === true };
 }
+
+/** `sshd\[` as a tag of its own: not the end of a longer name, not already `sshd(?:-session)?\[` */
+const OLD_SSHD_TAG = /(?:^|[^-\w])sshd\\\[/;
 
 interface Token {
   kind: 'wildcard-repeat' | 'end-anchor' | 'group-open' | 'group-close' | 'quantifier';

@@ -89,13 +89,17 @@ const CLASS_ESCAPES: Record<string, (c: string) => boolean> = {
 
 /**
  * The longest start of a pattern body (no leading `^`) that can match a
- * given text in one way at most: literal characters, and `\d+` (or `\w+`,
+ * given text in one way at most: literal characters; `\d+` (or `\w+`,
  * `\s+`, with `*` too) followed by a literal character the class does not
- * hold, like `sshd\[\d+\]: `. Greedy repetition cannot give back characters
- * there without the literal after it failing, so no backtracking ever
- * re-enters the head: `^H(?:A|B)` then finds exactly what `^(?:HA|HB)`
- * finds, with the same groups (the head has none). rule-list.ts joins
- * rules that share one this way. Returns '' when there is no such start.
+ * hold, like `sshd\[\d+\]: `; and an optional group of literal characters
+ * followed by a literal character its first one is not, like the
+ * `(?:-session)?\[` of `sshd(?:-session)?\[\d+\]: ` (OpenSSH 9.8 and later
+ * log as `sshd-session`). Greedy repetition cannot give back characters
+ * there without the literal after it failing, nor can the group be left
+ * out where it matched, so no backtracking ever re-enters the head:
+ * `^H(?:A|B)` then finds exactly what `^(?:HA|HB)` finds, with the same
+ * groups (the head has none). rule-list.ts joins rules that share one this
+ * way. Returns '' when there is no such start.
  */
 export function fixedHead(body: string): string {
   let end = 0;
@@ -109,6 +113,14 @@ export function fixedHead(body: string): string {
       end = i;
       continue;
     }
+    const optional = optionalLiterals(body, i);
+    if (optional !== undefined) {
+      const next = literalAt(body, optional.end);
+      if (next === undefined || quantified(optional.end + next.len) || next.ch === optional.first) break;
+      i = optional.end + next.len;
+      end = i;
+      continue;
+    }
     const inClass = body[i] === '\\' ? CLASS_ESCAPES[body[i + 1] ?? ''] : undefined;
     if (inClass === undefined || (body[i + 2] !== '+' && body[i + 2] !== '*')) break;
     const next = literalAt(body, i + 3);
@@ -117,6 +129,19 @@ export function fixedHead(body: string): string {
     end = i;
   }
   return body.slice(0, end);
+}
+
+/** `(?:LITERALS)?` at `at`, non-empty and not lazy: its first character and where the source goes on past it; or undefined. */
+function optionalLiterals(src: string, at: number): { first: string; end: number } | undefined {
+  if (!src.startsWith('(?:', at)) return undefined;
+  let i = at + 3;
+  let first: string | undefined;
+  for (let lit = literalAt(src, i); lit !== undefined && !isQuantifier(src[i + lit.len]); lit = literalAt(src, i)) {
+    first ??= lit.ch;
+    i += lit.len;
+  }
+  if (first === undefined || src[i] !== ')' || src[i + 1] !== '?' || isQuantifier(src[i + 2])) return undefined;
+  return { first, end: i + 2 };
 }
 
 /** The literal character at `at` (a plain one, or escaped punctuation) and its length in the source, or undefined. */

@@ -13,6 +13,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config/load.js';
 import { Matcher } from '../../src/match/matcher.js';
+import { BanEngine } from '../../src/track/ban-engine.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const { config } = loadConfig(path.join(ROOT, 'test/presets/fixtures/all-presets.yml'), { passwdText: '', groupText: '' });
@@ -186,6 +187,13 @@ test("lines of current releases (beyond fail2ban's corpus) are caught, and routi
     ['sshd[812]: Unable to negotiate with 192.0.2.1 port 52311: no matching host key type found. Their offer: ssh-rsa,ssh-dss [preauth]', '192.0.2.1'],
     ['sshd[812]: ssh_dispatch_run_fatal: Connection from 192.0.2.1 port 52311: message authentication code incorrect [preauth]', '192.0.2.1'],
     ['sshd[812]: fatal: Timeout before authentication for 192.0.2.1 port 52311', '192.0.2.1'],
+    // OpenSSH 9.8 and later: a connection's lines come from sshd-session, the listener's from sshd
+    ['sshd-session[812]: Failed password for invalid user admin from 192.0.2.1 port 52311 ssh2', '192.0.2.1'],
+    ['sshd-session[812]: Invalid user admin from 192.0.2.1 port 52311', '192.0.2.1'],
+    ['sshd-session[812]: Connection closed by authenticating user root 192.0.2.1 port 52311 [preauth]', '192.0.2.1'],
+    ['sshd-session[812]: Accepted publickey for alice from 192.0.2.9 port 52311 ssh2: ED25519 SHA256:AbCdEf0123', '192.0.2.9'],
+    ['sshd-session[812]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.1  user=root', '192.0.2.1'],
+    ['sshd[700]: Timeout before authentication for connection from 192.0.2.1 to 198.51.100.87, pid = 812', '192.0.2.1'],
     ['sshd[812]: Accepted publickey for alice from 192.0.2.9 port 52311 ssh2: ED25519 SHA256:AbCdEf0123', '192.0.2.9'],
     ['postfix/submission/smtpd[812]: warning: unknown[192.0.2.2]: SASL LOGIN authentication failed: (reason unavailable), sasl_username=info@example.org', '192.0.2.2'],
     ['postfix/smtpd[812]: warning: unknown[192.0.2.2]: SASL PLAIN authentication failed: , sasl_username=info@example.org', '192.0.2.2'],
@@ -213,6 +221,8 @@ test("lines of current releases (beyond fail2ban's corpus) are caught, and routi
   for (const line of [
     'sshd[812]: Connection from 192.0.2.1 port 52311 on 10.0.0.1 port 22 rdomain ""',
     'sshd[812]: Received disconnect from 192.0.2.1 port 52311:11: disconnected by user',
+    'sshd-session[812]: Disconnected from user alice 192.0.2.1 port 52311',
+    'sshd-session[812]: Connection from 192.0.2.1 port 52311 on 10.0.0.1 port 22 rdomain ""',
     'sshd[812]: Disconnected from user alice 192.0.2.1 port 52311',
     'sshd[812]: Failed publickey for alice from 192.0.2.1 port 52311 ssh2: RSA SHA256:AbCdEf0123',
     'sshd[812]: pam_unix(sshd:session): session opened for user alice(uid=1000) by (uid=0)',
@@ -225,4 +235,15 @@ test("lines of current releases (beyond fail2ban's corpus) are caught, and routi
     const v = matcher.match(line);
     assert.notEqual(v.kind, 'bad', line);
   }
+});
+
+test("sshd-session's lines without an address count against the one its process named (OpenSSH 9.8 and later)", () => {
+  const engine = new BanEngine(config);
+  engine.handle('sshd-session[812]: Invalid user admin from 192.0.2.1 port 52311', 1000);
+  const v = engine.handle('sshd-session[812]: error: kex_exchange_identification: Connection closed by remote host', 2000).verdict;
+  assert.equal(v.kind, 'bad');
+  assert.deepEqual(v.kind === 'bad' && v.offences.map((o) => [o.blocktype, o.ip.text]), [['sshd', '192.0.2.1']]);
+  // another program's process with the same number named nothing
+  const other = engine.handle('sshd[812]: error: kex_exchange_identification: Connection closed by remote host', 3000).verdict;
+  assert.notEqual(other.kind, 'bad');
 });

@@ -207,3 +207,20 @@ test('a refusal says where in the pattern the construct is', () => {
   const i = compileRule('(?i)ab\\z(?<ip>x)', 'goodpatterns[0]');
   assert.equal(!i.ok && i.index, 6, 'the index counts the stripped (?i)');
 });
+
+test("a pattern for sshd's old tag alone is warned about: OpenSSH 9.8 and later log as sshd-session", () => {
+  const warned = (source: string) => {
+    const r = compileRule(source, 'blocktypes.ssh.patterns[0]');
+    assert.ok(r.ok, source);
+    return r.ok && r.warnings.some((w) => w.includes('sshd-session'));
+  };
+  assert.equal(warned(String.raw`^sshd\[\d+\]: Failed password for \S+ from (?<ip>[0-9a-f.:]+) port \d+ ssh2$`), true);
+  assert.equal(warned(String.raw`sshd\[\d+\]\: Invalid user \S* from (?<ip>[0-9a-f.:]+)`), true);
+  assert.equal(warned(String.raw`^(?:x|sshd\[\d+\]): from (?<ip>\S+)$`), true);
+  for (const fine of [
+    String.raw`^sshd(?:-session)?\[\d+\]: Failed password for \S+ from (?<ip>[0-9a-f.:]+) port \d+ ssh2$`,
+    String.raw`^(?:sshd|sshd-session)\[\d+\]: from (?<ip>[0-9a-f.:]+)$`,
+    String.raw`^xsshd\[\d+\]: from (?<ip>[0-9a-f.:]+)$`,
+    String.raw`^my-sshd\[\d+\]: from (?<ip>[0-9a-f.:]+)$`,
+  ]) assert.equal(warned(fine), false, fine);
+});
