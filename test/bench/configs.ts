@@ -96,8 +96,11 @@ export const SENTINEL_BLOCKTYPE = probeBlocktype(SENTINEL_LIST, 'banban-bench', 
  *   presets     every shipped preset, sshd's resetconns off like the others
  *   unused      the 10-pattern config plus the presets of services the corpus
  *               never mentions (what an admin pays for services not run)
+ *   used        the presets of the services the corpus has lines of, and no
+ *               other: every preset against this is what the presets of
+ *               services not run cost, when the ones run are presets too
  */
-export type ConfigKind = 'ten' | 'ten-nobans' | 'presets' | 'unused';
+export type ConfigKind = 'ten' | 'ten-nobans' | 'presets' | 'unused' | 'used';
 
 /** Programs the corpus has lines of: presets for anything else concern no line of it. */
 export const CORPUS_SERVICES = ['sshd', 'postfix', 'dovecot', 'pam-generic'];
@@ -110,7 +113,7 @@ export function makeConfig(
   /** resetconns: for every blocktype of the config (default false, the presets' sshd included) */
   opts: { maxTracked?: number; resetconns?: boolean } = {},
 ): BenchConfig {
-  const own = kind !== 'presets';
+  const own = kind !== 'presets' && kind !== 'used';
   const c: BenchConfig = own
     ? {
         socket: paths.socket,
@@ -121,6 +124,7 @@ export function makeConfig(
       }
     : { socket: paths.socket, state_file: paths.stateFile, include: presetNames(repo), ignorenets: ['127.0.0.0/8', '::1/128'], blocktypes: {} };
   if (kind === 'unused') c.include = presetNames(repo).filter((p) => !CORPUS_SERVICES.includes(p));
+  if (kind === 'used') c.include = presetNames(repo).filter((p) => CORPUS_SERVICES.includes(p));
   if (kind === 'ten-nobans') for (const bt of Object.values(c.blocktypes)) bt.minocc = 1000;
   if (opts.maxTracked !== undefined) c.max_tracked = opts.maxTracked;
   const resetconns = opts.resetconns ?? false;
