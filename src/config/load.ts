@@ -10,7 +10,7 @@
  * ignored and the default used silently, which for an intrusion-prevention
  * tool means blocking far more or far less than the admin asked for.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -30,6 +30,7 @@ import { parseCidr, NetSet, parseIp, type Cidr } from '../lib/ip.js';
 import { resolveGroup, resolveUser, validId, MAX_ID, GROUP_FILE, PASSWD_FILE } from '../lib/passwd.js';
 import { compileRule } from '../match/rules.js';
 import { DEFAULTS, FIELDS, TARGET_NAME_RE, type Blocktype, type Config, type Rule } from './schema.js';
+import { cacheEntry, cacheText, PresetCache } from './preset-cache.js';
 import { ConfigError, type ConfigProblem } from './problems.js';
 
 export interface LoadResult {
@@ -76,6 +77,37 @@ function presetDir(from: string): string {
     dir = up;
   }
 }
+/** The shipped presets as read at build time (preset-cache.ts): beside the bundle, in the package's dist/bin. */
+export const PRESET_CACHE_FILE = path.join(PRESET_DIR, '..', 'dist', 'bin', 'presets.cache.json');
+const presetCache = new PresetCache(PRESET_CACHE_FILE);
+
+/** how many included presets this process took from the cache (tests) */
+export function presetsFromCache(): number {
+  return presetCache.hits;
+}
+
+/**
+ * Writes the cache of the shipped presets (`npm run build` does, after
+ * compiling): each as the loader reads it from its YAML, now.
+ */
+export function writePresetCache(to = PRESET_CACHE_FILE): void {
+  const entries = Object.fromEntries(
+    shippedPresets().map((name) => {
+      const file = path.join(PRESET_DIR, `${name}.yml`);
+      const text = readFileSync(file, 'utf8');
+      return [name, cacheEntry(text, file, readIncluded(name, text, file))];
+    }),
+  );
+  const tmp = `${to}.${process.pid}.tmp`;
+  writeFileSync(tmp, cacheText(entries));
+  renameSync(tmp, to);
+}
+
+/** What the loader makes of the included file `file` (`name`: its include entry), read from its YAML `text`. */
+export function readIncluded(name: string, text: string, file: string): IncludedPart {
+  return new Loader(text, file, {}, name).runIncluded();
+}
+
 /** An `include:` entry of this shape names a shipped preset; anything else is a path. */
 const PRESET_NAME_RE = /^[a-z0-9-]+$/;
 /** The only keys an included file may hold. */
@@ -151,7 +183,7 @@ export function parseConfig(text: string, file: string, overrides: LoadOverrides
  * including config's keys are laid over a preset's, key by key, and the
  * defaults fill what neither gives.
  */
-interface BlocktypePart {
+export interface BlocktypePart {
   readonly name: string;
   /** the include entry it came from (`sshd`, `./local.yml`); undefined for the config's own */
   readonly origin: string | undefined;
@@ -163,6 +195,14 @@ interface BlocktypePart {
   resetconns?: boolean;
   bantime?: number;
   patterns?: Rule[];
+}
+
+/** What the loader makes of an included file: its rules and blocktypes, and its problems. */
+export interface IncludedPart {
+  goodpatterns: Rule[];
+  sessionpatterns: Rule[];
+  blocktypes: BlocktypePart[];
+  problems: ConfigProblem[];
 }
 
 /** What one entry of `include:` brought in. */
@@ -215,7 +255,7 @@ class Loader {
   }
 
   /** Reads this document as an included file; its problems are returned, not thrown. */
-  runIncluded(): { goodpatterns: Rule[]; sessionpatterns: Rule[]; blocktypes: BlocktypePart[]; problems: ConfigProblem[] } {
+  runIncluded(): IncludedPart {
     const part = this.#parse() ? this.#includedTop() : undefined;
     this.#finish();
     return { goodpatterns: part?.goodpatterns ?? [], sessionpatterns: part?.sessionpatterns ?? [], blocktypes: part?.blocktypes ?? [], problems: this.#problems };
@@ -574,7 +614,8 @@ class Loader {
       }
       seen.set(name, i);
       let file: string;
-      if (PRESET_NAME_RE.test(name)) {
+      const shipped = PRESET_NAME_RE.test(name);
+      if (shipped) {
         file = path.join(PRESET_DIR, `${name}.yml`);
         if (!existsSync(file)) {
           const shipped = shippedPresets();
@@ -607,7 +648,7 @@ class Loader {
         this.#error(item, key, `the included file ${file} is not valid UTF-8 text; save it as UTF-8`);
         return;
       }
-      const res = new Loader(text, file, this.#overrides, name).runIncluded();
+      const res = (shipped ? presetCache.get(name, text, file) : undefined) ?? new Loader(text, file, this.#overrides, name).runIncluded();
       if (!this.#files.includes(file)) this.#files.push(file);
       this.#problems.push(...res.problems);
       out.push({ label: name, goodpatterns: res.goodpatterns, sessionpatterns: res.sessionpatterns, blocktypes: res.blocktypes, item, key, loaded: !res.problems.some((p) => p.severity === 'error') });
