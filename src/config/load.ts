@@ -614,8 +614,8 @@ class Loader {
       }
       seen.set(name, i);
       let file: string;
-      const shipped = PRESET_NAME_RE.test(name);
-      if (shipped) {
+      const preset = PRESET_NAME_RE.test(name);
+      if (preset) {
         file = path.join(PRESET_DIR, `${name}.yml`);
         if (!existsSync(file)) {
           const shipped = shippedPresets();
@@ -648,7 +648,7 @@ class Loader {
         this.#error(item, key, `the included file ${file} is not valid UTF-8 text; save it as UTF-8`);
         return;
       }
-      const res = (shipped ? presetCache.get(name, text, file) : undefined) ?? new Loader(text, file, this.#overrides, name).runIncluded();
+      const res = (preset ? presetCache.get(name, text, file) : undefined) ?? new Loader(text, file, this.#overrides, name).runIncluded();
       if (!this.#files.includes(file)) this.#files.push(file);
       this.#problems.push(...res.problems);
       out.push({ label: name, goodpatterns: res.goodpatterns, sessionpatterns: res.sessionpatterns, blocktypes: res.blocktypes, item, key, loaded: !res.problems.some((p) => p.severity === 'error') });

@@ -69,11 +69,10 @@ export function cacheEntry(text: string, file: string, part: IncludedPart): Cach
     text,
     goodpatterns: part.goodpatterns.map(cachedRule),
     sessionpatterns: part.sessionpatterns.map(cachedRule),
-    blocktypes: part.blocktypes.map(({ at, patterns, ...rest }) => ({
-      ...rest,
-      line: at.startsWith(`${file}:`) ? at.slice(file.length + 1) : at,
-      ...(patterns !== undefined ? { patterns: patterns.map(cachedRule) } : {}),
-    })),
+    blocktypes: part.blocktypes.map(({ at, patterns, ...rest }) => {
+      if (!at.startsWith(`${file}:`)) throw new Error(`blocktype ${rest.name} is placed at ${at}, not in ${file}`);
+      return { ...rest, line: at.slice(file.length + 1), ...(patterns !== undefined ? { patterns: patterns.map(cachedRule) } : {}) };
+    }),
     problems: part.problems.map(({ file: _file, source: _source, ...rest }) => rest),
   };
 }
@@ -92,11 +91,15 @@ function cachedRule(r: Rule): CachedRule {
 export class PresetCache {
   readonly #file: string;
   #presets: Record<string, CachedPreset> | null | undefined;
-  /** presets given from the cache so far (tests: that an installed build finds and uses it) */
-  hits = 0;
+  #hits = 0;
 
   constructor(file: string) {
     this.#file = file;
+  }
+
+  /** presets given from the cache so far (tests: that an installed build finds and uses it) */
+  get hits(): number {
+    return this.#hits;
   }
 
   /** What the loader would make of preset `name` read from `file` with this `text`, or undefined: read it. */
@@ -114,7 +117,7 @@ export class PresetCache {
         })),
         problems: entry.problems.map((p) => ({ file, ...p, source: text })),
       };
-      this.hits++;
+      this.#hits++;
       return part;
     } catch {
       return undefined; // a malformed entry, or a pattern V8 will not compile: read the YAML
