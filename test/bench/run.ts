@@ -524,11 +524,12 @@ function pickStats(s: Record<string, number> | undefined): Record<string, number
  * `banban test --json` on the corpus, for each config: the fastest of the
  * reps, run in turns (one run of each config, then the next round), so
  * that a slower stretch of this shared machine weighs on every config alike
- * and the ratios between them hold. Then one run each with the report kept,
- * for what the config found (matches, blocks), and the start-up alone (an
+ * and the ratios between them hold; `alongside`, a peer's run, takes its
+ * turn in each round too. Then one run each with the report kept, for
+ * what the config found (matches, blocks), and the start-up alone (an
  * empty log).
  */
-async function replaySpeed(b: Bench, kinds: ConfigKind[]): Promise<Record<string, unknown>> {
+async function replaySpeed(b: Bench, kinds: ConfigKind[], alongside?: () => Promise<void>): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   const empty = b.file('empty.log');
   writeFileSync(empty, '');
@@ -540,6 +541,7 @@ async function replaySpeed(b: Bench, kinds: ConfigKind[]): Promise<Record<string
       if (r.code !== 0) throw new Error(`banban test failed: ${r.stderr}`);
       ms.get(kind)!.push(r.ms);
     }
+    await alongside?.();
   }
   for (let rep = 0; rep < b.o.reps; rep++) {
     for (const kind of kinds) start.get(kind)!.push((await timed(process.execPath, [MAIN, 'test', '--json', '-c', b.config(kind).file, empty])).ms);
@@ -565,7 +567,16 @@ async function replaySpeed(b: Bench, kinds: ConfigKind[]): Promise<Record<string
 }
 
 async function matching(b: Bench, results: Results): Promise<void> {
-  const fig: Record<string, unknown> = { banban: await replaySpeed(b, ['ten']) };
+  // sshguard's parser runs in turns with banban's replay: goal 2 is their ratio
+  const parser = '/usr/libexec/sshguard/sshg-parser';
+  const sshguard = existsSync(parser);
+  const sshgMs: number[] = [];
+  const sshgRun = async (): Promise<void> => {
+    const r = await timed(parser, [], { stdin: b.corpus.file });
+    if (r.code !== 0) throw new Error(`sshg-parser failed: ${r.stderr}`);
+    sshgMs.push(r.ms);
+  };
+  const fig: Record<string, unknown> = { banban: await replaySpeed(b, ['ten'], sshguard ? sshgRun : undefined) };
   // fail2ban-regex, Debian's, with its sshd filter
   const f2b = await which('fail2ban-regex');
   const filter = '/etc/fail2ban/filter.d/sshd.conf';
@@ -593,17 +604,10 @@ async function matching(b: Bench, results: Results): Promise<void> {
       say(`fail2ban-regex: ${fmtInt(b.corpus.lines / (r.ms / 1000))} lines/s (${r0(r.ms)} ms; its own timing ${own?.[1] ?? '?'} s)`);
     }
   }
-  // sshguard's parser
-  const parser = '/usr/libexec/sshguard/sshg-parser';
-  if (!existsSync(parser)) {
+  if (!sshguard) {
     results.skipped.sshguard = 'sshguard is not installed (bash test/bench/setup.sh)';
   } else {
-    const ms: number[] = [];
-    for (let rep = 0; rep < b.o.reps; rep++) {
-      const r = await timed(parser, [], { stdin: b.corpus.file });
-      if (r.code !== 0) throw new Error(`sshg-parser failed: ${r.stderr}`);
-      ms.push(r.ms);
-    }
+    const ms = sshgMs;
     const out = b.file('sshg.out');
     await timed(parser, [], { stdin: b.corpus.file, stdout: out });
     const attacks = readFileSync(out, 'utf8').split('\n').filter(Boolean).length;
