@@ -120,4 +120,23 @@ describe('banban reloading its config on SIGHUP', { skip }, () => {
       assert.ok(String(verdict.msg).startsWith('reload refused'), `the refusal is logged with a msg starting "reload refused": ${JSON.stringify(verdict)}`);
     });
   }
+
+  it("bans on OpenSSH 9.8's sshd-session lines and the listener's penalty drops, through the shipped sshd preset reloaded in", async () => {
+    writeConfig(configPath, {
+      socket,
+      state_file: stateFile,
+      include: ['sshd'],
+      ignorenets: ['127.0.0.0/8', '::1/128'],
+      blocktypes: { sshd: { target: EXAMPLE_TARGET, minocc: MINOCC, interval: 60, resetconns: false }, barrier: BARRIER_BLOCKTYPE },
+    });
+    assert.equal((await reload()).msg, 'reloaded');
+    const session = paperAddress(15);
+    for (let i = 0; i < MINOCC; i++) await inject(rsyslog, `sshd-session[${5000 + i}]`, `Failed password for invalid user admin from ${session} port ${44000 + i} ssh2`);
+    const dropped = paperAddress(16);
+    for (let i = 0; i < MINOCC; i++) {
+      await inject(rsyslog, 'sshd[700]', `drop connection #${i} from [${dropped}]:${45000 + i} on [${paperAddress(17)}]:22 penalty: failed authentication`);
+    }
+    await waitFor(`${session} (sshd-session lines) in /proc/net/xt_recent/${EXAMPLE_TARGET}`, () => tb.listed(EXAMPLE_TARGET, session));
+    await waitFor(`${dropped} (penalty drops) in /proc/net/xt_recent/${EXAMPLE_TARGET}`, () => tb.listed(EXAMPLE_TARGET, dropped));
+  });
 });

@@ -26,7 +26,8 @@ export interface BlocktypeConfig {
   minocc: number;
   interval: number;
   resetconns?: boolean;
-  patterns: string[];
+  /** absent only to override an included preset's blocktype, which has its own */
+  patterns?: string[];
 }
 
 export interface DaemonConfig {
@@ -37,6 +38,8 @@ export interface DaemonConfig {
    * under /var/lib would carry bans from one test run into the next.
    */
   state_file: string;
+  /** shipped presets by name */
+  include?: string[];
   goodpatterns?: string[];
   ignorenets?: string[];
   blocktypes: Record<string, BlocktypeConfig>;
