@@ -278,7 +278,7 @@ function jsonReport(r: ReplayReport): object {
 
 function describeReport(r: ReplayReport): string {
   const out: string[] = [`${r.lines} lines, ${r.matches.length} matches`, '', 'hits per pattern:'];
-  for (const [where, n] of Object.entries(r.hits)) out.push(`  ${String(n).padStart(7)}  ${where}`);
+  for (const [where, n] of Object.entries(r.hits)) out.push(`  ${String(n).padStart(7)}  ${where}  ${gist(r.patterns[where] ?? '')}`);
   out.push('', `would block (${r.blocked.length}):`);
   for (const b of r.blocked) out.push(`  ${b.ip.padEnd(39)} ${b.target} (${b.blocktype})`);
   out.push('', `would unblock (${r.unblocked.length}):`);
@@ -291,6 +291,18 @@ function describeReport(r: ReplayReport): string {
   }
   if (r.skipped.length) out.push('', describeSkipped(r));
   return `${out.join('\n')}\n`;
+}
+
+/**
+ * A pattern as the hits list shows it: what tells it from its neighbours,
+ * on one line. The tag part most patterns start with (`^sshd(?:-session)?\[\d+\]: `,
+ * up to the first `: ` when no space comes before it) is left out, and what
+ * is past 72 characters.
+ */
+function gist(source: string): string {
+  const tagEnd = source.indexOf(': ');
+  const body = tagEnd > 0 && tagEnd < 64 && !source.slice(0, tagEnd).includes(' ') ? source.slice(tagEnd + 2) : source.replace(/^\^/, '');
+  return body.length > 72 ? `${body.slice(0, 71)}…` : body;
 }
 
 /** `3 lines skipped, as the daemon would skip them: too long 2 (line 7, ...), NUL byte 1 (line 9)` */

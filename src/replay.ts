@@ -45,6 +45,8 @@ export interface ReplayReport {
   unblocked: string[];
   /** pattern `where` -> hits */
   hits: Record<string, number>;
+  /** pattern `where` -> the pattern as written */
+  patterns: Record<string, string>;
   /** lines where a pattern matched but captured no usable address */
   rejected: { line: number; rule: string; reason: string }[];
   /** lines the daemon would never match (as datagrams: too long, a NUL byte); blank lines are not listed */
@@ -65,7 +67,7 @@ export async function replayLog(config: Config, chunks: AsyncIterable<Buffer | s
 
 /** The engine's side: lines in file order, counted, decided and written into the report. */
 class Replay {
-  readonly report: ReplayReport = { lines: 0, matches: [], blocked: [], unblocked: [], hits: {}, rejected: [], skipped: [] };
+  readonly report: ReplayReport = { lines: 0, matches: [], blocked: [], unblocked: [], hits: {}, patterns: {}, rejected: [], skipped: [] };
   readonly #engine: BanEngine;
   readonly #clock: ReplayClock;
   readonly #blockedSeen = new Set<string>();
@@ -81,7 +83,10 @@ class Replay {
 
   /** The report, once every line is in. */
   finish(): ReplayReport {
-    for (const [rule, n] of this.#hits) this.report.hits[rule.where] = n;
+    for (const [rule, n] of this.#hits) {
+      this.report.hits[rule.where] = n;
+      this.report.patterns[rule.where] = rule.source;
+    }
     return this.report;
   }
 

@@ -218,6 +218,12 @@ describe('banban test', { timeout: 60_000 }, () => {
       const viaStdin = await runCli(['test', '-c', conf, '--json', '-'], log);
       assert.deepEqual(JSON.parse(viaStdin.stdout), report);
       assert.equal((await runCli(['test', '-c', conf, join(dir, 'missing.log')])).code, 66);
+      // Without --json: each pattern's hits with what the pattern looks for, its tag left out.
+      const human = await runCli(['test', '-c', conf, join(dir, 'auth.log')]);
+      assert.equal(human.code, 0, human.stderr);
+      assert.match(human.stdout, /^ {8}5 {2}blocktypes\.ssh\.patterns\[0\] {2}Failed password for /m, human.stdout);
+      assert.match(human.stdout, /^ {8}1 {2}goodpatterns\[0\] {2}Accepted /m, human.stdout);
+      assert.match(human.stdout, /would block \(1\):\n {2}192\.0\.2\.7 +BLOCKER \(ssh\)/, human.stdout);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
