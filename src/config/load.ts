@@ -94,7 +94,9 @@ export function writePresetCache(to = PRESET_CACHE_FILE): void {
   const entries = Object.fromEntries(
     shippedPresets().map((name) => {
       const file = path.join(PRESET_DIR, `${name}.yml`);
-      const text = readFileSync(file, 'utf8');
+      // decoded as `include:` decodes it, so that the texts compare equal
+      const text = decodeUtf8(readFileSync(file));
+      if (text === undefined) throw new Error(`the shipped preset ${file} is not valid UTF-8`);
       return [name, cacheEntry(text, file, readIncluded(name, text, file))];
     }),
   );

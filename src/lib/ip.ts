@@ -79,8 +79,6 @@ function dottedQuad(text: string): Uint8Array | undefined {
   return i === 4 ? bytes : undefined;
 }
 
-const ipv4 = (text: string): ParsedIp => ({ text, family: 4, bytes: dottedQuad(text)! });
-
 function parseIpv6(raw: string): Parsed<ParsedIp> {
   if (raw.includes('%')) return { ok: false, reason: 'IPv6 zone ids (%iface) cannot be blocked' };
   if (!IPV6_CHARS_RE.test(raw)) return { ok: false, reason: 'not a literal IPv6 address' };
@@ -95,7 +93,8 @@ function parseIpv6(raw: string): Parsed<ParsedIp> {
   }
   if (bytes === undefined) return { ok: false, reason: 'not a valid IPv6 address' };
   if (isV4Mapped(bytes)) {
-    return { ok: true, value: ipv4(`${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`) };
+    const v4 = bytes.slice(12);
+    return { ok: true, value: { text: formatIpBytes(v4), family: 4, bytes: v4 } };
   }
   return { ok: true, value: { text: formatIpv6(bytes), family: 6, bytes } };
 }
