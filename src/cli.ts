@@ -273,7 +273,7 @@ async function logChunks(file: string, io: Io): Promise<AsyncIterable<Buffer>> {
 }
 
 function jsonReport(r: ReplayReport): object {
-  return { lines: r.lines, matches: r.matches, blocked: r.blocked, unblocked: r.unblocked };
+  return { lines: r.lines, matches: r.matches, repeated: r.repeated, blocked: r.blocked, unblocked: r.unblocked };
 }
 
 function describeReport(r: ReplayReport): string {
@@ -285,6 +285,7 @@ function describeReport(r: ReplayReport): string {
   for (const ip of r.unblocked) out.push(`  ${ip}`);
   const ignored = r.matches.filter((m) => m.ignored).length;
   if (ignored) out.push('', `${ignored} matches inside ignorenets, not counted`);
+  if (r.repeated.length) out.push('', `${r.repeated.length} matches not counted: the second line of a connection's end, whose process had counted its end already (endpatterns)`);
   if (r.rejected.length) {
     out.push('', `${r.rejected.length} matches captured no usable address:`);
     for (const x of r.rejected.slice(0, 20)) out.push(`  line ${x.line}: ${x.rule}: ${x.reason}`);
@@ -320,7 +321,7 @@ function describeSkipped(r: ReplayReport): string {
 function summarise(c: Config): string {
   // A rule from an included file names it before its key path: `sshd:blocktypes.sshd.patterns[3]`.
   const originOf = (where: string): string | undefined => {
-    const m = /^(.+):(?:goodpatterns\[\d+\]|blocktypes\.[A-Za-z0-9_.-]+\.patterns\[\d+\])$/.exec(where);
+    const m = /^(.+):(?:goodpatterns\[\d+\]|blocktypes\.[A-Za-z0-9_.-]+\.(?:end)?patterns\[\d+\])$/.exec(where);
     return m === null ? undefined : m[1];
   };
   const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -342,8 +343,10 @@ function summarise(c: Config): string {
     // Where the patterns came from: a preset, or this file (its own blocktype, or its patterns: replacing a preset's).
     const origins = [...new Set(b.patterns.map((r) => originOf(r.where) ?? 'this file'))];
     const from = included.length ? ` (patterns from ${origins.join(', ')})` : '';
+    const ends = b.patterns.filter((r) => r.perProcess).length;
+    const count = ends === 0 ? plural(b.patterns.length, 'pattern') : `${plural(b.patterns.length - ends, 'pattern')} + ${ends} endpattern${ends === 1 ? '' : 's'}`;
     out.push(
-      `  ${b.name}: ${plural(b.patterns.length, 'pattern')}${from}, block in ${b.target} after ${b.minocc} within ${b.interval}s for ${b.bantime}s${b.resetconns ? ', reset connections' : ''}`,
+      `  ${b.name}: ${count}${from}, block in ${b.target} after ${b.minocc} within ${b.interval}s for ${b.bantime}s${b.resetconns ? ', reset connections' : ''}`,
     );
   }
   out.push(`targets     ${[...new Set(c.blocktypes.map((b) => b.target))].join(', ')}`);

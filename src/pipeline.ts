@@ -74,4 +74,9 @@ export interface Outcome {
   /** addresses matched but inside `ignorenets` */
   readonly ignored: readonly ParsedIp[];
   readonly decisions: readonly Decision[];
+  /**
+   * offences not counted, and left out of `verdict`: the line ends a
+   * connection whose end its process had written already (Rule.perProcess)
+   */
+  readonly repeated: readonly Offence[];
 }

@@ -47,6 +47,8 @@ export interface ReplayReport {
   hits: Record<string, number>;
   /** pattern `where` -> the pattern as written */
   patterns: Record<string, string>;
+  /** matches not counted (nor in `matches`): a connection's end its process had written already (a blocktype's endpatterns) */
+  repeated: { line: number; blocktype: string; ip: string }[];
   /** lines where a pattern matched but captured no usable address */
   rejected: { line: number; rule: string; reason: string }[];
   /** lines the daemon would never match (as datagrams: too long, a NUL byte); blank lines are not listed */
@@ -67,7 +69,7 @@ export async function replayLog(config: Config, chunks: AsyncIterable<Buffer | s
 
 /** The engine's side: lines in file order, counted, decided and written into the report. */
 class Replay {
-  readonly report: ReplayReport = { lines: 0, matches: [], blocked: [], unblocked: [], hits: {}, patterns: {}, rejected: [], skipped: [] };
+  readonly report: ReplayReport = { lines: 0, matches: [], blocked: [], unblocked: [], hits: {}, patterns: {}, repeated: [], rejected: [], skipped: [] };
   readonly #engine: BanEngine;
   readonly #clock: ReplayClock;
   readonly #blockedSeen = new Set<string>();
@@ -110,6 +112,7 @@ class Replay {
     const report = this.report;
     const out = this.#engine.apply(found, now);
     const v = out.verdict;
+    for (const o of out.repeated) report.repeated.push({ line: n, blocktype: o.blocktype, ip: o.ip.text });
     if (v.rejected) report.rejected.push({ line: n, rule: v.rejected.rule.where, reason: v.rejected.reason });
     if (v.kind === 'good') {
       this.#hit(v.rule);

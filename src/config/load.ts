@@ -197,6 +197,8 @@ export interface BlocktypePart {
   resetconns?: boolean;
   bantime?: number;
   patterns?: Rule[];
+  /** each Rule.perProcess */
+  endpatterns?: Rule[];
 }
 
 /** What the loader makes of an included file: its rules and blocktypes, and its problems. */
@@ -327,8 +329,8 @@ class Loader {
     const socketGroup = this.#owner(entries.get('socket_group'), 'socket_group');
     const included = this.#includes(entries.get('include'));
     // The presets' good patterns first, then the file's own.
-    const goodpatterns = [...included.flatMap((inc) => inc.goodpatterns), ...this.#patterns(entries.get('goodpatterns'), 'goodpatterns', false)];
-    const sessionpatterns = [...included.flatMap((inc) => inc.sessionpatterns), ...this.#patterns(entries.get('sessionpatterns'), 'sessionpatterns', false)];
+    const goodpatterns = [...included.flatMap((inc) => inc.goodpatterns), ...this.#patterns(entries.get('goodpatterns'), 'goodpatterns')];
+    const sessionpatterns = [...included.flatMap((inc) => inc.sessionpatterns), ...this.#patterns(entries.get('sessionpatterns'), 'sessionpatterns')];
     const nets = this.#ignorenets(entries.get('ignorenets'));
     const blocktypes = this.#blocktypes(entries.get('blocktypes'), top, included);
     let procDir = this.#absPath(entries.get('proc_dir'), DEFAULTS.procDir);
@@ -573,11 +575,13 @@ class Loader {
     if (given('resetconns')) part.resetconns = this.#resetconns(given('resetconns'));
     if (given('bantime')) part.bantime = this.#seconds(given('bantime'), DEFAULTS.bantime, MAX_BANTIME);
     const patternsEntry = given('patterns');
+    const endsEntry = given('endpatterns');
     if (patternsEntry !== undefined) {
-      part.patterns = this.#patterns(patternsEntry, `${e.path}.patterns`, true);
-    } else if (needsPatterns) {
-      this.#error(e.key, `${e.path}.patterns`, 'is required: the list of log line patterns that count as an offence');
+      part.patterns = this.#patterns(patternsEntry, `${e.path}.patterns`, { required: endsEntry === undefined, allowPid: true });
+    } else if (needsPatterns && endsEntry === undefined) {
+      this.#error(e.key, `${e.path}.patterns`, 'is required: the list of log line patterns that count as an offence (or endpatterns:, lines a connection ends with)');
     }
+    if (endsEntry !== undefined) part.endpatterns = this.#patterns(endsEntry, `${e.path}.endpatterns`, { required: false, allowPid: true, perProcess: true });
     return part;
   }
 
@@ -680,8 +684,8 @@ class Loader {
         this.#unknownKey(e, name, '', INCLUDED_KEYS, BT_KEYS);
       }
     }
-    const goodpatterns = this.#patterns(entries.get('goodpatterns'), 'goodpatterns', false);
-    const sessionpatterns = this.#patterns(entries.get('sessionpatterns'), 'sessionpatterns', false);
+    const goodpatterns = this.#patterns(entries.get('goodpatterns'), 'goodpatterns');
+    const sessionpatterns = this.#patterns(entries.get('sessionpatterns'), 'sessionpatterns');
     const bt = entries.get('blocktypes');
     const blocktypes = bt === undefined ? [] : this.#blocktypeParts(bt, () => true);
     return { goodpatterns, sessionpatterns, blocktypes };
@@ -730,8 +734,13 @@ class Loader {
     return DEFAULTS.resetconns;
   }
 
-  /** A list of patterns compiled into Rules. `required`: absent or empty is an error (blocktypes), else fine (goodpatterns). */
-  #patterns(e: Entry | undefined, key: string, required: boolean): Rule[] {
+  /**
+   * A list of patterns compiled into Rules. `required`: absent or empty is
+   * an error (a blocktype's patterns), else fine (goodpatterns). `allowPid`:
+   * a pattern may capture `pid` instead of `ip` (a blocktype's). `perProcess`:
+   * the rules count once per process (endpatterns).
+   */
+  #patterns(e: Entry | undefined, key: string, { required = false, allowPid = false, perProcess = false }: { required?: boolean; allowPid?: boolean; perProcess?: boolean } = {}): Rule[] {
     const rules: Rule[] = [];
     if (e === undefined) return rules;
     const items = this.#list(e, 'a list of regular expressions, one per "- " line');
@@ -748,8 +757,7 @@ class Loader {
         return;
       }
       // A rule from an included file says which: `sshd:blocktypes.sshd.patterns[3]`.
-      // Only a blocktype's patterns may count against the address a process logged before.
-      const res = compileRule(item.value, this.#label === undefined ? where : `${this.#label}:${where}`, { allowPid: required });
+      const res = compileRule(item.value, this.#label === undefined ? where : `${this.#label}:${where}`, { allowPid, perProcess });
       if (!res.ok) {
         this.#add(this.#offsetIn(item, res.index), where, res.reason);
         return;
@@ -877,7 +885,7 @@ class Loader {
   }
 }
 
-/** `own`'s keys laid over `base`'s; `patterns` replaces the list whole. */
+/** `own`'s keys laid over `base`'s; `patterns` and `endpatterns` each replace the list whole. */
 function overlay(base: BlocktypePart, own: BlocktypePart): BlocktypePart {
   return {
     ...base,
@@ -887,6 +895,7 @@ function overlay(base: BlocktypePart, own: BlocktypePart): BlocktypePart {
     ...(own.resetconns !== undefined && { resetconns: own.resetconns }),
     ...(own.bantime !== undefined && { bantime: own.bantime }),
     ...(own.patterns !== undefined && { patterns: own.patterns }),
+    ...(own.endpatterns !== undefined && { endpatterns: own.endpatterns }),
   };
 }
 
@@ -898,7 +907,7 @@ function withDefaults(p: BlocktypePart): Blocktype {
     interval: p.interval ?? DEFAULTS.interval,
     resetconns: p.resetconns ?? DEFAULTS.resetconns,
     bantime: p.bantime ?? DEFAULTS.bantime,
-    patterns: p.patterns ?? [],
+    patterns: [...(p.patterns ?? []), ...(p.endpatterns ?? [])],
   };
 }
 

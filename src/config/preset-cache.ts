@@ -29,7 +29,7 @@ import type { ConfigProblem } from './problems.js';
 import type { Rule } from './schema.js';
 
 /** bumped whenever what is kept changes */
-const FORMAT = 1;
+const FORMAT = 2;
 
 interface CachedRule {
   source: string;
@@ -38,13 +38,15 @@ interface CachedRule {
   flags: string;
   where: string;
   byPid?: true;
+  perProcess?: true;
   linear?: true;
 }
 
-interface CachedPart extends Omit<BlocktypePart, 'at' | 'patterns'> {
+interface CachedPart extends Omit<BlocktypePart, 'at' | 'patterns' | 'endpatterns'> {
   /** line of the blocktype's name */
   line: string;
   patterns?: CachedRule[];
+  endpatterns?: CachedRule[];
 }
 
 type CachedProblem = Omit<ConfigProblem, 'file' | 'source'>;
@@ -69,9 +71,14 @@ export function cacheEntry(text: string, file: string, part: IncludedPart): Cach
     text,
     goodpatterns: part.goodpatterns.map(cachedRule),
     sessionpatterns: part.sessionpatterns.map(cachedRule),
-    blocktypes: part.blocktypes.map(({ at, patterns, ...rest }) => {
+    blocktypes: part.blocktypes.map(({ at, patterns, endpatterns, ...rest }) => {
       if (!at.startsWith(`${file}:`)) throw new Error(`blocktype ${rest.name} is placed at ${at}, not in ${file}`);
-      return { ...rest, line: at.slice(file.length + 1), ...(patterns !== undefined ? { patterns: patterns.map(cachedRule) } : {}) };
+      return {
+        ...rest,
+        line: at.slice(file.length + 1),
+        ...(patterns !== undefined ? { patterns: patterns.map(cachedRule) } : {}),
+        ...(endpatterns !== undefined ? { endpatterns: endpatterns.map(cachedRule) } : {}),
+      };
     }),
     problems: part.problems.map(({ file: _file, source: _source, ...rest }) => rest),
   };
@@ -84,7 +91,7 @@ export function cacheText(presets: Record<string, CachedPreset>): string {
 }
 
 function cachedRule(r: Rule): CachedRule {
-  return { source: r.source, re: r.regex.source, flags: r.regex.flags, where: r.where, ...(r.byPid ? { byPid: true } : {}), ...(r.linear ? { linear: true } : {}) };
+  return { source: r.source, re: r.regex.source, flags: r.regex.flags, where: r.where, ...(r.byPid ? { byPid: true } : {}), ...(r.perProcess ? { perProcess: true } : {}), ...(r.linear ? { linear: true } : {}) };
 }
 
 /** One cache file, read the first time a preset is asked of it. */
@@ -110,10 +117,11 @@ export class PresetCache {
       const part: IncludedPart = {
         goodpatterns: entry.goodpatterns.map(rule),
         sessionpatterns: entry.sessionpatterns.map(rule),
-        blocktypes: entry.blocktypes.map(({ line, patterns, ...rest }) => ({
+        blocktypes: entry.blocktypes.map(({ line, patterns, endpatterns, ...rest }) => ({
           ...rest,
           at: `${file}:${line}`,
           ...(patterns !== undefined ? { patterns: patterns.map(rule) } : {}),
+          ...(endpatterns !== undefined ? { endpatterns: endpatterns.map(rule) } : {}),
         })),
         problems: entry.problems.map((p) => ({ file, ...p, source: text })),
       };
@@ -142,5 +150,5 @@ export class PresetCache {
 
 function rule(c: CachedRule): Rule {
   if (typeof c.source !== 'string' || typeof c.re !== 'string' || typeof c.flags !== 'string' || typeof c.where !== 'string') throw new Error('malformed cached rule');
-  return { source: c.source, regex: new RegExp(c.re, c.flags), where: c.where, ...(c.byPid === true ? { byPid: true as const } : {}), ...(c.linear === true ? { linear: true as const } : {}) };
+  return { source: c.source, regex: new RegExp(c.re, c.flags), where: c.where, ...(c.byPid === true ? { byPid: true as const } : {}), ...(c.perProcess === true ? { perProcess: true as const } : {}), ...(c.linear === true ? { linear: true as const } : {}) };
 }

@@ -20,6 +20,13 @@ export interface Rule {
    * one the same process (`prog[pid]`) logged last (see `sessionpatterns`).
    */
   readonly byPid?: true;
+  /**
+   * One of a blocktype's `endpatterns`: a line a connection ends with. Such
+   * lines count once per process (`prog[pid]`) and blocktype, however many
+   * of them the process writes (sshd: `Received disconnect ...`, then
+   * `Disconnected from ...`).
+   */
+  readonly perProcess?: true;
   /** V8's linear-time engine can run it (match/regex-engine.ts), so the backtracking fallback covers it */
   readonly linear?: true;
 }
@@ -36,6 +43,7 @@ export interface Blocktype {
   readonly resetconns: boolean;
   /** seconds a ban lasts for re-priming after a restart; match it to the rule's --seconds */
   readonly bantime: number;
+  /** `patterns`, then `endpatterns` (those with Rule.perProcess), in the order written */
   readonly patterns: readonly Rule[];
 }
 
@@ -101,6 +109,7 @@ export const FIELDS: readonly FieldDoc[] = [
   { key: 'blocktypes.<name>.resetconns', type: 'boolean (or 0/1)', default: String(DEFAULTS.resetconns), doc: "Also delete the address's conntrack flows, so open connections die." },
   { key: 'blocktypes.<name>.bantime', type: 'seconds > 0', default: String(DEFAULTS.bantime), doc: "How long a ban lasts: after a restart or reboot, bans younger than this are written to the kernel list again. Set it to your rule's --seconds." },
   { key: 'blocktypes.<name>.patterns', type: 'list of regex', default: '(required)', doc: 'Lines that count as an offence. Each needs a named group (?<ip>...), or (?<pid>...) to count against the address that process logged last.' },
+  { key: 'blocktypes.<name>.endpatterns', type: 'list of regex', default: '[]', doc: 'Lines a connection ends with, for programs that serve one connection per process (sshd writes "Received disconnect ..." and then "Disconnected from ..." for one end). Of one process\'s such lines, the first counts one offence and the others none. Groups as in patterns; asked after them; with endpatterns, patterns may be left out.' },
   { key: 'proc_dir', type: 'path', default: DEFAULTS.procDir, doc: 'Folder of the kernel lists. Only tests change it (also --proc-dir).' },
   { key: 'state_file', type: 'path', default: DEFAULTS.stateFile, doc: 'Offence windows and active bans are saved here (atomically) on stop and every minute, and restored at start.' },
   { key: 'max_line', type: 'integer 256 to 65535', default: String(DEFAULTS.maxLine), doc: 'Longest syslog line, in bytes, that is matched. A longer datagram is skipped: a cut line could show a cut address.' },

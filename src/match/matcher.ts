@@ -31,7 +31,9 @@
  * then `fatal: ... [preauth]`). A blocktype pattern that captures `pid`
  * instead of `ip` is returned unresolved, keyed by `prog[pid]`, and
  * `seen` says which address the line's process showed (a sessionpattern, or
- * any pattern that captured an address); the engine keeps that memory.
+ * any pattern that captured an address); the engine keeps that memory, and
+ * with it which blocktypes counted the end of that process's connection
+ * (Rule.perProcess).
  */
 import type { Rule } from '../config/schema.js';
 import type { ParsedIp } from '../lib/ip.js';
@@ -81,7 +83,7 @@ export class Matcher {
   readonly #routesByCode: ReadonlyMap<number, Route>;
   /** the route of a key no rule names */
   readonly #anyRoute: Route;
-  /** whether any rule works by process id: only then are sessions noted */
+  /** whether any rule needs the process's memory (Rule.byPid, Rule.perProcess): only then are sessions noted */
   readonly #trackSessions: boolean;
   /** the programs those rules are for (their literal prefixes), or undefined: any program */
   readonly #sessionPrograms: readonly string[] | undefined;
@@ -117,9 +119,9 @@ export class Matcher {
     this.#routes = new Map([...keys].map((key) => [key, route(key)]));
     this.#routesByCode = new Map([...this.#routes].map(([key, r]) => [keyCode(key, 0, k), r] as const).filter(([code]) => code >= 0));
     this.#anyRoute = route(undefined);
-    const byPid = config.blocktypes.flatMap((b) => b.patterns.filter((r) => r.byPid));
-    this.#trackSessions = byPid.length > 0;
-    const prefixes = byPid.map((r) => literalPrefix(r.regex.source, r.regex.flags) ?? '');
+    const byProcess = config.blocktypes.flatMap((b) => b.patterns.filter((r) => r.byPid || r.perProcess));
+    this.#trackSessions = byProcess.length > 0;
+    const prefixes = byProcess.map((r) => literalPrefix(r.regex.source, r.regex.flags) ?? '');
     this.#sessionPrograms = prefixes.includes('') ? undefined : [...new Set(prefixes)];
   }
 

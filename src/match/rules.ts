@@ -63,9 +63,11 @@ type ScanResult = { ok: true; groupNames: string[] } | { ok: false; reason: stri
 
 /**
  * Compiles one pattern. `where` names it in messages and in the Rule
- * (`goodpatterns[2]`, `blocktypes.ssh.patterns[0]`).
+ * (`goodpatterns[2]`, `blocktypes.ssh.patterns[0]`). `allowPid`: it may
+ * capture `pid` instead of `ip`; `perProcess`: it counts once per process
+ * (a blocktype's endpatterns).
  */
-export function compileRule(source: string, where: string, opts: { allowPid?: boolean } = {}): CompiledRule {
+export function compileRule(source: string, where: string, opts: { allowPid?: boolean; perProcess?: boolean } = {}): CompiledRule {
   if (source.includes('\n') || source.includes('\r')) {
     // Usually a YAML block scalar (`|` or `>`) keeping its final newline; a
     // syslog line never contains one, so the pattern could never match.
@@ -100,7 +102,14 @@ export function compileRule(source: string, where: string, opts: { allowPid?: bo
   }
   const lint = lintPattern(body, flags);
   if (lint.refuse !== undefined) return { ok: false, reason: lint.refuse };
-  const rule: Rule = { source, regex, where, ...(byPid ? { byPid } : {}), ...(lint.linear ? { linear: true as const } : {}) };
+  const rule: Rule = {
+    source,
+    regex,
+    where,
+    ...(byPid ? { byPid } : {}),
+    ...(opts.perProcess === true ? { perProcess: true as const } : {}),
+    ...(lint.linear ? { linear: true as const } : {}),
+  };
   return { ok: true, rule, warnings: lint.warnings };
 }
 

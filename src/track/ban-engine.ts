@@ -13,7 +13,13 @@
  *     every minocc further offences, not on every line;
  *   - a pattern that matched by process id counts against the address that
  *     process (`prog[pid]`) named last, if it did so within SESSION_TTL_MS;
- *     that memory holds at most SESSION_CAP processes, oldest dropped first.
+ *     that memory holds at most SESSION_CAP processes, oldest dropped first;
+ *   - a pattern that captures `pid` (Rule.perProcess) counts once per
+ *     process and blocktype: the first such line of a process counts, the
+ *     ones after it are returned as `repeated` (sshd ends one connection with
+ *     `Received disconnect ...` and then `Disconnected from ...`, or with
+ *     `kex_exchange_identification: ...` and then `Connection closed by ...`:
+ *     one end, one offence).
  */
 import type { Blocktype, Config } from '../config/schema.js';
 import type { ParsedIp } from '../lib/ip.js';
@@ -36,6 +42,8 @@ export class BanEngine {
   readonly #config: Config;
   readonly #byName: ReadonlyMap<string, Blocktype>;
   readonly #names: readonly string[];
+  /** blocktype -> its bit in the session memory's record of counted ends (past the 32nd, bits are shared: an end may then count once for two blocktypes) */
+  readonly #endBits: ReadonlyMap<string, number>;
 
   /** `windows` and `sessions` carry counts and processes over from a previous engine (a reload). */
   constructor(config: Config, windows?: OffenceWindows, sessions?: SessionMemory) {
@@ -44,6 +52,7 @@ export class BanEngine {
     this.sessions = sessions ?? new SessionMemory(SESSION_CAP, SESSION_TTL_MS);
     this.#byName = new Map(config.blocktypes.map((bt) => [bt.name, bt]));
     this.#names = config.blocktypes.map((bt) => bt.name);
+    this.#endBits = new Map(config.blocktypes.map((bt, i) => [bt.name, (1 << (i % 32)) >>> 0]));
     this.targets = [...new Set(config.blocktypes.map((bt) => bt.target))];
   }
 
@@ -67,14 +76,15 @@ export class BanEngine {
     let verdict = found.verdict;
     if (found.seen) this.sessions.note(found.seen.session, found.seen.ip, now);
     if (found.byPid) verdict = this.#resolveByPid(verdict, found.byPid, now);
-    if (verdict.kind === 'none') return { verdict, ignored: NO_IPS, decisions: NO_DECISIONS };
+    if (verdict.kind === 'none') return { verdict, ignored: NO_IPS, decisions: NO_DECISIONS, repeated: NO_OFFENCES };
     if (verdict.kind === 'good') {
-      if (this.#config.ignorenets.contains(verdict.ip)) return { verdict, ignored: [verdict.ip], decisions: NO_DECISIONS };
+      if (this.#config.ignorenets.contains(verdict.ip)) return { verdict, ignored: [verdict.ip], decisions: NO_DECISIONS, repeated: NO_OFFENCES };
       this.windows.forget(verdict.ip, this.#names);
-      return { verdict, ignored: NO_IPS, decisions: [{ kind: 'unblock', ip: verdict.ip, targets: this.targets }] };
+      return { verdict, ignored: NO_IPS, decisions: [{ kind: 'unblock', ip: verdict.ip, targets: this.targets }], repeated: NO_OFFENCES };
     }
     let ignored: ParsedIp[] | undefined;
     let decisions: Decision[] | undefined;
+    let repeated: Offence[] | undefined;
     for (const off of verdict.offences) {
       if (this.#config.ignorenets.contains(off.ip)) {
         (ignored ??= []).push(off.ip);
@@ -82,6 +92,10 @@ export class BanEngine {
       }
       const bt = this.#byName.get(off.blocktype);
       if (bt === undefined) continue;
+      if (off.rule.perProcess && !this.#firstEnd(found, bt.name, now)) {
+        (repeated ??= []).push(off);
+        continue;
+      }
       const count = this.windows.record(bt.name, off.ip, now, bt.interval * 1000, bt.minocc);
       if (count >= bt.minocc) {
         (decisions ??= []).push({
@@ -95,7 +109,18 @@ export class BanEngine {
         });
       }
     }
-    return { verdict, ignored: ignored ?? NO_IPS, decisions: decisions ?? NO_DECISIONS };
+    if (repeated !== undefined) verdict = withoutOffences(verdict, repeated);
+    return { verdict, ignored: ignored ?? NO_IPS, decisions: decisions ?? NO_DECISIONS, repeated: repeated ?? NO_OFFENCES };
+  }
+
+  /**
+   * Whether this line, a connection's end (Rule.perProcess), is the first
+   * its process (the line's `prog[pid]`, which `seen` and `byPid` both
+   * carry) writes for the blocktype. A line of no known process counts.
+   */
+  #firstEnd(found: MatchResult, blocktype: string, now: number): boolean {
+    const session = found.seen?.session ?? found.byPid?.[0]?.session;
+    return session === undefined || this.sessions.claimEnd(session, this.#endBits.get(blocktype)!, now);
   }
 
   /** Adds the offences of patterns that matched by process id, for blocktypes that have none yet. */
@@ -120,5 +145,13 @@ export class BanEngine {
   }
 }
 
+/** `verdict` less the offences of `drop` (a 'none' verdict when none is left) */
+function withoutOffences(verdict: Verdict & { kind: 'bad' }, drop: readonly Offence[]): Verdict {
+  const offences = verdict.offences.filter((o) => !drop.includes(o));
+  if (offences.length > 0) return verdict.rejected ? { kind: 'bad', offences, rejected: verdict.rejected } : { kind: 'bad', offences };
+  return verdict.rejected ? { kind: 'none', rejected: verdict.rejected } : { kind: 'none' };
+}
+
 const NO_IPS: readonly ParsedIp[] = [];
 const NO_DECISIONS: readonly Decision[] = [];
+const NO_OFFENCES: readonly Offence[] = [];

@@ -2,6 +2,8 @@
  * Which address each process (`prog[pid]`) named last, and when: the memory
  * that lets a line without an address (sshd's `fatal: ... [preauth]`)
  * count against the address its process showed before (ban-engine.ts).
+ * Per process also the blocktypes that counted its end already (`claimEnd`):
+ * sshd may write a connection's end on two lines, and it counts once.
  * Pure: time is passed in.
  *
  * It is noted for every line of such a program that names an address
@@ -32,6 +34,8 @@ export class SessionMemory {
   /** per slot: the IPv4 address as a 32-bit number, when #v6 has none */
   readonly #v4: Uint32Array;
   readonly #v6: (ParsedIp | undefined)[];
+  /** per slot: the blocktypes (one bit each, `claimEnd`) that counted this process's end */
+  readonly #ended: Uint32Array;
   #head = 0;
   #count = 0;
   /**
@@ -50,6 +54,7 @@ export class SessionMemory {
     this.#at = new Float64Array(cap);
     this.#v4 = new Uint32Array(cap);
     this.#v6 = new Array<ParsedIp | undefined>(cap).fill(undefined);
+    this.#ended = new Uint32Array(cap);
   }
 
   /** how many processes are remembered (tests) */
@@ -72,6 +77,11 @@ export class SessionMemory {
       this.#count++;
       this.#keys[slot] = session;
       this.#slots.set(session, slot);
+      this.#ended[slot] = 0;
+    } else if (this.#ended[slot] !== 0 && (now - this.#at[slot]! > this.#ttlMs || !this.#holds(slot, ip))) {
+      // Another address, or a process quiet past the TTL: another connection (a reused
+      // process id), whose end has not been counted.
+      this.#ended[slot] = 0;
     }
     this.#lastKey = session;
     this.#lastSlot = slot;
@@ -82,6 +92,29 @@ export class SessionMemory {
     } else {
       this.#v6[slot] = ip;
     }
+  }
+
+  /** whether `slot` holds `ip` */
+  #holds(slot: number, ip: ParsedIp): boolean {
+    const v6 = this.#v6[slot];
+    if (ip.family === 4) return v6 === undefined && this.#v4[slot] === ipWord(ip.bytes, 0);
+    return v6 !== undefined && (v6 === ip || v6.bytes.every((b, i) => b === ip.bytes[i]));
+  }
+
+  /**
+   * Whether the end of `session`'s connection may count for the blocktype
+   * whose bit is `bit`: true the first time, and from then on false for
+   * that bit until the process names another address or its memory
+   * expires. A process not remembered (never noted, or past the TTL) has
+   * nothing to compare with: true.
+   */
+  claimEnd(session: string, bit: number, now: number): boolean {
+    const slot = session === this.#lastKey ? this.#lastSlot : this.#slots.get(session);
+    if (slot === undefined || now - this.#at[slot]! > this.#ttlMs) return true;
+    const ended = this.#ended[slot]!;
+    if ((ended & bit) !== 0) return false;
+    this.#ended[slot] = ended | bit;
+    return true;
   }
 
   /** The address `session` named last, if it did so within the TTL. */

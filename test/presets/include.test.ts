@@ -57,7 +57,14 @@ test('a bare name loads the shipped preset, and its rules say where they came fr
   assert.equal(sshd.bantime, 3600);
   assert.equal(sshd.resetconns, true);
   assert.ok(sshd.patterns.length > 10);
-  sshd.patterns.forEach((r, i) => assert.equal(r.where, `sshd:blocktypes.sshd.patterns[${i}]`));
+  // patterns, then endpatterns, each numbered in its own list
+  const ends = sshd.patterns.filter((r) => r.perProcess);
+  assert.ok(ends.length > 5);
+  assert.deepEqual(sshd.patterns.slice(sshd.patterns.length - ends.length), ends, 'the endpatterns come last');
+  sshd.patterns
+    .filter((r) => !r.perProcess)
+    .forEach((r, i) => assert.equal(r.where, `sshd:blocktypes.sshd.patterns[${i}]`));
+  ends.forEach((r, i) => assert.equal(r.where, `sshd:blocktypes.sshd.endpatterns[${i}]`));
   assert.equal(config.goodpatterns[0]!.where, 'sshd:goodpatterns[0]');
 });
 
@@ -109,10 +116,27 @@ test("the file's patterns replace the preset's list, they are not appended", () 
     yaml('include: [sshd]', 'ignorenets: [127.0.0.0/8]', 'blocktypes:', '  sshd:', '    patterns:', String.raw`      - '^sshd\[\d+\]: only this from (?<ip>\S+)$'`),
   );
   const b = config.blocktypes[0]!;
-  assert.deepEqual(b.patterns.map((r) => r.where), ['blocktypes.sshd.patterns[0]']);
-  // the other keys are still the preset's
+  assert.deepEqual(
+    b.patterns.filter((r) => !r.perProcess).map((r) => r.where),
+    ['blocktypes.sshd.patterns[0]'],
+  );
+  // the other keys are still the preset's, endpatterns among them
+  assert.ok(b.patterns.filter((r) => r.perProcess).every((r) => r.where.startsWith('sshd:blocktypes.sshd.endpatterns[')));
   assert.equal(b.minocc, 5);
   assert.equal(b.resetconns, true);
+});
+
+test("the file's endpatterns replace the preset's too, and an empty list counts no connection's end", () => {
+  const { config, warnings } = load(yaml('include: [sshd]', 'ignorenets: [127.0.0.0/8]', 'blocktypes:', '  sshd:', '    endpatterns: []'));
+  assert.deepEqual(warnings, []);
+  const b = config.blocktypes[0]!;
+  assert.equal(b.patterns.filter((r) => r.perProcess).length, 0);
+  assert.ok(b.patterns.length > 5, "the preset's patterns stay");
+});
+
+test('a blocktype of endpatterns alone needs no patterns', () => {
+  const { config } = load(yaml('ignorenets: [127.0.0.0/8]', 'blocktypes:', '  scan:', '    endpatterns:', String.raw`      - '^d\[\d+\]: gone (?<ip>\S+)$'`));
+  assert.deepEqual(config.blocktypes[0]!.patterns.map((r) => r.where), ['blocktypes.scan.endpatterns[0]']);
 });
 
 test('keys the preset leaves out fall back to the defaults, and the file can set them', () => {
@@ -230,7 +254,7 @@ test('banban check on a config including every preset prints the merged result a
   assert.equal(res.stderr, '', 'no warnings');
   assert.equal(res.code, 0);
   assert.match(res.stdout, new RegExp(`^include {5}sshd, postfix, dovecot, exim, nginx, apache, vsftpd, proftpd, pure-ftpd, pam-generic$`, 'm'));
-  assert.match(res.stdout, /^ {2}sshd: \d+ patterns \(patterns from sshd\), block in BLOCKER after 3 within 600s for 3600s, reset connections$/m);
+  assert.match(res.stdout, /^ {2}sshd: \d+ patterns \+ \d+ endpatterns \(patterns from sshd\), block in BLOCKER after 3 within 600s for 3600s, reset connections$/m);
   assert.match(res.stdout, /^ {2}postfix: \d+ patterns \(patterns from postfix\), block in BLOCKER after 5 within 600s for 3600s$/m);
   assert.match(res.stdout, /^ {2}local: 1 pattern \(patterns from this file\), block in BLOCKER after 3 within 600s for 3600s$/m);
   assert.match(res.stdout, /^goodpatterns 7 \(1 from sshd, 1 from postfix, 1 from dovecot, 1 from exim, 1 from vsftpd, 1 from proftpd, 1 from pure-ftpd\)$/m);

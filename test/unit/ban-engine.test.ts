@@ -181,3 +181,72 @@ test('a pattern capturing pid is allowed only in a blocktype, and a pattern with
   assert.throws(() => parseConfig("goodpatterns: ['^sshd\\[(?<pid>\\d+)\\]: x$']\nblocktypes: {a: {patterns: ['(?<ip>x)']}}\n", '/t.yml'), problem(/no named group \(\?<ip>\.\.\.\) to capture the address$/));
   assert.throws(() => parseConfig("blocktypes: {a: {patterns: ['^sshd: x$']}}\n", '/t.yml'), problem(/or \(\?<pid>\.\.\.\)/));
 });
+
+const ENDS = `
+sessionpatterns:
+  - '^sshd\\[\\d+\\]: Connection from (?<ip>[0-9a-f.:]+) port \\d+ on \\S+ port \\d+$'
+blocktypes:
+  ssh:
+    minocc: 100
+    patterns:
+      - '^sshd\\[\\d+\\]: Failed password for \\S+ from (?<ip>[0-9a-f.:]+) port \\d+ ssh2$'
+    endpatterns:
+      - '^sshd\\[\\d+\\]: Received disconnect from (?<ip>[0-9a-f.:]+) port \\d+:11: .* \\[preauth\\]$'
+      - '^sshd\\[\\d+\\]: Disconnected from (?<ip>[0-9a-f.:]+) port \\d+ \\[preauth\\]$'
+      - '^sshd\\[(?<pid>\\d+)\\]: error: kex_exchange_identification: Connection closed by remote host$'
+      - '^sshd\\[\\d+\\]: Connection closed by (?<ip>[0-9a-f.:]+) port \\d+$'
+  scan:
+    minocc: 100
+    endpatterns:
+      - '^sshd\\[\\d+\\]: Disconnected from (?<ip>[0-9a-f.:]+) port \\d+ \\[preauth\\]$'
+`;
+
+/** `line` through `e` at `now`: the blocktypes it counted for, and those it matched without counting */
+function counted(e: BanEngine, line: string, now: number): { counted: string[]; repeated: string[] } {
+  const out = e.handle(line, now);
+  return { counted: out.verdict.kind === 'bad' ? out.verdict.offences.map((o) => `${o.blocktype}>${o.ip.text}`) : [], repeated: out.repeated.map((o) => `${o.blocktype}>${o.ip.text}`) };
+}
+
+test("a connection's end counts once per process: the second line sshd writes for it is matched, not counted", () => {
+  const e = new BanEngine(parseConfig(ENDS, '/t.yml').config);
+  const bye = (pid: number, ip: string) => `sshd[${pid}]: Received disconnect from ${ip} port 5000:11: Bye Bye [preauth]`;
+  const gone = (pid: number, ip: string) => `sshd[${pid}]: Disconnected from ${ip} port 5000 [preauth]`;
+  assert.deepEqual(counted(e, 'sshd[10]: Failed password for root from 192.0.2.50 port 5000 ssh2', 0), { counted: ['ssh>192.0.2.50'], repeated: [] });
+  assert.deepEqual(counted(e, bye(10, '192.0.2.50'), 1), { counted: ['ssh>192.0.2.50'], repeated: [] }, 'a failure before the end does not make it a repeat');
+  // the scan blocktype has not counted this end yet; ssh has
+  assert.deepEqual(counted(e, gone(10, '192.0.2.50'), 2), { counted: ['scan>192.0.2.50'], repeated: ['ssh>192.0.2.50'] });
+  assert.deepEqual(counted(e, gone(10, '192.0.2.50'), 3), { counted: [], repeated: ['ssh>192.0.2.50', 'scan>192.0.2.50'] });
+  // another process is another connection of the same client
+  assert.deepEqual(counted(e, bye(11, '192.0.2.50'), 5), { counted: ['ssh>192.0.2.50'], repeated: [] });
+  assert.deepEqual(counted(e, 'sshd[11]: Failed password for root from 192.0.2.50 port 5000 ssh2', 6), { counted: ['ssh>192.0.2.50'], repeated: [] }, 'patterns count on after an end');
+  // a process that names another address serves another connection (its id was reused)
+  assert.deepEqual(counted(e, bye(10, '192.0.2.51'), 7), { counted: ['ssh>192.0.2.51'], repeated: [] });
+  // ...and one quiet past the TTL, too
+  assert.deepEqual(counted(e, bye(11, '192.0.2.50'), 6 + SESSION_TTL_MS + 1), { counted: ['ssh>192.0.2.50'], repeated: [] });
+});
+
+test("an end without the address counts once with the process's other ends, by its tag, whichever comes first", () => {
+  const e = new BanEngine(parseConfig(ENDS, '/t.yml').config);
+  const kex = (pid: number) => `sshd[${pid}]: error: kex_exchange_identification: Connection closed by remote host`;
+  const closed = (pid: number, ip: string) => `sshd[${pid}]: Connection closed by ${ip} port 5000`;
+  // LogLevel INFO: no address before the kex line, so only the closing line counts
+  assert.deepEqual(counted(e, kex(20), 0), { counted: [], repeated: [] });
+  assert.deepEqual(counted(e, closed(20, '192.0.2.60'), 1), { counted: ['ssh>192.0.2.60'], repeated: [] });
+  // LogLevel VERBOSE: "Connection from" first, so the kex line counts and the closing line does not
+  assert.deepEqual(counted(e, 'sshd[21]: Connection from 192.0.2.61 port 5000 on 192.0.2.1 port 22', 2), { counted: [], repeated: [] });
+  assert.deepEqual(counted(e, kex(21), 3), { counted: ['ssh>192.0.2.61'], repeated: [] });
+  assert.deepEqual(counted(e, closed(21, '192.0.2.61'), 4), { counted: [], repeated: ['ssh>192.0.2.61'] });
+  assert.deepEqual(counted(e, kex(21), 5), { counted: [], repeated: ['ssh>192.0.2.61'] });
+});
+
+test('an end the engine cannot place (no process tag) counts, and one inside ignorenets is ignored, not claimed', () => {
+  const e = new BanEngine(parseConfig(`ignorenets: [192.0.2.70/32]\n${ENDS}`, '/t.yml').config);
+  const untagged = 'sshd: Disconnected from 192.0.2.71 port 5000 [preauth]';
+  const cfg = parseConfig(`blocktypes:\n  a:\n    endpatterns:\n      - '^sshd(?:\\[\\d+\\])?: Disconnected from (?<ip>[0-9a-f.:]+) port \\d+ \\[preauth\\]$'\n`, '/t.yml').config;
+  const bare = new BanEngine(cfg);
+  assert.deepEqual(counted(bare, untagged, 0), { counted: ['a>192.0.2.71'], repeated: [] });
+  assert.deepEqual(counted(bare, untagged, 1), { counted: ['a>192.0.2.71'], repeated: [] });
+  const ignored = e.handle('sshd[30]: Disconnected from 192.0.2.70 port 5000 [preauth]', 0);
+  assert.deepEqual(ignored.ignored.map((ip) => ip.text), ['192.0.2.70', '192.0.2.70']);
+  assert.deepEqual(ignored.repeated, []);
+});

@@ -131,14 +131,17 @@ test('every key listed in FIELDS is accepted by the loader', () => {
       '    bantime: 7200',
       '    patterns:',
       String.raw`      - 'from (?<ip>\S+)'`,
+      '    endpatterns:',
+      String.raw`      - '^d\[\d+\]: gone (?<ip>\S+)$'`,
     ),
   );
   assert.equal(config.maxTracked, 10);
   assert.equal(config.stateFile, '/tmp/state.json');
   assert.equal(config.maxLine, 4096);
   assert.equal(config.blocktypes[0]!.bantime, 7200);
+  assert.deepEqual(config.blocktypes[0]!.patterns.map((r) => [r.where, r.perProcess === true]), [['blocktypes.ssh.patterns[0]', false], ['blocktypes.ssh.endpatterns[0]', true]]);
   const keys = FIELDS.map((f) => f.key.replace('blocktypes.<name>.', ''));
-  assert.deepEqual(keys.sort(), ['bantime', 'blocktypes', 'goodpatterns', 'ignorenets', 'include', 'interval', 'max_line', 'max_tracked', 'minocc', 'patterns', 'proc_dir', 'resetconns', 'sessionpatterns', 'socket', 'socket_group', 'socket_owner', 'state_file', 'target']);
+  assert.deepEqual(keys.sort(), ['bantime', 'blocktypes', 'endpatterns', 'goodpatterns', 'ignorenets', 'include', 'interval', 'max_line', 'max_tracked', 'minocc', 'patterns', 'proc_dir', 'resetconns', 'sessionpatterns', 'socket', 'socket_group', 'socket_owner', 'state_file', 'target']);
 });
 
 test('defaults fill every optional key', () => {

@@ -53,6 +53,29 @@ blocktypes:
   assert.deepEqual(r.hits, { 'goodpatterns[0]': 1, 'blocktypes.ssh.patterns[0]': 2, 'blocktypes.ssh.patterns[1]': 0, 'blocktypes.scan.patterns[0]': 2 });
 });
 
+test("banban test lists a connection's second end line as not counted, by line number, and counts its hits apart", async () => {
+  const c = parseConfig(
+    String.raw`
+blocktypes:
+  ssh:
+    minocc: 2
+    endpatterns:
+      - '^sshd\[\d+\]: Received disconnect from (?<ip>[0-9a-f.:]+) port \d+:11: .* \[preauth\]$'
+      - '^sshd\[\d+\]: Disconnected from (?<ip>[0-9a-f.:]+) port \d+ \[preauth\]$'
+`,
+    '/tmp/replay-ends.yml',
+  ).config;
+  const conn = (pid: number, s: number) => [
+    `Jul  1 10:00:0${s} web1 sshd[${pid}]: Received disconnect from 192.0.2.9 port 4000:11: Bye Bye [preauth]`,
+    `Jul  1 10:00:0${s} web1 sshd[${pid}]: Disconnected from 192.0.2.9 port 4000 [preauth]`,
+  ];
+  const r = await replayLog(c, [Buffer.from([...conn(40, 1), ...conn(41, 2)].join('\n'))], 2025);
+  assert.deepEqual(r.matches.map((m) => m.line), [1, 3]);
+  assert.deepEqual(r.repeated, [{ line: 2, blocktype: 'ssh', ip: '192.0.2.9' }, { line: 4, blocktype: 'ssh', ip: '192.0.2.9' }]);
+  assert.deepEqual(r.hits, { 'blocktypes.ssh.endpatterns[0]': 2, 'blocktypes.ssh.endpatterns[1]': 0 });
+  assert.deepEqual(r.blocked, [{ ip: '192.0.2.9', target: 'BLOCKER', blocktype: 'ssh' }], 'two connections, two offences: minocc 2');
+});
+
 test('banban test reports lines the daemon would skip, by line number, and reads string chunks too', async () => {
   const long = `Jul  1 10:00:00 web1 sshd[7]: ${'x'.repeat(9000)}`;
   const text = [failed('Jul  1 10:00:00', '192.0.2.1'), '', long, 'Jul  1 10:00:01 web1 sshd[7]: a\0b', failed('Jul  1 10:00:02', '192.0.2.1')].join('\n');

@@ -144,9 +144,10 @@ export type SshOutcome = 'accepted' | 'denied' | 'timeout' | 'error';
 /**
  * One real ssh login from namespace `ns` with `password` (sshpass types it
  * at ssh's prompt). One password prompt only, so each call is exactly one
- * "Failed password" or "Accepted password" line in sshd's log.
+ * "Failed password" or "Accepted password" line in sshd's log. `user`: the
+ * account asked for (default SSH_USER, who exists on the server).
  */
-export async function sshLogin(ns: string, host: string, password: string, { bind }: { bind?: string } = {}): Promise<{ outcome: SshOutcome; detail: string }> {
+export async function sshLogin(ns: string, host: string, password: string, { bind, user = SSH_USER }: { bind?: string; user?: string } = {}): Promise<{ outcome: SshOutcome; detail: string }> {
   const [cmd, args] = Testbed.wrap(ns, 'sshpass', [
     '-p',
     password,
@@ -172,7 +173,7 @@ export async function sshLogin(ns: string, host: string, password: string, { bin
     ...(bind ? ['-b', bind] : []),
     '-p',
     String(SSH_PORT),
-    `${SSH_USER}@${host}`,
+    `${user}@${host}`,
     'true',
   ]);
   const r = await run(cmd, args, { timeoutMs: 15_000 });
