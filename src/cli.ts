@@ -278,7 +278,10 @@ function jsonReport(r: ReplayReport): object {
 
 function describeReport(r: ReplayReport): string {
   const out: string[] = [`${r.lines} lines, ${r.matches.length} matches`, '', 'hits per pattern:'];
-  for (const [where, n] of Object.entries(r.hits)) out.push(`  ${String(n).padStart(7)}  ${where}  ${gist(r.patterns[where] ?? '')}`);
+  for (const [where, n] of Object.entries(r.hits)) {
+    const uncounted = r.uncounted[where];
+    out.push(`  ${String(n).padStart(7)}  ${where}  ${gist(r.patterns[where] ?? '')}${uncounted ? `  (+${uncounted} not counted: a second end line)` : ''}`);
+  }
   out.push('', `would block (${r.blocked.length}):`);
   for (const b of r.blocked) out.push(`  ${b.ip.padEnd(39)} ${b.target} (${b.blocktype})`);
   out.push('', `would unblock (${r.unblocked.length}):`);

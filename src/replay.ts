@@ -43,8 +43,10 @@ export interface ReplayReport {
   matches: ReplayMatch[];
   blocked: { ip: string; target: string; blocktype: string }[];
   unblocked: string[];
-  /** pattern `where` -> hits */
+  /** pattern `where` -> hits (counted) */
   hits: Record<string, number>;
+  /** pattern `where` -> lines it matched that were not counted (`repeated`); endpatterns only */
+  uncounted: Record<string, number>;
   /** pattern `where` -> the pattern as written */
   patterns: Record<string, string>;
   /** matches not counted (nor in `matches`): a connection's end its process had written already (a blocktype's endpatterns) */
@@ -69,13 +71,14 @@ export async function replayLog(config: Config, chunks: AsyncIterable<Buffer | s
 
 /** The engine's side: lines in file order, counted, decided and written into the report. */
 class Replay {
-  readonly report: ReplayReport = { lines: 0, matches: [], blocked: [], unblocked: [], hits: {}, patterns: {}, repeated: [], rejected: [], skipped: [] };
+  readonly report: ReplayReport = { lines: 0, matches: [], blocked: [], unblocked: [], hits: {}, uncounted: {}, patterns: {}, repeated: [], rejected: [], skipped: [] };
   readonly #engine: BanEngine;
   readonly #clock: ReplayClock;
   readonly #blockedSeen = new Set<string>();
   readonly #unblockedSeen = new Set<string>();
   /** hits per rule, written into report.hits by finish (counted by the rule object: a `where` text as a property name is looked up in V8's string table on every hit) */
   readonly #hits: Map<Rule, number>;
+  readonly #uncounted = new Map<Rule, number>();
 
   constructor(config: Config, startYear: number) {
     this.#engine = new BanEngine(config);
@@ -88,6 +91,7 @@ class Replay {
     for (const [rule, n] of this.#hits) {
       this.report.hits[rule.where] = n;
       this.report.patterns[rule.where] = rule.source;
+      if (rule.perProcess) this.report.uncounted[rule.where] = this.#uncounted.get(rule) ?? 0;
     }
     return this.report;
   }
@@ -112,7 +116,10 @@ class Replay {
     const report = this.report;
     const out = this.#engine.apply(found, now);
     const v = out.verdict;
-    for (const o of out.repeated) report.repeated.push({ line: n, blocktype: o.blocktype, ip: o.ip.text });
+    for (const o of out.repeated) {
+      report.repeated.push({ line: n, blocktype: o.blocktype, ip: o.ip.text });
+      this.#uncounted.set(o.rule, (this.#uncounted.get(o.rule) ?? 0) + 1);
+    }
     if (v.rejected) report.rejected.push({ line: n, rule: v.rejected.rule.where, reason: v.rejected.reason });
     if (v.kind === 'good') {
       this.#hit(v.rule);

@@ -14,9 +14,9 @@
  *   - a pattern that matched by process id counts against the address that
  *     process (`prog[pid]`) named last, if it did so within SESSION_TTL_MS;
  *     that memory holds at most SESSION_CAP processes, oldest dropped first;
- *   - a pattern that captures `pid` (Rule.perProcess) counts once per
- *     process and blocktype: the first such line of a process counts, the
- *     ones after it are returned as `repeated` (sshd ends one connection with
+ *   - a blocktype's endpatterns (Rule.perProcess) count once per process
+ *     and blocktype: the first such line of a process counts, the ones
+ *     after it are returned as `repeated` (sshd ends one connection with
  *     `Received disconnect ...` and then `Disconnected from ...`, or with
  *     `kex_exchange_identification: ...` and then `Connection closed by ...`:
  *     one end, one offence).
@@ -42,7 +42,12 @@ export class BanEngine {
   readonly #config: Config;
   readonly #byName: ReadonlyMap<string, Blocktype>;
   readonly #names: readonly string[];
-  /** blocktype -> its bit in the session memory's record of counted ends (past the 32nd, bits are shared: an end may then count once for two blocktypes) */
+  /**
+   * blocktype -> its bit in the session memory's record of counted ends.
+   * Past the 32nd blocktype bits are shared, and a reload that reorders
+   * blocktypes hands the records of live processes to others: either way at
+   * most one end of a process counts once too often or too rarely.
+   */
   readonly #endBits: ReadonlyMap<string, number>;
 
   /** `windows` and `sessions` carry counts and processes over from a previous engine (a reload). */

@@ -228,4 +228,28 @@ describe('banban test', { timeout: 60_000 }, () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  test("shows the shipped sshd preset's second end line of a connection as matched but not counted, in JSON and next to its pattern", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'banban-it-'));
+    try {
+      const conf = join(dir, 'banban.yml');
+      writeFileSync(conf, `socket: ${join(dir, 's.sock')}\nstate_file: ${join(dir, 'state.json')}\ninclude: [sshd]\nblocktypes: {sshd: {minocc: 2}}\n`);
+      const bye = (pid: number) => [
+        `Nov 22 06:25:0${pid} web1 sshd[${pid}]: Received disconnect from 198.51.100.9 port 4000:11: Bye Bye [preauth]`,
+        `Nov 22 06:25:0${pid} web1 sshd[${pid}]: Disconnected from 198.51.100.9 port 4000 [preauth]`,
+      ];
+      writeFileSync(join(dir, 'auth.log'), [...bye(1), ...bye(2)].join('\n'));
+      const r = await runCli(['test', '-c', conf, '--json', join(dir, 'auth.log')]);
+      assert.equal(r.code, 0, r.stderr);
+      const report = JSON.parse(r.stdout);
+      assert.deepEqual(report.matches.map((m: { line: number }) => m.line), [1, 3]);
+      assert.deepEqual(report.repeated, [{ line: 2, blocktype: 'sshd', ip: '198.51.100.9' }, { line: 4, blocktype: 'sshd', ip: '198.51.100.9' }]);
+      assert.deepEqual(report.blocked, [{ ip: '198.51.100.9', target: 'BLOCKER', blocktype: 'sshd' }]);
+      const human = await runCli(['test', '-c', conf, join(dir, 'auth.log')]);
+      assert.match(human.stdout, /^ {8}0 {2}sshd:blocktypes\.sshd\.endpatterns\[\d+\] {2}\(\?:Connection \(\?:closed\|reset\) by\|Disconnected from\) \(\?<ip>.* {2}\(\+2 not counted: a second end line\)$/m, human.stdout);
+      assert.match(human.stdout, /^2 matches not counted: /m, human.stdout);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -62,3 +62,29 @@ test('the process noted last is found again after it left the memory and came ba
   assert.deepEqual(m.get('p[1]', 8), ip('192.0.2.111'));
   assert.equal(m.size, 2);
 });
+
+test("a process's end is claimed once per bit, again once it names another address or its memory expires, and a slot reused by a new process starts unclaimed", () => {
+  const m = new SessionMemory(2, 1000);
+  m.note('sshd[1]', ip('2001:db8::5'), 0);
+  assert.equal(m.claimEnd('sshd[1]', 1, 1), true);
+  assert.equal(m.claimEnd('sshd[1]', 1, 2), false);
+  assert.equal(m.claimEnd('sshd[1]', 2, 3), true, 'another blocktype');
+  m.note('sshd[1]', ip('2001:db8::5'), 4);
+  assert.equal(m.claimEnd('sshd[1]', 1, 5), false, 'the same address again: the same connection');
+  m.note('sshd[1]', ip('2001:db8::6'), 6);
+  assert.equal(m.claimEnd('sshd[1]', 1, 7), true, 'another address: another connection');
+  m.note('sshd[1]', ip('2001:db8::6'), 2000);
+  assert.equal(m.claimEnd('sshd[1]', 1, 2001), true, 'quiet past the TTL: claimed afresh');
+  assert.equal(m.claimEnd('sshd[9]', 1, 2002), true, 'a process never noted: nothing to hold it against');
+  assert.equal(m.claimEnd('sshd[9]', 1, 2003), true);
+  // v4: the address is kept as a number
+  m.note('sshd[2]', ip('192.0.2.1'), 3000);
+  assert.equal(m.claimEnd('sshd[2]', 1, 3000), true);
+  m.note('sshd[2]', ip('192.0.2.1'), 3001);
+  assert.equal(m.claimEnd('sshd[2]', 1, 3001), false);
+  // two more processes push sshd[1] and sshd[2] out; their slots come back unclaimed
+  m.note('sshd[3]', ip('192.0.2.1'), 3002);
+  m.note('sshd[4]', ip('192.0.2.1'), 3003);
+  assert.equal(m.claimEnd('sshd[3]', 1, 3004), true);
+  assert.equal(m.claimEnd('sshd[4]', 1, 3004), true);
+});
