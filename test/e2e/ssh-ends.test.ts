@@ -27,6 +27,8 @@ import { SSH_PORT, SSH_WRONG_PASSWORD, Sshd, sshLogin } from './lib/sshd.js';
 import { captured } from './lib/syslog-input.js';
 
 const MINOCC = 3;
+/** a user name (no account) whose connections sshd cuts after one failure */
+const ONE_TRY_USER = 'onetry';
 const skip = skipReason(['sshd', 'ssh', 'sshpass', 'ssh-keygen']);
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
@@ -55,7 +57,8 @@ describe("one connection's end is one offence, through the shipped sshd preset, 
       });
       daemon = await Daemon.start(tb, paths.config, paths.socket);
       rsyslog = await Rsyslog.start(dir, paths.socket);
-      await Sshd.start(tb, dir, rsyslog.inputSocket);
+      // One wrong password is too many for this user: sshd's MaxAuthTries cut-off, on a single prompt
+      await Sshd.start(tb, dir, rsyslog.inputSocket, [`Match User ${ONE_TRY_USER}`, '  MaxAuthTries 1']);
     } catch (e) {
       await cleanup.run().catch(() => {});
       throw e;
@@ -87,6 +90,7 @@ describe("one connection's end is one offence, through the shipped sshd preset, 
     const kinds: { name: string; counted: number; repeated: number; open: () => Promise<unknown> }[] = [
       { name: 'ssh, wrong password, existing user', counted: 2, repeated: 0, open: () => sshLogin(tb.client, SERVER4, SSH_WRONG_PASSWORD, { bind: from }) },
       { name: 'ssh, wrong password, unknown user', counted: 3, repeated: 0, open: () => sshLogin(tb.client, SERVER4, SSH_WRONG_PASSWORD, { bind: from, user: 'oracle' }) },
+      { name: 'ssh, wrong password, MaxAuthTries reached', counted: 3, repeated: 1, open: () => sshLogin(tb.client, SERVER4, SSH_WRONG_PASSWORD, { bind: from, user: ONE_TRY_USER }) },
       { name: 'DISCONNECT 11 "Bye Bye"', counted: 1, repeated: 1, open: () => endConnection(tb.client, SERVER4, SSH_PORT, from, { kind: 'bye', code: 11, text: 'Bye Bye' }) },
       { name: 'DISCONNECT 14, no usable method', counted: 1, repeated: 1, open: () => endConnection(tb.client, SERVER4, SSH_PORT, from, { kind: 'bye', code: 14, text: 'No supported authentication methods available' }) },
       { name: 'DISCONNECT 3 "Auth fail" (JSch)', counted: 1, repeated: 1, open: () => endConnection(tb.client, SERVER4, SSH_PORT, from, { kind: 'bye', code: 3, text: 'com.jcraft.jsch.JSchException: Auth fail' }) },
@@ -94,7 +98,7 @@ describe("one connection's end is one offence, through the shipped sshd preset, 
       { name: 'a web request to port 22', counted: 1, repeated: 0, open: () => endConnection(tb.client, SERVER4, SSH_PORT, from, { kind: 'banner', text: 'GET / HTTP/1.1' }) },
     ];
     // one at a time, each until sshd has written its last line, so that their processes come in this order
-    const last = new RegExp(`sshd\\[\\d+\\]: (?:Connection (?:closed|reset) by|Disconnected from|banner exchange: Connection from) (?:(?:authenticating|invalid) user \\S+ )?${escape(from)} port \\d+`);
+    const last = new RegExp(`sshd\\[\\d+\\]: (?:Connection (?:closed|reset) by|Disconnected from|Disconnecting|banner exchange: Connection from) (?:(?:authenticating|invalid) user \\S+ )?${escape(from)} port \\d+`);
     for (const [i, k] of kinds.entries()) {
       await k.open();
       await waitFor(`sshd's last line for "${k.name}"`, async () => (await lines(last)).length === i + 1);

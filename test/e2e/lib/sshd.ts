@@ -61,9 +61,10 @@ export class Sshd {
 
   /**
    * Starts sshd in `tb.server`, logging to the syslog input socket `logSocket`.
-   * Files go in `dir`. Resolves once sshd has bound its port.
+   * Files go in `dir`. `extra`: lines appended to its sshd_config (`Match`
+   * blocks). Resolves once sshd has bound its port.
    */
-  static async start(tb: Testbed, dir: string, logSocket: string): Promise<Sshd> {
+  static async start(tb: Testbed, dir: string, logSocket: string, extra: readonly string[] = []): Promise<Sshd> {
     const sshdBin = which('sshd');
     if (!sshdBin) throw new Error('sshd not found (package openssh-server)');
     const base = join(dir, 'sshd');
@@ -111,6 +112,7 @@ export class Sshd {
         'PrintMotd no',
         'PrintLastLog no',
         'MaxStartups 50',
+        ...extra,
         '',
       ].join('\n'),
     );
