@@ -110,8 +110,14 @@ export function compileRule(source: string, where: string, opts: { allowPid?: bo
     ...(opts.perProcess === true ? { perProcess: true as const } : {}),
     ...(lint.linear ? { linear: true as const } : {}),
   };
-  return { ok: true, rule, warnings: lint.warnings };
+  const warnings = opts.perProcess === true && !PROCESS_TAG_RE.test(body) ? [...lint.warnings, NO_PROCESS_TAG] : lint.warnings;
+  return { ok: true, rule, warnings };
 }
+
+/** `\[\d+\]` or `\[(?<pid>\d+)\]` in a pattern: it matches the process id of a `prog[pid]: ` tag */
+const PROCESS_TAG_RE = /\\\[(?:\(\?<pid>)?\\d\+\)?\\\]/;
+const NO_PROCESS_TAG =
+  "has no process id in its tag (write it as prog\\[\\d+\\]: ): endpatterns count once per process, told apart by that id, so each line this pattern matches would count";
 
 /**
  * Walks the pattern once, tracking escapes and whether we are inside a

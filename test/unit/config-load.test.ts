@@ -394,6 +394,16 @@ test('the same goodpattern twice is a warning', () => {
   assert.equal(warnings[0]!.severity, 'warning');
 });
 
+test("an endpattern that matches no process id in the tag is a warning: its lines could not be told apart by process", () => {
+  const config = (end: string) =>
+    load(yaml('ignorenets: [127.0.0.0/8]', 'blocktypes:', '  scan:', '    endpatterns:', `      - '${end}'`));
+  const { warnings } = config(String.raw`^scand: gone (?<ip>\S+)$`);
+  assert.deepEqual(warnings.map((w) => w.key), ['blocktypes.scan.endpatterns[0]']);
+  assert.match(warnings[0]!.message, /no process id in its tag.*prog\\\[\\d\+\\\]: /);
+  assert.deepEqual(config(String.raw`^scand\[\d+\]: gone (?<ip>\S+)$`).warnings, []);
+  assert.deepEqual(config(String.raw`^scand\[(?<pid>\d+)\]: gone$`).warnings, []);
+});
+
 // ---- ignorenets -------------------------------------------------------------------
 
 test('ignorenets are parsed into canonical CIDR texts and a NetSet', () => {
