@@ -39,6 +39,10 @@ describe("one connection's end is one offence, through the shipped sshd preset, 
   let daemon: Daemon;
   let dir: string;
 
+  /** an ssh client from `bind` that offers only diffie-hellman-group1-sha1, which sshd 8.x and later refuse */
+  const oldClient = (bind: string) =>
+    tb.exec(tb.client, 'ssh', ['-F', '/dev/null', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'KexAlgorithms=diffie-hellman-group1-sha1', '-b', bind, '-p', String(SSH_PORT), `nobody@${SERVER4}`, 'true'], { timeoutMs: 15_000 });
+
   /** sshd's lines in rsyslog so far that match `re` */
   const lines = async (re: RegExp) => (await captured(rsyslog)).filter((l) => re.test(l));
 
@@ -96,9 +100,10 @@ describe("one connection's end is one offence, through the shipped sshd preset, 
       { name: 'DISCONNECT 3 "Auth fail" (JSch)', counted: 1, repeated: 1, open: () => endConnection(tb.client, SERVER4, SSH_PORT, from, { kind: 'bye', code: 3, text: 'com.jcraft.jsch.JSchException: Auth fail' }) },
       { name: 'TCP connect, closed before any banner', counted: 1, repeated: 0, open: () => endConnection(tb.client, SERVER4, SSH_PORT, from, { kind: 'close' }) },
       { name: 'a web request to port 22', counted: 1, repeated: 0, open: () => endConnection(tb.client, SERVER4, SSH_PORT, from, { kind: 'banner', text: 'GET / HTTP/1.1' }) },
+      { name: 'ssh offering only a key exchange sshd refuses', counted: 1, repeated: 0, open: () => oldClient(from) },
     ];
     // one at a time, each until sshd has written its last line, so that their processes come in this order
-    const last = new RegExp(`sshd\\[\\d+\\]: (?:Connection (?:closed|reset) by|Disconnected from|Disconnecting|banner exchange: Connection from) (?:(?:authenticating|invalid) user \\S+ )?${escape(from)} port \\d+`);
+    const last = new RegExp(`sshd\\[\\d+\\]: (?:Connection (?:closed|reset) by|Disconnected from|Disconnecting|banner exchange: Connection from|Unable to negotiate with) (?:(?:authenticating|invalid) user \\S+ )?${escape(from)} port \\d+`);
     for (const [i, k] of kinds.entries()) {
       await k.open();
       await waitFor(`sshd's last line for "${k.name}"`, async () => (await lines(last)).length === i + 1);
