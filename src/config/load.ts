@@ -738,7 +738,7 @@ class Loader {
    * A list of patterns compiled into Rules. `required`: absent or empty is
    * an error (a blocktype's patterns), else fine (goodpatterns). `allowPid`:
    * a pattern may capture `pid` instead of `ip` (a blocktype's). `perProcess`:
-   * the rules count once per process (endpatterns).
+   * the rules count once per connection of a process (endpatterns).
    */
   #patterns(e: Entry | undefined, key: string, { required = false, allowPid = false, perProcess = false }: { required?: boolean; allowPid?: boolean; perProcess?: boolean } = {}): Rule[] {
     const rules: Rule[] = [];

@@ -22,9 +22,10 @@ export interface Rule {
   readonly byPid?: true;
   /**
    * One of a blocktype's `endpatterns`: a line a connection ends with. Such
-   * lines count once per process (`prog[pid]`) and blocktype, however many
-   * of them the process writes (sshd: `Received disconnect ...`, then
-   * `Disconnected from ...`).
+   * lines count once per connection of a process (`prog[pid]`) and
+   * blocktype, however many of them it writes (sshd: `Received disconnect
+   * ...`, then `Disconnected from ...`); a sessionpatterns line of the
+   * process starts its next connection.
    */
   readonly perProcess?: true;
   /** V8's linear-time engine can run it (match/regex-engine.ts), so the backtracking fallback covers it */
@@ -100,7 +101,7 @@ export const FIELDS: readonly FieldDoc[] = [
   { key: 'socket_group', type: 'group name or gid', default: '(unchanged)', doc: "Group given to the socket file, e.g. the syslog daemon's group so it may write." },
   { key: 'include', type: 'list of preset names or paths', default: '[]', doc: "Shipped presets (sshd, postfix, ...; see Presets) or YAML files of your own whose goodpatterns and blocktypes are added to this file's. A blocktype this file also names is overridden key by key." },
   { key: 'goodpatterns', type: 'list of regex', default: '[]', doc: 'A match unblocks the address in every target and forgets its offences. Each needs a named group (?<ip>...).' },
-  { key: 'sessionpatterns', type: 'list of regex', default: '[]', doc: 'Lines that only note which address a process (prog[pid]) talks to, e.g. sshd\'s "Connection from". A blocktype pattern with (?<pid>...) instead of (?<ip>...) counts against that address.' },
+  { key: 'sessionpatterns', type: 'list of regex', default: '[]', doc: 'Lines that only note which address a process (prog[pid]) talks to, e.g. sshd\'s "Connection from". A blocktype pattern with (?<pid>...) instead of (?<ip>...) counts against that address. Such a line also marks where a connection of the process starts (endpatterns).' },
   { key: 'ignorenets', type: 'list of CIDR', default: '[]', doc: 'IPv4 and IPv6 networks (or single addresses) that are never counted or blocked.' },
   { key: 'blocktypes', type: 'map of name to blocktype', default: '(required)', doc: 'What to count and where to block; see below.' },
   { key: 'blocktypes.<name>.target', type: 'list name', default: DEFAULTS.target, doc: 'xt_recent list written to: /proc/net/xt_recent/<target>, the --name of your iptables rule.' },
@@ -109,7 +110,7 @@ export const FIELDS: readonly FieldDoc[] = [
   { key: 'blocktypes.<name>.resetconns', type: 'boolean (or 0/1)', default: String(DEFAULTS.resetconns), doc: "Also delete the address's conntrack flows, so open connections die." },
   { key: 'blocktypes.<name>.bantime', type: 'seconds > 0', default: String(DEFAULTS.bantime), doc: "How long a ban lasts: after a restart or reboot, bans younger than this are written to the kernel list again. Set it to your rule's --seconds." },
   { key: 'blocktypes.<name>.patterns', type: 'list of regex', default: '(required)', doc: 'Lines that count as an offence. Each needs a named group (?<ip>...), or (?<pid>...) to count against the address that process logged last.' },
-  { key: 'blocktypes.<name>.endpatterns', type: 'list of regex', default: '[]', doc: 'Lines a connection ends with, for programs that serve one connection per process (sshd writes "Received disconnect ..." and then "Disconnected from ..." for one end). Of one process\'s such lines, the first counts one offence and the others none. Groups as in patterns; asked after them; with endpatterns, patterns may be left out.' },
+  { key: 'blocktypes.<name>.endpatterns', type: 'list of regex', default: '[]', doc: 'Lines a connection ends with, which a program may write two of for one end (sshd: "Received disconnect ..." then "Disconnected from ..."; postfix: "lost connection ..." then "disconnect from ..."). Of one connection\'s such lines, the first counts one offence and the others none; a connection is a process (prog[pid]) from a sessionpatterns line of it, or while it names the same address. Groups as in patterns; asked after them; with endpatterns, patterns may be left out.' },
   { key: 'proc_dir', type: 'path', default: DEFAULTS.procDir, doc: 'Folder of the kernel lists. Only tests change it (also --proc-dir).' },
   { key: 'state_file', type: 'path', default: DEFAULTS.stateFile, doc: 'Offence windows and active bans are saved here (atomically) on stop and every minute, and restored at start.' },
   { key: 'max_line', type: 'integer 256 to 65535', default: String(DEFAULTS.maxLine), doc: 'Longest syslog line, in bytes, that is matched. A longer datagram is skipped: a cut line could show a cut address.' },

@@ -26,7 +26,8 @@
  *     rejected: rule or -1, [reason, raw]
  *     byPid: count, (blocktype, rule, session) x count
  *     seen: session or -1, [same, [ip]]  same: 1 when the address is the verdict's
- *                                         first (the usual case), else 0 and the address
+ *                                         first (the usual case), else 0 and the address,
+ *                                         or 2 and the address for a connection's start
  */
 import type { Rule } from '../config/schema.js';
 import { ipWord, putIpWord, type ParsedIp } from '../lib/ip.js';
@@ -122,9 +123,9 @@ export class ResultWriter {
     if (found.seen) {
       ints.push(this.#str(found.seen.session));
       const first = v.kind === 'good' ? v.ip : v.kind === 'bad' ? v.offences[0]?.ip : undefined;
-      if (found.seen.ip === first) ints.push(1);
+      if (found.seen.ip === first && found.seen.start !== true) ints.push(1);
       else {
-        ints.push(0);
+        ints.push(found.seen.start === true ? 2 : 0);
         this.#ip(found.seen.ip);
       }
     } else {
@@ -257,12 +258,13 @@ export function readResults(r: WireResults, table: RuleTable, each: (report: Lin
       (byPid ??= []).push({ blocktype: bt, rule: ruleOf, session: strs[ints[i++]!]! });
     }
     const seenSession = ints[i++]!;
-    let seen: { session: string; ip: ParsedIp } | undefined;
+    let seen: { session: string; ip: ParsedIp; start?: true } | undefined;
     if (seenSession >= 0) {
       const first = good ? good.ip : offences?.[0]?.ip;
-      const same = ints[i++] === 1;
-      if (same && first === undefined) throw new Error(`match results give line ${line} the verdict's address as its session's, but the verdict has none`);
-      seen = { session: strs[seenSession]!, ip: same ? first! : address() };
+      const how = ints[i++];
+      if (how === 1 && first === undefined) throw new Error(`match results give line ${line} the verdict's address as its session's, but the verdict has none`);
+      const session = strs[seenSession]!;
+      seen = how === 1 ? { session, ip: first! } : how === 2 ? { session, ip: address(), start: true } : { session, ip: address() };
     }
     const result: MatchResult = seen ? { verdict, byPid, seen } : byPid ? { verdict, byPid } : { verdict };
     each({ line, cut, found: result });

@@ -33,7 +33,9 @@
  * `seen` says which address the line's process showed (a sessionpattern, or
  * any pattern that captured an address); the engine keeps that memory, and
  * with it which blocktypes counted the end of that process's connection
- * (Rule.perProcess).
+ * (Rule.perProcess). A sessionpattern marks where a connection starts
+ * (`seen.start`): a process that serves one client after another (postfix's
+ * smtpd) may end each.
  */
 import type { Rule } from '../config/schema.js';
 import type { ParsedIp } from '../lib/ip.js';
@@ -48,8 +50,8 @@ export interface MatchResult {
   readonly verdict: Verdict;
   /** blocktype patterns that matched by process id: their address is the one `session` showed before */
   readonly byPid?: readonly { blocktype: string; session: string; rule: Rule }[];
-  /** this line's process (`prog[pid]`) and the address it named */
-  readonly seen?: { session: string; ip: ParsedIp };
+  /** this line's process (`prog[pid]`) and the address it named; `start`: named by a sessionpattern, where a connection starts */
+  readonly seen?: { session: string; ip: ParsedIp; start?: true };
 }
 
 const NOTHING: MatchResult = { verdict: NONE };
@@ -153,17 +155,22 @@ export class Matcher {
     else verdict = rejected ? { kind: 'none', rejected } : NONE;
     if (!this.#trackSessions) return verdict === NONE ? NOTHING : { verdict };
     let seenIp = offences?.[0]?.ip;
+    let start = false;
     if (seenIp === undefined && route.sessions) {
       const s = route.sessions.first(text, note, msgAt);
-      if (s && 'ip' in s) seenIp = s.ip;
+      if (s && 'ip' in s) {
+        seenIp = s.ip;
+        start = true;
+      }
     }
     const result = byPid ? { verdict, byPid } : { verdict };
-    return seenIp ? this.#withSeen(result, text, seenIp, msgAt) : result;
+    return seenIp ? this.#withSeen(result, text, seenIp, msgAt, start) : result;
   }
 
-  #withSeen(result: MatchResult, text: string, ip: ParsedIp, msgAt: number): MatchResult {
+  #withSeen(result: MatchResult, text: string, ip: ParsedIp, msgAt: number, start = false): MatchResult {
     if (!this.#trackSessions || (this.#sessionPrograms !== undefined && !this.#sessionPrograms.some((p) => text.startsWith(p)))) return result;
     const session = sessionTag(text, msgAt);
-    return session === undefined ? result : { verdict: result.verdict, byPid: result.byPid, seen: { session, ip } };
+    if (session === undefined) return result;
+    return { verdict: result.verdict, byPid: result.byPid, seen: start ? { session, ip, start } : { session, ip } };
   }
 }

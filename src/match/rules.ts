@@ -64,7 +64,7 @@ type ScanResult = { ok: true; groupNames: string[] } | { ok: false; reason: stri
 /**
  * Compiles one pattern. `where` names it in messages and in the Rule
  * (`goodpatterns[2]`, `blocktypes.ssh.patterns[0]`). `allowPid`: it may
- * capture `pid` instead of `ip`; `perProcess`: it counts once per process
+ * capture `pid` instead of `ip`; `perProcess`: it counts once per connection of a process
  * (a blocktype's endpatterns).
  */
 export function compileRule(source: string, where: string, opts: { allowPid?: boolean; perProcess?: boolean } = {}): CompiledRule {
@@ -117,7 +117,7 @@ export function compileRule(source: string, where: string, opts: { allowPid?: bo
 /** `\[\d+\]` or `\[(?<pid>\d+)\]` in a pattern: it matches the process id of a `prog[pid]: ` tag */
 const PROCESS_TAG_RE = /\\\[(?:\(\?<pid>)?\\d\+\)?\\\]/;
 const NO_PROCESS_TAG =
-  "has no process id in its tag (write it as prog\\[\\d+\\]: ): endpatterns count once per process, told apart by that id, so each line this pattern matches would count";
+  "has no process id in its tag (write it as prog\\[\\d+\\]: ): endpatterns count once per connection of a process, told apart by that id, so each line this pattern matches would count";
 
 /**
  * Walks the pattern once, tracking escapes and whether we are inside a

@@ -14,9 +14,10 @@
  *   - a pattern that matched by process id counts against the address that
  *     process (`prog[pid]`) named last, if it did so within SESSION_TTL_MS;
  *     that memory holds at most SESSION_CAP processes, oldest dropped first;
- *   - a blocktype's endpatterns (Rule.perProcess) count once per process
- *     and blocktype: the first such line of a process counts, the ones
- *     after it are returned as `repeated` (sshd ends one connection with
+ *   - a blocktype's endpatterns (Rule.perProcess) count once per process,
+ *     connection and blocktype: the first such line of a process counts,
+ *     the ones after it are returned as `repeated`, until a sessionpattern
+ *     line of the process starts another connection (sshd ends one with
  *     `Received disconnect ...` and then `Disconnected from ...`, or with
  *     `kex_exchange_identification: ...` and then `Connection closed by ...`:
  *     one end, one offence).
@@ -79,7 +80,7 @@ export class BanEngine {
    */
   apply(found: MatchResult, now: number): Outcome {
     let verdict = found.verdict;
-    if (found.seen) this.sessions.note(found.seen.session, found.seen.ip, now);
+    if (found.seen) this.sessions.note(found.seen.session, found.seen.ip, now, found.seen.start === true);
     if (found.byPid) verdict = this.#resolveByPid(verdict, found.byPid, now);
     if (verdict.kind === 'none') return { verdict, ignored: NO_IPS, decisions: NO_DECISIONS, repeated: NO_OFFENCES };
     if (verdict.kind === 'good') {

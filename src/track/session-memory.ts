@@ -2,8 +2,9 @@
  * Which address each process (`prog[pid]`) named last, and when: the memory
  * that lets a line without an address (sshd's `fatal: ... [preauth]`)
  * count against the address its process showed before (ban-engine.ts).
- * Per process also the blocktypes that counted its end already (`claimEnd`):
- * sshd may write a connection's end on two lines, and it counts once.
+ * Per process also the blocktypes that counted its connection's end already
+ * (`claimEnd`): sshd and postfix may write a connection's end on two lines,
+ * and it counts once.
  * Pure: time is passed in.
  *
  * It is noted for every line of such a program that names an address
@@ -62,8 +63,8 @@ export class SessionMemory {
     return this.#count;
   }
 
-  /** `session` named `ip` at `now`. */
-  note(session: string, ip: ParsedIp, now: number): void {
+  /** `session` named `ip` at `now`; `start`: where a connection of it starts (its end has not been counted). */
+  note(session: string, ip: ParsedIp, now: number, start = false): void {
     let slot = session === this.#lastKey ? this.#lastSlot : this.#slots.get(session);
     if (slot === undefined) {
       while (this.#count > 0 && (this.#count === this.#cap || now - this.#at[this.#head]! > this.#ttlMs)) {
@@ -78,9 +79,10 @@ export class SessionMemory {
       this.#keys[slot] = session;
       this.#slots.set(session, slot);
       this.#ended[slot] = 0;
-    } else if (this.#ended[slot] !== 0 && (now - this.#at[slot]! > this.#ttlMs || !this.#holds(slot, ip))) {
-      // Another address, or a process quiet past the TTL: another connection (a reused
-      // process id), whose end has not been counted.
+    } else if (this.#ended[slot] !== 0 && (start || now - this.#at[slot]! > this.#ttlMs || !this.#holds(slot, ip))) {
+      // A connection's start, another address, or a process quiet past the TTL: another
+      // connection (of a process that serves one after another, or a reused process id),
+      // whose end has not been counted.
       this.#ended[slot] = 0;
     }
     this.#lastKey = session;
@@ -104,8 +106,8 @@ export class SessionMemory {
   /**
    * Whether the end of `session`'s connection may count for the blocktype
    * whose bit is `bit`: true the first time, and from then on false for
-   * that bit until the process names another address or its memory
-   * expires. A process not remembered (never noted, or past the TTL) has
+   * that bit until a connection of the process starts (`note` with
+   * `start`), it names another address, or its memory expires. A process not remembered (never noted, or past the TTL) has
    * nothing to compare with: true.
    */
   claimEnd(session: string, bit: number, now: number): boolean {

@@ -255,7 +255,7 @@ test('banban check on a config including every preset prints the merged result a
   assert.equal(res.code, 0);
   assert.match(res.stdout, new RegExp(`^include {5}sshd, postfix, dovecot, exim, nginx, apache, vsftpd, proftpd, pure-ftpd, pam-generic$`, 'm'));
   assert.match(res.stdout, /^ {2}sshd: \d+ patterns \+ \d+ endpatterns \(patterns from sshd\), block in BLOCKER after 3 within 600s for 3600s, reset connections$/m);
-  assert.match(res.stdout, /^ {2}postfix: \d+ patterns \(patterns from postfix\), block in BLOCKER after 5 within 600s for 3600s$/m);
+  assert.match(res.stdout, /^ {2}postfix: \d+ patterns \+ \d+ endpatterns \(patterns from postfix\), block in BLOCKER after 5 within 600s for 3600s$/m);
   assert.match(res.stdout, /^ {2}local: 1 pattern \(patterns from this file\), block in BLOCKER after 3 within 600s for 3600s$/m);
   assert.match(res.stdout, /^goodpatterns 7 \(1 from sshd, 1 from postfix, 1 from dovecot, 1 from exim, 1 from vsftpd, 1 from proftpd, 1 from pure-ftpd\)$/m);
 });

@@ -250,3 +250,33 @@ test('an end the engine cannot place (no process tag) counts, and one inside ign
   assert.deepEqual(ignored.ignored.map((ip) => ip.text), ['192.0.2.70', '192.0.2.70']);
   assert.deepEqual(ignored.repeated, []);
 });
+
+test("a sessionpattern line starts a connection: a process that serves one client after another ends each, the same client's too", () => {
+  const e = new BanEngine(
+    parseConfig(
+      String.raw`
+sessionpatterns:
+  - '^smtpd\[\d+\]: connect from \S+\[(?<ip>[0-9a-f.:]+)\]$'
+blocktypes:
+  mail:
+    minocc: 100
+    endpatterns:
+      - '^smtpd\[\d+\]: lost connection after \S+ from \S+\[(?<ip>[0-9a-f.:]+)\]$'
+      - '^smtpd\[\d+\]: disconnect from \S+\[(?<ip>[0-9a-f.:]+)\] .*auth=0/\d+.*$'
+`,
+      '/t.yml',
+    ).config,
+  );
+  const connection = (at: number) => [
+    counted(e, 'smtpd[5]: connect from unknown[192.0.2.80]', at),
+    counted(e, 'smtpd[5]: lost connection after AUTH from unknown[192.0.2.80]', at),
+    counted(e, 'smtpd[5]: disconnect from unknown[192.0.2.80] ehlo=1 auth=0/1 commands=1/2', at),
+  ];
+  const once = [
+    { counted: [], repeated: [] },
+    { counted: ['mail>192.0.2.80'], repeated: [] },
+    { counted: [], repeated: ['mail>192.0.2.80'] },
+  ];
+  assert.deepEqual(connection(0), once);
+  assert.deepEqual(connection(1), once, 'the next connection of the same process and client');
+});

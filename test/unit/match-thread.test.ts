@@ -28,7 +28,7 @@ function describe(found: MatchResult | undefined): unknown {
     bad: v.kind === 'bad' ? v.offences.map((o) => [o.blocktype, o.rule.where, o.ip.text]) : null,
     rejected: v.rejected ? [v.rejected.rule.where, v.rejected.reason, v.rejected.raw] : null,
     byPid: found.byPid?.map((p) => [p.blocktype, p.rule.where, p.session]) ?? null,
-    seen: found.seen ? [found.seen.session, found.seen.ip.text] : null,
+    seen: found.seen ? [found.seen.session, found.seen.ip.text, found.seen.start === true] : null,
   };
 }
 
@@ -41,6 +41,8 @@ const datagrams = (): Buffer[] => {
   const crafted = [
     'Nov 22 06:25:01 h sshd[77]: Connection from 198.51.100.7 port 40000 on 192.0.2.1 port 22',
     'Nov 22 06:25:02 h sshd[77]: fatal: Read from socket failed: Connection reset by peer [preauth]',
+    'Nov 22 06:25:02 h postfix/smtpd[90]: connect from unknown[198.51.100.8]',
+    'Nov 22 06:25:02 h postfix/smtpd[90]: lost connection after AUTH from unknown[198.51.100.8]',
     'Nov 22 06:25:03 h sshd[78]: Failed password for root from 999.1.1.1 port 1 ssh2',
     'Nov 22 06:25:04 h sshd[79]: Accepted password for bob from 2001:db8::1 port 5 ssh2',
     'Nov 22 06:25:05 h sshd[80]: Invalid user x from 192.0.2.9 port 2\nNov 22 06:25:05 h sshd[80]: Invalid user x from 192.0.2.66 port 2',
