@@ -58,7 +58,7 @@ describe('the example files', () => {
     }),
   );
 
-  it("syslog-ng.conf, inside the tests' syslog-ng config, passes syslog-ng's syntax check", { skip: findSyslogNg() ? false : 'syslog-ng is not unpacked (test/e2e/setup-syslog-ng.sh)' }, () =>
+  it("syslog-ng.conf, inside the tests' syslog-ng config, passes syslog-ng's syntax check", { skip: findSyslogNg() ? false : 'syslog-ng is not unpacked (test/e2e/setup-unpacked.sh syslog-ng)' }, () =>
     withTempDir(async (dir) => {
       const install = findSyslogNg()!;
       const conf = join(dir, 'syslog-ng.conf');

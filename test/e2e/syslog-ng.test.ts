@@ -5,7 +5,7 @@
  * trailing newline), to the daemon.
  *
  * syslog-ng comes unpacked from Debian's package by
- * test/e2e/setup-syslog-ng.sh (.ci/run calls it); without it this file is
+ * test/e2e/setup-unpacked.sh syslog-ng (.ci/run calls it); without it this file is
  * skipped with a loud line.
  */
 import assert from 'node:assert/strict';

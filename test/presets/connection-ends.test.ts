@@ -13,8 +13,8 @@
  * each serve several of 127.0.0.2's). So the end of each connection counts
  * once: the first end line after its `connect from` (a sessionpattern).
  *
- * sshd's side of the same rule runs against a live sshd in
- * test/e2e/ssh-ends.test.ts.
+ * The same rule runs against a live postfix in test/e2e/postfix.test.ts,
+ * and sshd's side of it against a live sshd in test/e2e/ssh-ends.test.ts.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

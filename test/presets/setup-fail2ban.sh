@@ -18,6 +18,8 @@
 # Usage: test/presets/setup-fail2ban.sh [DEST]   (default /opt/banban-test/fail2ban,
 #        or $BANBAN_FAIL2BAN_DIR). Needs root only for the default DEST.
 set -euo pipefail
+# shellcheck source=../helpers/unpack-debs.sh
+source "$(dirname "$0")/../helpers/unpack-debs.sh"
 
 DEST="${1:-${BANBAN_FAIL2BAN_DIR:-/opt/banban-test/fail2ban}}"
 REL=usr/lib/python3/dist-packages/fail2ban/tests/files/logs
@@ -49,30 +51,12 @@ if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" ]] && logs_ok "$DEST/$REL"; th
   exit 0
 fi
 
-WORK="$(mktemp -d)"
-trap 'rm -rf "$WORK"' EXIT
-# apt-get download drops privileges to _apt when it can; give it a folder it
-# may write to, so it does not warn about an unsandboxed download.
-chmod 0777 "$WORK"
-mkdir -p "$WORK/debs" "$WORK/root"
-chmod 0777 "$WORK/debs"
-
 log "downloading $WANT"
-(cd "$WORK/debs" && apt-get download -q "$WANT" >&2)
-dpkg -x "$WORK"/debs/fail2ban_*.deb "$WORK/root"
-if ! logs_ok "$WORK/root/$REL"; then
+unpack_debs "$DEST" .banban-test-stamp "$WANT" "$WANT"
+if ! logs_ok "$DEST/$REL"; then
   log "the package holds no test logs at /$REL"
   exit 1
 fi
-printf '%s' "$WANT" > "$WORK/root/.banban-test-stamp"
-
-# Swap the whole folder in at once, so a run killed halfway never leaves a
-# half-unpacked tree behind that the stamp would vouch for.
-mkdir -p "$(dirname "$DEST")"
-rm -rf "$DEST.old"
-[[ -e "$DEST" ]] && mv "$DEST" "$DEST.old"
-mv "$WORK/root" "$DEST"
-rm -rf "$DEST.old"
 
 log "unpacked $WANT into $DEST"
 printf '%s\n' "$DEST/$REL"

@@ -95,3 +95,19 @@ export function skipReason(extra: readonly string[] = []): string | undefined {
   }
   return reason;
 }
+
+/**
+ * What test/e2e/setup-unpacked.sh wrote about the program it unpacked for
+ * `name` (in $`envVar`, or /opt/banban-e2e/NAME): its banban-e2e.env as
+ * KEY -> value, or undefined when the script has not run.
+ */
+export function unpackedEnv(name: 'syslog-ng' | 'postfix', envVar: string): ReadonlyMap<string, string> | undefined {
+  const envFile = join(process.env[envVar] ?? `/opt/banban-e2e/${name}`, 'banban-e2e.env');
+  if (!existsSync(envFile)) return undefined;
+  const vars = new Map<string, string>();
+  for (const line of readFileSync(envFile, 'utf8').split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0) vars.set(line.slice(0, eq), line.slice(eq + 1));
+  }
+  return vars;
+}

@@ -4,24 +4,20 @@
  * itself writes ("Failed password for ... from ADDR port N ssh2").
  *
  * sshd logs with syslog(3), i.e. to /dev/log, and has no option to log to
- * another socket. So it runs in a mount namespace of its own (unshare -m)
- * where /dev is a private folder holding the few device nodes it needs
- * (bind mounts of the real ones) and a `log` symlink to our syslog daemon's
- * input socket. The host's /dev/log and its syslog daemon never see it.
- *
- * The same mount namespace also gets:
- *   - /etc/passwd, /etc/group and /etc/shadow of our own, holding the test
- *     user with a known password (UsePAM no: sshd checks the shadow hash
- *     itself). The host's user database is not modified.
- *   - a tmpfs on /run holding /run/sshd, the empty folder sshd's
- *     unprivileged pre-auth child chroots into. The host's /run is untouched.
- * Host keys are generated into the test's temp folder.
+ * another socket. So it runs in a mount namespace of its own
+ * (private-root.ts) whose /dev/log is our syslog daemon's input socket, and
+ * whose /etc/passwd, /etc/group and /etc/shadow hold the test user with a
+ * known password (UsePAM no: sshd checks the shadow hash itself). On its
+ * private /run it makes /run/sshd, the empty folder sshd's unprivileged
+ * pre-auth child chroots into. Host keys are generated into the test's temp
+ * folder.
  */
-import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run, runOk, Service } from './proc.js';
 import { Testbed } from './netns.js';
 import { which } from './preflight.js';
+import { hostUser, inPrivateRoot, waitForPort } from './private-root.js';
 
 export const SSH_USER = 'bbe2e';
 export const SSH_PASSWORD = 'correct-horse-e2e';
@@ -37,25 +33,6 @@ const SSH_PASSWORD_HASH = '$6$bbe2e$mt6c8ax2u2V4fwbx/9KaghziY/8Ue8db2YvM/f/MxcE0
 
 const TEST_UID = 4242;
 
-/** Device nodes sshd and its children open; bound from the real /dev. */
-const DEVICES = ['null', 'zero', 'urandom', 'random', 'tty'];
-
-/** Runs inside the new mount namespace, then becomes sshd. */
-const MOUNT_SCRIPT = `
-set -eu
-dir=$1; shift
-for d in ${DEVICES.join(' ')}; do
-  : > "$dir/dev/$d"
-  mount --bind "/dev/$d" "$dir/dev/$d"
-done
-# --rbind: take the device bind mounts above along
-mount --rbind "$dir/dev" /dev
-for f in passwd group shadow; do mount --bind "$dir/etc/$f" "/etc/$f"; done
-mount -t tmpfs -o mode=0755 bbe2e-run /run
-mkdir -m 0755 /run/sshd
-exec "$@"
-`;
-
 export class Sshd {
   private constructor(readonly service: Service) {}
 
@@ -68,22 +45,16 @@ export class Sshd {
     const sshdBin = which('sshd');
     if (!sshdBin) throw new Error('sshd not found (package openssh-server)');
     const base = join(dir, 'sshd');
-    mkdirSync(join(base, 'dev'), { recursive: true });
-    mkdirSync(join(base, 'etc'), { recursive: true });
     const home = join(base, 'home');
     mkdirSync(home, { recursive: true });
     chmodSync(home, 0o755);
-    symlinkSync(logSocket, join(base, 'dev', 'log'));
-
     // sshd's privilege separation user must exist; take the host's entry
-    const privsep = (await run('getent', ['passwd', 'sshd'])).stdout.trim();
-    if (!privsep) throw new Error('no "sshd" user on this host (package openssh-server creates it)');
-    writeFileSync(
-      join(base, 'etc', 'passwd'),
-      ['root:x:0:0:root:/root:/bin/sh', privsep, 'nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin', `${SSH_USER}:x:${TEST_UID}:${TEST_UID}:banban e2e:${home}:/bin/sh`, ''].join('\n'),
-    );
-    writeFileSync(join(base, 'etc', 'group'), ['root:x:0:', 'nogroup:x:65534:', `${SSH_USER}:x:${TEST_UID}:`, ''].join('\n'));
-    writeFileSync(join(base, 'etc', 'shadow'), ['root:*:19000:0:99999:7:::', `${SSH_USER}:${SSH_PASSWORD_HASH}:19000:0:99999:7:::`, ''].join('\n'), { mode: 0o600 });
+    const privsep = await hostUser('sshd', 'openssh-server');
+    const users = {
+      passwd: ['root:x:0:0:root:/root:/bin/sh', privsep, 'nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin', `${SSH_USER}:x:${TEST_UID}:${TEST_UID}:banban e2e:${home}:/bin/sh`],
+      group: ['root:x:0:', 'nogroup:x:65534:', `${SSH_USER}:x:${TEST_UID}:`],
+      shadow: ['root:*:19000:0:99999:7:::', `${SSH_USER}:${SSH_PASSWORD_HASH}:19000:0:99999:7:::`],
+    };
 
     const hostKey = join(base, 'ssh_host_ed25519_key');
     await runOk('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'banban-e2e', '-f', hostKey]);
@@ -117,22 +88,11 @@ export class Sshd {
       ].join('\n'),
     );
 
-    const [cmd, args] = Testbed.wrap(tb.server, 'unshare', ['--mount', '--propagation', 'private', 'sh', '-c', MOUNT_SCRIPT, 'sshd-mounts', base, sshdBin, '-D', '-f', config]);
+    const [cmd, args] = inPrivateRoot(tb.server, base, logSocket, users, ['sh', '-c', 'mkdir -m 0755 /run/sshd && exec "$0" "$@"', sshdBin, '-D', '-f', config]);
     const service = new Service('sshd', cmd, args);
     const sshd = new Sshd(service);
-    // -D keeps sshd in the foreground; it writes nothing on stdout, so wait
-    // until its port answers from inside the server namespace
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      if (!service.running) throw new Error(`sshd exited\n${service.tail()}`);
-      const r = await tb.exec(tb.server, 'bash', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${SSH_PORT}`], { timeoutMs: 2000 });
-      if (r.code === 0) break;
-      if (Date.now() > deadline) {
-        await service.stop();
-        throw new Error(`sshd did not listen on port ${SSH_PORT}\n${service.tail()}`);
-      }
-      await new Promise((res) => setTimeout(res, 50));
-    }
+    // -D keeps sshd in the foreground; it writes nothing on stdout, so wait until its port answers
+    await waitForPort(tb, service, SSH_PORT);
     return sshd;
   }
 

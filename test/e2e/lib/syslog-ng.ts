@@ -3,7 +3,7 @@
  * examples/syslog-ng.conf tells an admin to.
  *
  * Debian's syslog-ng-core conflicts with rsyslog, so it is not installed but
- * unpacked by test/e2e/setup-syslog-ng.sh into a folder (default
+ * unpacked by test/e2e/setup-unpacked.sh into a folder (default
  * /opt/banban-e2e/syslog-ng); that script leaves a banban-e2e.env there with
  * the binary, library and module paths this file uses.
  *
@@ -15,13 +15,13 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { repoRoot } from './preflight.js';
+import { repoRoot, unpackedEnv } from './preflight.js';
 import { Service, waitFor } from './proc.js';
 import type { SyslogDaemon } from './syslog-input.js';
 
 export const EXAMPLE_SYSLOG_NG_CONF = join(repoRoot, 'examples', 'syslog-ng.conf');
 export const EXAMPLE_SOCKET = '/run/banban/banban.sock';
-export const SETUP_SCRIPT = join(repoRoot, 'test', 'e2e', 'setup-syslog-ng.sh');
+export const SETUP_SCRIPT = `${join(repoRoot, 'test', 'e2e', 'setup-unpacked.sh')} syslog-ng`;
 
 export interface SyslogNgInstall {
   readonly binary: string;
@@ -31,16 +31,10 @@ export interface SyslogNgInstall {
   readonly version: string;
 }
 
-/** Where setup-syslog-ng.sh unpacked syslog-ng, or undefined if it has not run. */
+/** Where setup-unpacked.sh unpacked syslog-ng, or undefined if it has not run. */
 export function findSyslogNg(): SyslogNgInstall | undefined {
-  const dir = process.env.BANBAN_E2E_SYSLOG_NG ?? '/opt/banban-e2e/syslog-ng';
-  const envFile = join(dir, 'banban-e2e.env');
-  if (!existsSync(envFile)) return undefined;
-  const vars = new Map<string, string>();
-  for (const line of readFileSync(envFile, 'utf8').split('\n')) {
-    const eq = line.indexOf('=');
-    if (eq > 0) vars.set(line.slice(0, eq), line.slice(eq + 1));
-  }
+  const vars = unpackedEnv('syslog-ng', 'BANBAN_E2E_SYSLOG_NG');
+  if (vars === undefined) return undefined;
   const get = (k: string) => vars.get(k);
   const binary = get('SYSLOG_NG');
   const libraryPath = get('LD_LIBRARY_PATH');
