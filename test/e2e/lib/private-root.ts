@@ -12,7 +12,7 @@
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Testbed } from './netns.js';
-import { run, Service } from './proc.js';
+import { Service } from './proc.js';
 
 /** Device nodes the daemons and their children open; bound from the real /dev. */
 const DEVICES = ['null', 'zero', 'urandom', 'random', 'tty'];
@@ -67,11 +67,4 @@ export async function waitForPort(tb: Testbed, service: Service, port: number): 
     }
     await new Promise((res) => setTimeout(res, 50));
   }
-}
-
-/** The host's passwd entry of `user` (a daemon's own account, created by its package), or an error naming `pkg`. */
-export async function hostUser(user: string, pkg: string): Promise<string> {
-  const entry = (await run('getent', ['passwd', user])).stdout.trim();
-  if (!entry) throw new Error(`no "${user}" user on this host (package ${pkg} creates it)`);
-  return entry;
 }

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { run, runOk, Service } from './proc.js';
 import { Testbed } from './netns.js';
 import { which } from './preflight.js';
-import { hostUser, inPrivateRoot, waitForPort } from './private-root.js';
+import { inPrivateRoot, waitForPort } from './private-root.js';
 
 export const SSH_USER = 'bbe2e';
 export const SSH_PASSWORD = 'correct-horse-e2e';
@@ -49,7 +49,8 @@ export class Sshd {
     mkdirSync(home, { recursive: true });
     chmodSync(home, 0o755);
     // sshd's privilege separation user must exist; take the host's entry
-    const privsep = await hostUser('sshd', 'openssh-server');
+    const privsep = (await run('getent', ['passwd', 'sshd'])).stdout.trim();
+    if (!privsep) throw new Error('no "sshd" user on this host (package openssh-server creates it)');
     const users = {
       passwd: ['root:x:0:0:root:/root:/bin/sh', privsep, 'nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin', `${SSH_USER}:x:${TEST_UID}:${TEST_UID}:banban e2e:${home}:/bin/sh`],
       group: ['root:x:0:', 'nogroup:x:65534:', `${SSH_USER}:x:${TEST_UID}:`],
