@@ -16,7 +16,11 @@
  *   - its program: the first characters of its text pick a `Route`, which
  *     holds, of each list (goodpatterns, sessionpatterns, a blocktype),
  *     the rules whose literal prefix starts so, and those that have none;
- *     a line no pattern concerns costs one Map lookup;
+ *     a line no pattern concerns costs one Map lookup. A route is made
+ *     the first time a line of its key comes: with every preset included,
+ *     making them all took 18 ms of each start (cold code reading ~70
+ *     patterns), 9.5 made this way, and the keys of services the host does
+ *     not run are never made;
  *   - its message: in each list of the route, a RuleList (rule-list.ts),
  *     the first characters after the tag (`sshd[42]: Failed ...`) pick
  *     the rules whose message can start so, asked as few expressions as
@@ -80,9 +84,16 @@ interface Route {
 
 export class Matcher {
   readonly #keyLength: number;
-  readonly #routes: ReadonlyMap<string, Route>;
+  /**
+   * The routes of the keys rules name, by the key's text; `null` until a
+   * line with that key comes (#routeOf): a config with every preset names
+   * keys of a dozen services, and a host runs a few of them.
+   */
+  readonly #routes: Map<string, Route | null>;
   /** the same routes by keyCode, for keys of plain ASCII (all in practice): no substring made per line */
-  readonly #routesByCode: ReadonlyMap<number, Route>;
+  readonly #routesByCode: Map<number, Route | null>;
+  /** makes the route of a key (undefined: one no rule names) */
+  readonly #route: (key: string | undefined) => Route;
   /** the route of a key no rule names */
   readonly #anyRoute: Route;
   /** whether any rule needs the process's memory (Rule.byPid, Rule.perProcess): only then are sessions noted */
@@ -118,13 +129,21 @@ export class Matcher {
       return { good, sessions, blocktypes, empty: !good && !sessions && blocktypes.length === 0 };
     };
     const keys = new Set([...keysOf.values()].flatMap((ks) => ks ?? []));
-    this.#routes = new Map([...keys].map((key) => [key, route(key)]));
-    this.#routesByCode = new Map([...this.#routes].map(([key, r]) => [keyCode(key, 0, k), r] as const).filter(([code]) => code >= 0));
+    this.#route = route;
+    this.#routes = new Map([...keys].map((key) => [key, null]));
+    this.#routesByCode = new Map([...keys].map((key) => [keyCode(key, 0, k), null] as const).filter(([code]) => code >= 0));
     this.#anyRoute = route(undefined);
     const byProcess = config.blocktypes.flatMap((b) => b.patterns.filter((r) => r.byPid || r.perProcess));
     this.#trackSessions = byProcess.length > 0;
     const prefixes = byProcess.map((r) => literalPrefix(r.regex.source, r.regex.flags) ?? '');
     this.#sessionPrograms = prefixes.includes('') ? undefined : [...new Set(prefixes)];
+  }
+
+  /** how many keys' routes have been made so far (tests) */
+  get routesMade(): number {
+    let n = 0;
+    for (const r of this.#routes.values()) if (r !== null) n++;
+    return n;
   }
 
   /** The verdict alone, for callers that keep no session memory. */
@@ -135,7 +154,9 @@ export class Matcher {
   find(text: string): MatchResult {
     const k = this.#keyLength;
     const code = text.length < k ? -2 : keyCode(text, 0, k); // -1: not plain ASCII, looked up by its text
-    const route = (code >= 0 ? this.#routesByCode.get(code) : code === -1 ? this.#routes.get(text.slice(0, k)) : undefined) ?? this.#anyRoute;
+    let route = code >= 0 ? this.#routesByCode.get(code) : code === -1 ? this.#routes.get(text.slice(0, k)) : undefined;
+    if (route === null) route = this.#routeOf(text.slice(0, k), code);
+    route ??= this.#anyRoute;
     this.#rejected = undefined;
     const note = this.#note;
     const msgAt = route.empty ? -1 : messageStart(text);
@@ -165,6 +186,14 @@ export class Matcher {
     }
     const result = byPid ? { verdict, byPid } : { verdict };
     return seenIp ? this.#withSeen(result, text, seenIp, msgAt, start) : result;
+  }
+
+  /** The route of a key some rule names, made the first time a line has it. */
+  #routeOf(key: string, code: number): Route {
+    const r = this.#route(key);
+    this.#routes.set(key, r);
+    if (code >= 0) this.#routesByCode.set(code, r);
+    return r;
   }
 
   #withSeen(result: MatchResult, text: string, ip: ParsedIp, msgAt: number, start = false): MatchResult {

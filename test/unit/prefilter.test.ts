@@ -166,3 +166,26 @@ test('with every preset included, the prefiltered matcher agrees with trying eve
   }
   assert.ok(matched > 50, `only ${matched} lines matched: the comparison says little`);
 });
+
+test("a program's route is made when its first line comes: the presets of services the host does not run cost nothing", () => {
+  const yaml = String.raw`blocktypes:
+  ssh: {target: B, patterns: ['^sshd\[\d+\]: Failed password for \S+ from (?<ip>\S+) port']}
+  mail: {target: B, patterns: ['^postfix/smtpd\[\d+\]: warning: \S+\[(?<ip>[^\]]+)\]: SASL']}
+  any: {target: B, patterns: ['^[-\w.]+: pam_unix: authentication failure; rhost=(?<ip>\S+)$']}
+`;
+  const { config } = parseConfig(yaml, 'lazy.yml');
+  const m = new Matcher(config);
+  assert.equal(m.routesMade, 0);
+  assert.equal(m.match('CRON[1]: (root) CMD (true)').kind, 'none');
+  assert.equal(m.routesMade, 0, 'a program no rule names has no route of its own');
+  const ssh = m.match('sshd[7]: Failed password for root from 192.0.2.1 port 22 ssh2');
+  assert.deepEqual(ssh.kind === 'bad' ? ssh.offences.map((o) => `${o.blocktype} ${o.ip.text}`) : ssh.kind, ['ssh 192.0.2.1']);
+  assert.equal(m.routesMade, 1);
+  m.match('sshd[8]: Failed password for root from 192.0.2.2 port 22 ssh2');
+  assert.equal(m.routesMade, 1, 'made once');
+  const pam = m.match('sshd: pam_unix: authentication failure; rhost=192.0.2.3');
+  assert.deepEqual(pam.kind === 'bad' ? pam.offences.map((o) => `${o.blocktype} ${o.ip.text}`) : pam.kind, ['any 192.0.2.3'], "a rule with no program prefix is in every program's route");
+  const mail = m.match('postfix/smtpd[9]: warning: x[192.0.2.4]: SASL LOGIN authentication failed: x');
+  assert.deepEqual(mail.kind === 'bad' ? mail.offences.map((o) => `${o.blocktype} ${o.ip.text}`) : mail.kind, ['mail 192.0.2.4']);
+  assert.equal(m.routesMade, 2);
+});
