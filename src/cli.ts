@@ -47,7 +47,9 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     await program.parseAsync(argv as string[], { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError) {
-      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? ExitCode.OK : ExitCode.USAGE;
+      // `commander.help` with a non-zero exitCode: no command was given, and the help went to stderr.
+      const asked = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || (err.code === 'commander.help' && err.exitCode === 0);
+      return asked ? ExitCode.OK : ExitCode.USAGE;
     }
     if (err instanceof ExitError) {
       io.stderr.write(`banban: ${err.message}\n`);
@@ -109,7 +111,7 @@ function buildProgram(io: Io, setCode: (c: number) => void): Command {
     .option('--year <year>', 'year of the first line, for timestamps that have none', String(new Date().getUTCFullYear()))
     .action(async (log: string, o: { config: string; json: boolean; year: string }) => {
       const year = Number(o.year);
-      if (!Number.isInteger(year) || year < 1970 || year > 9999) throw new ExitError(`--year '${o.year}' is not a year`, ExitCode.USAGE);
+      if (!Number.isInteger(year) || year < 1970 || year > 9999) throw new ExitError(`--year '${o.year}' is not a year: give one from 1970 to 9999, such as --year ${new Date().getUTCFullYear()}`, ExitCode.USAGE);
       const { config } = loadConfig(o.config);
       const report = await replayLog(config, await logChunks(log, io), year);
       // --json keeps stdout to the one object; what the daemon would skip is said on stderr.
@@ -134,6 +136,7 @@ function buildProgram(io: Io, setCode: (c: number) => void): Command {
         io.stdout.write(`${JSON.stringify(result)}\n`);
         return;
       }
+      if (names.length === 0) io.stdout.write(`no lists in ${o.procDir}: a list exists once an iptables rule with -m recent --name NAME is loaded (see examples/iptables.rules)\n`);
       for (const [name, entries] of Object.entries(result)) {
         io.stdout.write(`${name} (${entries.length})\n`);
         for (const e of entries) io.stdout.write(`  ${e.ip.padEnd(39)} ${e.age === null ? '-' : `${e.age}s`}\n`);
@@ -260,20 +263,41 @@ async function runDaemon(o: RunOptions, io: Io): Promise<number> {
 }
 
 /** The log's bytes as they are read: stdin for '-', else a file, which must open (66 and a clear message if not). */
+/**
+ * The log's bytes. A file that cannot be opened, or read (a directory
+ * opens, and fails at the first read), ends the command with NOINPUT and
+ * what to do, not an internal error.
+ */
 async function logChunks(file: string, io: Io): Promise<AsyncIterable<Buffer>> {
   if (file === '-') return io.stdin as AsyncIterable<Buffer>;
   const input = createReadStream(file, { highWaterMark: 256 * 1024 });
   await new Promise<void>((resolve, reject) => {
     input.once('open', () => resolve());
-    input.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new ExitError(`cannot read log file ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`, ExitCode.NOINPUT)),
-    );
+    input.once('error', (err: NodeJS.ErrnoException) => reject(unreadableLog(file, err)));
   });
-  return input;
+  return (async function* () {
+    try {
+      yield* input as AsyncIterable<Buffer>;
+    } catch (err) {
+      throw unreadableLog(file, err as NodeJS.ErrnoException);
+    }
+  })();
+}
+
+function unreadableLog(file: string, err: NodeJS.ErrnoException): ExitError {
+  const why =
+    err.code === 'ENOENT'
+      ? 'no such file'
+      : err.code === 'EISDIR'
+        ? 'it is a directory; give a log file, such as /var/log/auth.log'
+        : err.code === 'EACCES' || err.code === 'EPERM'
+          ? 'permission denied; run banban test as root or make the file readable'
+          : err.message;
+  return new ExitError(`cannot read log file ${file}: ${why}`, ExitCode.NOINPUT);
 }
 
 function jsonReport(r: ReplayReport): object {
-  return { lines: r.lines, matches: r.matches, repeated: r.repeated, blocked: r.blocked, unblocked: r.unblocked };
+  return { lines: r.lines, matches: r.matches, repeated: r.repeated, rejected: r.rejected, blocked: r.blocked, unblocked: r.unblocked };
 }
 
 function describeReport(r: ReplayReport): string {

@@ -709,10 +709,11 @@ class Loader {
 
   #seconds(e: Entry | undefined, fallback: number, max: number): number {
     if (e === undefined) return fallback;
-    const n = this.#number(e);
+    const want = `a number of seconds greater than 0 and at most ${max} (${Math.round(max / 86400)} days)`;
+    const n = this.#number(e, want);
     if (n === undefined) return fallback;
     if (!(n > 0 && n <= max)) {
-      this.#error(e.value, e.path, `must be a number of seconds greater than 0 and at most ${max} (${Math.round(max / 86400)} days), not ${n}`);
+      this.#error(e.value, e.path, `must be ${want}, not ${n}`);
     }
     return n;
   }
@@ -804,11 +805,11 @@ class Loader {
    * converted: the rest of the file is typed, and accepting strings here would
    * hide a value that was meant to be something else.
    */
-  #number(e: Entry): number | undefined {
+  #number(e: Entry, want = 'a number'): number | undefined {
     const v = e.value;
     if (isScalar(v) && typeof v.value === 'number') {
       if (Number.isNaN(v.value)) {
-        this.#error(v, e.path, 'must be a number, not .nan');
+        this.#error(v, e.path, `must be ${want}, not .nan`);
         return undefined;
       }
       return v.value;
@@ -820,24 +821,25 @@ class Loader {
         return undefined;
       }
       if (t !== '' && Number.isFinite(Number(t))) {
-        this.#error(v, e.path, `must be a number, not the string '${v.value}'; write ${t} without quotes`);
+        this.#error(v, e.path, `must be ${want}, not the string '${v.value}'; write ${t} without quotes`);
         return undefined;
       }
     }
     if (v === null || (isScalar(v) && v.value === null)) {
-      this.#error(e.key, e.path, 'has no value; give a number, or remove the key to use the default');
+      this.#error(e.key, e.path, `has no value; give ${want}, or remove the key to use the default`);
       return undefined;
     }
-    this.#error(v, e.path, `must be a number, not ${describe(v)}`);
+    this.#error(v, e.path, `must be ${want}, not ${describe(v)}`);
     return undefined;
   }
 
   #integer(e: Entry | undefined, min: number, max: number, dflt: number): number {
     if (e === undefined) return dflt;
-    const n = this.#number(e);
+    const want = `a whole number from ${min} to ${max}`;
+    const n = this.#number(e, want);
     if (n === undefined) return dflt;
     if (!Number.isInteger(n) || n < min || n > max) {
-      this.#error(e.value, e.path, `must be a whole number from ${min} to ${max}, not ${n}`);
+      this.#error(e.value, e.path, `must be ${want}, not ${n}`);
       return dflt;
     }
     return n;

@@ -183,10 +183,36 @@ describe('starting up', { timeout: 60_000 }, () => {
     }
   });
 
+  test('list, block and unblock on a folder of lists; an empty one says how lists come to be', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'banban-it-'));
+    try {
+      const none = await runCli(['list', '--proc-dir', dir]);
+      assert.equal(none.code, 0, none.stderr);
+      assert.match(none.stdout, /^no lists in .*: a list exists once an iptables rule with -m recent --name NAME is loaded/);
+      assert.equal((await runCli(['list', '--proc-dir', dir, '--json'])).stdout, '{}\n');
+      writeFileSync(join(dir, 'BLOCKER'), '');
+      const blocked = await runCli(['block', '2001:DB8::7', '-t', 'BLOCKER', '--proc-dir', dir]);
+      assert.equal(blocked.code, 0, blocked.stderr);
+      assert.equal(readFileSync(join(dir, 'BLOCKER'), 'utf8'), '+2001:db8::7\n');
+      const one = await runCli(['list', '--proc-dir', dir]);
+      assert.match(one.stdout, /^BLOCKER \(/);
+      assert.doesNotMatch(one.stdout, /no lists/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('usage errors exit 64', async () => {
     assert.equal((await runCli(['frobnicate'])).code, 64);
     assert.equal((await runCli(['block', '192.030.0.6', '-t', 'X'])).code, 64);
     assert.equal((await runCli(['block', '192.0.2.1', '-t', '../etc'])).code, 64);
+    // No command at all: the help goes to stderr, and it is a usage error; asked for, it is not.
+    const bare = await runCli([]);
+    assert.equal(bare.code, 64);
+    assert.match(bare.stderr, /^Usage: banban /m);
+    assert.equal((await runCli(['--help'])).code, 0);
+    assert.equal((await runCli(['help'])).code, 0);
+    assert.equal((await runCli(['help', 'test'])).code, 0);
   });
 });
 
@@ -218,6 +244,24 @@ describe('banban test', { timeout: 60_000 }, () => {
       const viaStdin = await runCli(['test', '-c', conf, '--json', '-'], log);
       assert.deepEqual(JSON.parse(viaStdin.stdout), report);
       assert.equal((await runCli(['test', '-c', conf, join(dir, 'missing.log')])).code, 66);
+      // A directory opens, and fails at the first read: still NOINPUT, said plainly.
+      const folder = await runCli(['test', '-c', conf, dir]);
+      assert.equal(folder.code, 66, folder.stderr);
+      assert.match(folder.stderr, /^banban: cannot read log file .*: it is a directory; give a log file/m);
+      assert.doesNotMatch(folder.stderr, /internal error/);
+      const year = await runCli(['test', '-c', conf, '--year', 'abc', join(dir, 'auth.log')]);
+      assert.equal(year.code, 64);
+      assert.match(year.stderr, /--year 'abc' is not a year: give one from 1970 to 9999/);
+      // A pattern that matched an address banban refuses is in the JSON too, as in the text.
+      writeFileSync(join(dir, 'odd.log'), 'Nov 22 06:25:01 web1 sshd[1]: Failed password for root from 192.030.0.6 port 1 ssh2\n');
+      const odd = await runCli(['test', '-c', conf, '--json', join(dir, 'odd.log')]);
+      assert.equal(odd.code, 0, odd.stderr);
+      const oddReport = JSON.parse(odd.stdout);
+      assert.equal(oddReport.matches.length, 0);
+      assert.equal(oddReport.rejected.length, 1, odd.stdout);
+      assert.equal(oddReport.rejected[0].line, 1);
+      assert.equal(oddReport.rejected[0].rule, 'blocktypes.ssh.patterns[0]');
+      assert.match(oddReport.rejected[0].reason, /192\.030\.0\.6/);
       // Without --json: each pattern's hits with what the pattern looks for, its tag left out.
       const human = await runCli(['test', '-c', conf, join(dir, 'auth.log')]);
       assert.equal(human.code, 0, human.stderr);

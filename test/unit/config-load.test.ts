@@ -486,7 +486,7 @@ test('minocc must be a whole number from 1 to 1000', () => {
   assertError(withSsh('minocc: 0', 'patterns:', PATTERN), 'blocktypes.ssh.minocc', 4, /whole number from 1 to 1000, not 0/);
   assertError(withSsh('minocc: 1001', 'patterns:', PATTERN), 'blocktypes.ssh.minocc', 4, /not 1001/);
   assertError(withSsh('minocc: 2.5', 'patterns:', PATTERN), 'blocktypes.ssh.minocc', 4, /whole number/);
-  assertError(withSsh('minocc: many', 'patterns:', PATTERN), 'blocktypes.ssh.minocc', 4, /must be a number, not the string 'many'/);
+  assertError(withSsh('minocc: many', 'patterns:', PATTERN), 'blocktypes.ssh.minocc', 4, /must be a whole number from 1 to 1000, not the string 'many'/);
   assert.equal(load(withSsh('minocc: 1000', 'patterns:', PATTERN)).config.blocktypes[0]!.minocc, 1000);
 });
 
