@@ -166,8 +166,13 @@ function buildProgram(io: Io, setCode: (c: number) => void): Command {
       const addr = checkIp(ip);
       const lists = new XtRecentLists(o.procDir);
       const names = o.target !== undefined ? [checkTarget(o.target)] : osCall(() => lists.targets(), o.procDir);
+      // The kernel takes `-ADDR` for an address it does not hold without a word: say where it was.
+      const held = names.filter((name) => osCall(() => lists.read(name), `${o.procDir}/${name}`).some((e) => e.ip === addr));
       for (const name of names) osCall(() => lists.write(name, '-', addr), `${o.procDir}/${name}`);
-      io.stdout.write(`unblocked ${addr} in ${names.length ? names.join(', ') : '(no lists)'}\n`);
+      const absent = names.filter((name) => !held.includes(name));
+      if (names.length === 0) io.stdout.write(`${addr}: there are no lists in ${o.procDir}\n`);
+      else if (held.length === 0) io.stdout.write(`${addr} was in no list (${names.join(', ')}): nothing to unblock\n`);
+      else io.stdout.write(`unblocked ${addr} in ${held.join(', ')}${absent.length ? ` (it was not in ${absent.join(', ')})` : ''}\n`);
     });
 
   return program;

@@ -108,6 +108,7 @@ describe('the kernel lists under faults', { skip, timeout: 120_000 }, () => {
 
     const un = await banban(['unblock', CLIENT4]);
     assert.equal(un.code, 0, un.stderr);
+    assert.match(un.stdout, new RegExp(`^unblocked ${CLIENT4.replaceAll('.', '\\.')} in (?:.*, )?${EXAMPLE_TARGET}\\b`), 'read from the kernel list: it was there');
     assert.equal(await tb.listed(EXAMPLE_TARGET, CLIENT4), false);
     assert.equal(await probe(tb.client, SERVER4, PORT), 'connected');
     const bad = await banban(['block', '192.0.2.030', '-t', EXAMPLE_TARGET]);

@@ -197,6 +197,15 @@ describe('starting up', { timeout: 60_000 }, () => {
       const one = await runCli(['list', '--proc-dir', dir]);
       assert.match(one.stdout, /^BLOCKER \(/);
       assert.doesNotMatch(one.stdout, /no lists/);
+      // unblock says where the address was: the kernel takes `-ADDR` for one it does not hold without a word
+      writeFileSync(join(dir, 'OTHER'), '');
+      const un = await runCli(['unblock', '2001:db8::7', '--proc-dir', dir]);
+      assert.equal(un.code, 0, un.stderr);
+      assert.equal(un.stdout, 'unblocked 2001:db8::7 in BLOCKER (it was not in OTHER)\n');
+      assert.equal(readFileSync(join(dir, 'BLOCKER'), 'utf8'), '+2001:db8::7\n-2001:db8::7\n');
+      assert.equal(readFileSync(join(dir, 'OTHER'), 'utf8'), '-2001:db8::7\n');
+      const again = await runCli(['unblock', '2001:db8::7', '--proc-dir', dir]);
+      assert.equal(again.stdout, '2001:db8::7 was in no list (BLOCKER, OTHER): nothing to unblock\n');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
