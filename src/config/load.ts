@@ -327,12 +327,15 @@ class Loader {
     const socket = this.#socket(entries.get('socket'));
     const socketOwner = this.#owner(entries.get('socket_owner'), 'socket_owner');
     const socketGroup = this.#owner(entries.get('socket_group'), 'socket_group');
+    const errorsBefore = this.#problems.filter((p) => p.severity === 'error').length;
     const included = this.#includes(entries.get('include'));
+    // A malformed include (a string, not a list) is said there; "blocktypes is required" would only follow from it.
+    const includeFailed = this.#problems.filter((p) => p.severity === 'error').length > errorsBefore;
     // The presets' good patterns first, then the file's own.
     const goodpatterns = [...included.flatMap((inc) => inc.goodpatterns), ...this.#patterns(entries.get('goodpatterns'), 'goodpatterns')];
     const sessionpatterns = [...included.flatMap((inc) => inc.sessionpatterns), ...this.#patterns(entries.get('sessionpatterns'), 'sessionpatterns')];
     const nets = this.#ignorenets(entries.get('ignorenets'));
-    const blocktypes = this.#blocktypes(entries.get('blocktypes'), top, included);
+    const blocktypes = this.#blocktypes(entries.get('blocktypes'), top, included, includeFailed);
     let procDir = this.#absPath(entries.get('proc_dir'), DEFAULTS.procDir);
     if (this.#overrides.procDir !== undefined) procDir = path.resolve(this.#overrides.procDir);
     const maxTracked = this.#integer(entries.get('max_tracked'), 1, MAX_MAX_TRACKED, DEFAULTS.maxTracked);
@@ -500,7 +503,8 @@ class Loader {
    * A blocktype the file names that an include also defines is laid over it
    * key by key (a `patterns:` list replaces the included one whole).
    */
-  #blocktypes(e: Entry | undefined, top: YAMLMap, included: Included[]): Blocktype[] {
+  /** `includeFailed`: the file's `include` had errors of its own (said there), so a missing `blocktypes` is not one more */
+  #blocktypes(e: Entry | undefined, top: YAMLMap, included: Included[], includeFailed: boolean): Blocktype[] {
     const parts = new Map<string, BlocktypePart>();
     for (const inc of included) {
       for (const part of inc.blocktypes) {
@@ -519,7 +523,7 @@ class Loader {
     if (e === undefined) {
       // With includes, the file need not add blocktypes of its own.
       if (included.length === 0) {
-        this.#error(top, 'blocktypes', 'is required: a map from blocktype name to { target, minocc, interval, resetconns, patterns }, or include: a preset');
+        if (!includeFailed) this.#error(top, 'blocktypes', 'is required: a map from blocktype name to { target, minocc, interval, resetconns, patterns }, or include: a preset');
       } else if (parts.size === 0 && included.every((inc) => inc.loaded)) {
         this.#error(top, 'blocktypes', 'is required: the included files define no blocktypes, so nothing would ever be blocked');
       }

@@ -226,6 +226,16 @@ test('with includes, blocktypes may be left out; without any blocktype at all it
   const p = onlyError(problems(yaml('include: [./goodonly.yml]', 'ignorenets: [127.0.0.0/8]')), 'blocktypes');
   assert.match(p.message, /included files define no blocktypes/);
   assert.match(onlyError(problems(yaml('ignorenets: [127.0.0.0/8]')), 'blocktypes').message, /is required/);
+  assert.match(onlyError(problems(yaml('include: []', 'ignorenets: [127.0.0.0/8]')), 'blocktypes').message, /is required: a map/);
+  // an include that is wrong is said once, where it is: no "blocktypes is required" that only follows from it
+  for (const include of ['include: sshd', 'include: [ssh]']) {
+    const ps = problems(yaml(include, 'ignorenets: [127.0.0.0/8]'));
+    assert.deepEqual(
+      ps.filter((p) => p.severity === 'error').map((p) => p.key),
+      [include === 'include: sshd' ? 'include' : 'include[0]'],
+      show(ps),
+    );
+  }
 });
 
 test('every shipped preset holds only goodpatterns, sessionpatterns and blocktypes, anchored patterns, and the agreed defaults', () => {
