@@ -19,6 +19,7 @@ import {
   isScalar,
   isSeq,
   LineCounter,
+  Parser,
   parseDocument,
   type Document,
   type Node as YamlNode,
@@ -273,7 +274,16 @@ class Loader {
     // After a syntax error the tree is yaml's best guess; validating it
     // would bury the real mistake under follow-on errors ("blocktypes is
     // required" because an indentation slip hid it).
-    for (const e of syntaxErrors) this.#add(e.pos[0], '', yamlMessage(e.code, e.message));
+    let quoteSaid = false;
+    for (const e of syntaxErrors) {
+      // yaml says a quote is missing where the file ends; the mistake is where it opened.
+      const open = e.code === 'MISSING_CHAR' && /quote/i.test(e.message) ? unclosedQuote(this.#text) : undefined;
+      if (open === undefined) this.#add(e.pos[0], '', yamlMessage(e.code, e.message));
+      else if (!quoteSaid) {
+        quoteSaid = true;
+        this.#add(open, '', `YAML syntax error: this ${this.#text[open] === '"' ? 'double' : 'single'} quote is never closed; end the value with the same quote on its line`);
+      }
+    }
     return syntaxErrors.length === 0;
   }
 
@@ -949,6 +959,36 @@ function describe(node: unknown): string {
     if (typeof v === 'boolean') return `${v}`;
   }
   return 'this value';
+}
+
+/**
+ * Where the first quoted value that runs to the end of the file opens
+ * (yaml's own error is at the end), found in yaml's concrete syntax tree;
+ * undefined when there is none.
+ */
+function unclosedQuote(text: string): number | undefined {
+  let found: number | undefined;
+  const walk = (x: unknown, depth: number): void => {
+    if (found !== undefined || depth > 64 || x === null || typeof x !== 'object') return;
+    if (Array.isArray(x)) {
+      for (const y of x) walk(y, depth + 1);
+      return;
+    }
+    const t = x as { type?: unknown; offset?: unknown; source?: unknown };
+    if ((t.type === 'double-quoted-scalar' || t.type === 'single-quoted-scalar') && typeof t.source === 'string' && typeof t.offset === 'number') {
+      const q = t.source[0]!;
+      const body = t.source.trimEnd();
+      if (body.length < 2 || !body.endsWith(q) || (q === '"' && /(?:^|[^\\])(?:\\\\)*\\"$/.test(body))) found = t.offset;
+      return;
+    }
+    for (const v of Object.values(x)) walk(v, depth + 1);
+  };
+  try {
+    for (const token of new Parser().parse(text)) walk(token, 0);
+  } catch {
+    return undefined;
+  }
+  return found;
 }
 
 function yamlMessage(code: string, message: string): string {

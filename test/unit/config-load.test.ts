@@ -234,6 +234,20 @@ test('a regex in double quotes with a Perl escape gets a hint to use single quot
   assert.match(ps[0]!.message, /Invalid escape sequence.*single quotes/);
 });
 
+test('a quote never closed is reported where it opens, not where the file ends', () => {
+  for (const [line, q] of [
+    [String.raw`  - "^sshd\\[\\d+\\]: Failed from (?<ip>\\S+)$`, 'double'],
+    [String.raw`  - '^sshd\[\d+\]: Failed from (?<ip>\S+)$`, 'single'],
+    [String.raw`  - "^sshd\\[\\d+\\]: Failed from (?<ip>\\S+)$\"`, 'double'], // the last quote escaped
+  ] as const) {
+    const ps = problems(withSsh('patterns:', line, 'minocc: 3'));
+    const p = ps.find((x) => /never closed/.test(x.message));
+    assert.ok(p, ps.map((x) => `${x.line}:${x.col}: ${x.message}`).join('\n'));
+    assert.deepEqual([p.line, p.col], [5, 9]);
+    assert.match(p.message, new RegExp(`this ${q} quote is never closed`));
+  }
+});
+
 test('a bad indentation is reported at its line', () => {
   const ps = problems(yaml('blocktypes:', '  ssh:', '    patterns:', '  - x', ' minocc: 3'));
   assert.ok(ps.some((p) => p.line === 5 && /YAML syntax error/.test(p.message)), ps.map((p) => `${p.line}: ${p.message}`).join('\n'));
