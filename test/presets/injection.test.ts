@@ -19,7 +19,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../.
 const { config } = loadConfig(path.join(ROOT, 'test/presets/fixtures/all-presets.yml'), { passwdText: '', groupText: '' });
 const matcher = new Matcher(config);
 
-/** [line after the host, the real peer, whether it must be caught (else: caught or not matched)] */
+/** [line after the host, the real peer ('' when the line reads two ways: nothing may be taken), whether it must be caught (else: caught or not matched)] */
 type Case = [line: string, real: string, mustMatch: boolean];
 
 /** Every address any preset captures from the line (bad offences and good matches). */
@@ -52,14 +52,37 @@ test('sshd: user names, versions and auth info that carry a fake address', () =>
     ['sshd[2737]: Failed password for invalid user from 10.10.1.1 from 127.0.0.1 port 58946 ssh2', '127.0.0.1', true],
     ['sshd[2737]: Failed password for invalid user test from 10.10.1.2 port 55555 ssh2 from 127.0.0.1 port 58946 ssh2', '127.0.0.1', true],
     ['sshd[2737]: message repeated 2 times: [ Failed password for invalid user x from 10.10.1.2 port 1 ssh2 from 192.0.2.2 port 58946 ssh2]', '192.0.2.2', true],
-    // text after "ssh2: " chosen by the client: ruser, hostbased client user/host
+    // Text after "ssh2: " that the client chose (hostbased's client user and host, ssh1's
+    // ruser), or that a user name ending in ":" imitates. A line that reads two ways is
+    // not counted: '' says no address may be taken from it.
     ['sshd[12946]: Failed password for user from 127.0.0.1 port 20000 ssh1: ruser XXXX from 1.2.3.4', '127.0.0.1', true],
-    ['sshd[12946]: Failed password for invalid user test from 127.0.0.1 port 58946 ssh2: from 10.10.1.2 port 55555 ssh2', '127.0.0.1', true],
+    ['sshd[12946]: Failed password for user from 127.0.0.1 port 20000 ssh1: ruser ', '127.0.0.1', true],
+    ['sshd[12946]: Failed password for invalid user test from 127.0.0.1 port 58946 ssh2: from 10.10.1.2 port 55555 ssh2', '', false],
     [
       'sshd[12946]: Failed hostbased for dan from 192.0.2.20 port 22 ssh2: RSA SHA256:x, client user "a from 6.6.6.6 port 2 ssh2: RSA SHA256:y, client user "b", client host "c"',
-      '192.0.2.20',
-      true,
+      '',
+      false,
     ],
+    ['sshd[12946]: Failed hostbased for dan from 192.0.2.20 port 22 ssh2: RSA SHA256:x, client user "dan", client host "h.example"', '192.0.2.20', true],
+    ['sshd[12946]: Failed hostbased for dan from 192.0.2.20 port 22 ssh2: client user "dan", client host "h.example"', '192.0.2.20', true],
+    // the user name "x from 198.51.100.66 port 22 ssh2:" (and longer ones imitating each kind of info)
+    ['sshd[100]: Failed password for invalid user x from 198.51.100.66 port 22 ssh2: from 203.0.113.9 port 58946 ssh2', '', false],
+    ['sshd[100]: message repeated 2 times: [ Failed password for invalid user x from 198.51.100.69 port 22 ssh2: from 203.0.113.9 port 58946 ssh2]', '', false],
+    ['sshd[100]: Failed publickey for invalid user x from 198.51.100.68 port 22 ssh2: from 203.0.113.9 port 58946 ssh2: RSA SHA256:abc', '', false],
+    ['sshd[100]: Failed publickey for invalid user x from 198.51.100.68 port 22 ssh2: RSA z from 203.0.113.9 port 58946 ssh2: RSA SHA256:abc', '', false],
+    [
+      'sshd[100]: Failed publickey for invalid user x from 198.51.100.68 port 22 ssh2: RSA-CERT ID z from 203.0.113.9 port 58946 ssh2: RSA-CERT ID c (serial 1) CA ED25519 SHA256:abc',
+      '',
+      false,
+    ],
+    ['sshd[100]: Failed password for invalid user x from 198.51.100.67 port 22 ssh1: ruser z from 203.0.113.9 port 58946 ssh2', '', false],
+    ['sshd[100]: message repeated 3 times: [ Failed password for invalid user x from 198.51.100.67 port 22 ssh1: ruser z from 203.0.113.9 port 58946 ssh2]', '', false],
+    [
+      'sshd[100]: Failed hostbased for x from 198.51.100.66 port 22 ssh2: client user "a", client host "b from 203.0.113.9 port 58946 ssh2: client user "u", client host "h"',
+      '',
+      false,
+    ],
+    ['sshd[100]: Failed publickey for invalid user x from 203.0.113.9 port 58946 ssh2: ED25519 SHA256:AbCdEf0123', '203.0.113.9', true],
     ['sshd[1]: Failed publickey for invalid user x from 6.6.6.6 port 1 ssh2 from 192.0.2.21 port 5 ssh2: RSA SHA256:abc', '192.0.2.21', true],
     // a version string carrying its own "from ADDR"
     ["sshd[8783]: Bad protocol version identification 'dummy string' from 192.0.2.1' from 69.61.56.115 port 31778", '69.61.56.115', true],
@@ -161,7 +184,15 @@ test('apache, vsftpd, proftpd, pure-ftpd: the address is read where the server w
   check([
     ['apache2[1]: [auth_basic:error] [pid 1] [client 192.0.2.90:1234] AH01618: user [client 6.6.6.6] not found: /', '192.0.2.90', true],
     ['httpd[1]: [error] [client 192.0.2.91] File does not exist: /srv/[client 6.6.6.6] user root not found', '192.0.2.91', false],
-    ['vsftpd[1]: [pid 1] [ftp] FAIL LOGIN: Client "192.0.2.110", anon password "x] FAIL LOGIN: Client "6.6.6.6"', '192.0.2.110', true],
+    ['vsftpd[1]: [pid 1] [ftp] FAIL LOGIN: Client "192.0.2.110", anon password "x] FAIL LOGIN: Client "6.6.6.6"', '192.0.2.110', false],
+    ['vsftpd[1]: [pid 1] [ftp] FAIL LOGIN: Client "192.0.2.110", anon password "x] FAIL LOGIN: Client 6.6.6.6"', '192.0.2.110', true],
+    ['vsftpd[1]: [pid 1] [bob] FAIL LOGIN: Client "192.0.2.110", "User is not in the allow user list."', '192.0.2.110', true],
+    // the user name 'x] OK LOGIN: Client "198.51.100.66", ': a failure must not read as a good login of another address
+    ['vsftpd[812]: [pid 813] [x] OK LOGIN: Client "198.51.100.66", ] FAIL LOGIN: Client "203.0.113.10"', '203.0.113.10', false],
+    ['vsftpd[812]: [pid 813] [x] FAIL LOGIN: Client "198.51.100.67", ] FAIL LOGIN: Client "203.0.113.10"', '203.0.113.10', false],
+    ['vsftpd[812]: [pid 813] [x] OK LOGIN: Client "198.51.100.66", anon password "] FAIL LOGIN: Client "203.0.113.10"', '203.0.113.10', false],
+    ['vsftpd[812]: [pid 813] [x] FAIL LOGIN: Client "198.51.100.66", "] FAIL LOGIN: Client "203.0.113.10"', '203.0.113.10', false],
+    ['vsftpd[812]: [pid 813] [ftp] OK LOGIN: Client "192.0.2.112", anon password "guest@"', '192.0.2.112', true],
     ['vsftpd[1]: [pid 1] [x] FAIL LOGIN: Client "6.6.6.6"] FAIL LOGIN: Client "192.0.2.111"', '192.0.2.111', false],
     ['proftpd[1]: ftp.example.org (host[192.0.2.100]) - USER x (y[6.6.6.6]) - USER z (Login failed): Incorrect password.', '192.0.2.100', true],
     ['pure-ftpd: (?@192.0.2.120) [WARNING] Authentication failed for user [x] (?@6.6.6.6) [WARNING] Authentication failed for user [y]', '192.0.2.120', true],
