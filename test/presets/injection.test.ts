@@ -241,6 +241,15 @@ test("lines of current releases (beyond fail2ban's corpus) are caught, and routi
     ['nginx: 2024/05/01 10:00:00 [error] 812#812: *31 user "admin": password mismatch, client: 192.0.2.5, server: example.org, request: "GET /admin HTTP/2.0", host: "example.org", referrer: "https://example.org/"', '192.0.2.5'],
     ['apache2[812]: [auth_basic:error] [pid 812:tid 140001] [client 192.0.2.6:52311] AH01618: user admin not found: /private', '192.0.2.6'],
     ['apache2[812]: [auth_basic:error] [pid 812] [client [2001:db8::6]:52311] AH01617: user bob: authentication failure for "/private": Password Mismatch', '2001:db8::6'],
+    // Apache 2.4 writes an IPv6 client unbracketed, with its port after the last colon
+    ['apache2[812]: [auth_basic:error] [pid 812:tid 140001] [client 2001:db8::6:4242] AH01618: user admin not found: /private', '2001:db8::6'],
+    ['apache2[812]: [auth_basic:error] [pid 812:tid 140001] [client 2001:db8::6:52311] AH01618: user admin not found: /private', '2001:db8::6'],
+    ['apache2[812]: [auth_basic:error] [pid 812] [client 2001:db8::a:1:5:52311] AH01618: user admin not found: /private', '2001:db8::a:1:5'],
+    ['apache2[812]: [authz_core:error] [pid 812] [client ::ffff:192.0.2.6:52311] AH01630: client denied by server configuration: /srv', '192.0.2.6'],
+    ['httpd[812]: [error] [client 192.0.2.6] user admin not found: /private', '192.0.2.6'],
+    // Apache 2.2 wrote no port: the last group is the address's own
+    ['httpd[812]: [error] [client 2001:db8::1:2] user admin not found: /private', '2001:db8::1:2'],
+    ['httpd[812]: [error] [client 2606:2800:220:1:248:1893:25c8:1946] user test-ipv6 not found: /', '2606:2800:220:1:248:1893:25c8:1946'],
     ['vsftpd[812]: [pid 813] [bob] FAIL LOGIN: Client "::ffff:192.0.2.7"', '192.0.2.7'],
     ['proftpd[812]: ftp.example.org (::ffff:192.0.2.8[::ffff:192.0.2.8]) - USER bob (Login failed): Incorrect password', '192.0.2.8'],
     ['pure-ftpd[812]: (?@192.0.2.13) [WARNING] Authentication failed for user [bob]', '192.0.2.13'],
