@@ -35,7 +35,7 @@ import { loadConfig } from './config/load.js';
 import { ConfigError, formatProblem } from './config/problems.js';
 import type { ListWriter } from './enforce/backend.js';
 import { ConntrackKiller } from './enforce/conntrack.js';
-import { Enforcer } from './enforce/enforcer.js';
+import { bansUnder, Enforcer, type ActiveBan, type BanDropReason } from './enforce/enforcer.js';
 import { readIpListTot, XtRecentLists, missingListHint } from './enforce/xt-recent.js';
 import { monotonicMs, type Clock } from './lib/clock.js';
 import { parseIp } from './lib/ip.js';
@@ -257,6 +257,10 @@ export class Daemon {
     const minocc = new Map(config.blocktypes.map((b) => [b.name, b.minocc]));
     this.#engine = new BanEngine(config, this.#engine.windows.withCap(config.maxTracked, (name) => minocc.get(name)), this.#engine.sessions);
     for (const w of loaded.warnings) this.#log.warn({ file: w.file, line: w.line, key: w.key }, w.message);
+    // Bans of addresses the new config ignores, or of blocktypes it dropped, are forgotten (not lifted).
+    const under = bansUnder(config, this.#wall());
+    const forgotten = this.#enforcer.revise((b) => under(b).ban);
+    if (forgotten > 0) this.#log.info({ bans: forgotten }, 'bans forgotten: their address is in ignorenets now, or their blocktype or list is gone; `banban unblock ADDR` lifts one from the kernel list');
     this.#listIds.clear(); // look at every target afresh: new ones get primed
     this.#writer.keepOnly?.(this.#engine.targets);
     this.#watch();
@@ -342,7 +346,6 @@ export class Daemon {
     }
     const { state, skipped } = loaded;
     const byName = new Map(config.blocktypes.map((b) => [b.name, b]));
-    const targets = new Set(this.#engine.targets);
     const mono = this.#clock();
     let windows = 0;
     for (const w of state.windows) {
@@ -361,9 +364,21 @@ export class Daemon {
       this.#engine.windows.restore(w.blocktype, ip.value, times, bt.minocc);
       windows++;
     }
-    const bans = state.bans.filter((b) => targets.has(b.target) && b.until > wall);
+    // Under today's config: a ban of an address now in ignorenets, of a blocktype or list no longer
+    // there, or past today's bantime is not primed again.
+    const under = bansUnder(config, wall);
+    const bans: ActiveBan[] = [];
+    const dropped: Partial<Record<BanDropReason, number>> = {};
+    for (const saved of state.bans) {
+      const r = under(saved);
+      if (r.ban !== undefined) bans.push(r.ban);
+      else dropped[r.why] = (dropped[r.why] ?? 0) + 1;
+    }
     this.#enforcer.restore(bans);
-    this.#log.info({ stateFile: config.stateFile, windows, bans: bans.length, skipped, savedAt: new Date(state.savedAt).toISOString() }, 'state restored');
+    this.#log.info(
+      { stateFile: config.stateFile, windows, bans: bans.length, bansDropped: dropped, skipped, savedAt: new Date(state.savedAt).toISOString() },
+      'state restored',
+    );
   }
 
   /** Saves now, before returning (at shutdown). */

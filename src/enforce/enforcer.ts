@@ -36,6 +36,8 @@
  * times are wall-clock milliseconds, because active bans outlive the process
  * (state file) and must be comparable after a reboot.
  */
+import type { Config } from '../config/schema.js';
+import { parseIp } from '../lib/ip.js';
 import { RateLimiter, type Logger } from '../lib/log.js';
 import type { Decision } from '../pipeline.js';
 import type { ListWriter } from './backend.js';
@@ -171,6 +173,31 @@ export class Enforcer {
   restore(bans: readonly ActiveBan[]): void {
     for (const b of bans) this.#remember(b);
     this.expire();
+  }
+
+  /**
+   * Each active ban as `revise` returns it (the same, shortened, or
+   * undefined: forgotten, never primed again). A reload calls it with the
+   * new config's rules (bansUnder). The lists are not written: a ban
+   * forgotten stays in its list until the rule's --seconds pass or
+   * `banban unblock` lifts it. Returns how many were forgotten.
+   */
+  revise(revise: (b: ActiveBan) => ActiveBan | undefined): number {
+    let dropped = 0;
+    for (const [target, m] of this.#bans) {
+      for (const [ip, b] of m) {
+        const r = revise(b);
+        if (r === undefined) {
+          m.delete(ip);
+          dropped++;
+        } else if (r !== b) {
+          m.set(ip, { ...r, written: b.written });
+        }
+      }
+      if (m.size === 0) this.#bans.delete(target);
+    }
+    this.expire();
+    return dropped;
   }
 
   /** Forgets bans whose bantime has passed. */
@@ -353,3 +380,34 @@ export class Enforcer {
 
 const RAISE_HINT =
   'Raise ip_list_tot: "options xt_recent ip_list_tot=N" in /etc/modprobe.d/xt_recent.conf (module), or xt_recent.ip_list_tot=N on the kernel command line (built in)';
+
+/** Why bansUnder forgot a ban. */
+export type BanDropReason = 'target' | 'blocktype' | 'ignorenets' | 'expired';
+
+/**
+ * A saved or active ban under a config's rules: undefined (with why) when
+ * the config no longer has its target or blocktype, its address is now in
+ * `ignorenets` (an admin who was banned, adds their network and restarts
+ * must not be banned again from the state file), or it has ended;
+ * otherwise the ban, its end brought forward to `at + bantime` when the
+ * blocktype's bantime is now shorter (a hand-edited state file cannot
+ * keep an address banned for longer than the config allows either).
+ * Pure.
+ */
+export function bansUnder(
+  config: Pick<Config, 'blocktypes' | 'ignorenets'>,
+  wall: number,
+): (b: ActiveBan) => { ban: ActiveBan } | { ban: undefined; why: BanDropReason } {
+  const byName = new Map(config.blocktypes.map((bt) => [bt.name, bt]));
+  const targets = new Set(config.blocktypes.map((bt) => bt.target));
+  return (b) => {
+    if (!targets.has(b.target)) return { ban: undefined, why: 'target' };
+    const bt = byName.get(b.blocktype);
+    if (bt === undefined) return { ban: undefined, why: 'blocktype' };
+    const ip = parseIp(b.ip);
+    if (!ip.ok || config.ignorenets.contains(ip.value)) return { ban: undefined, why: 'ignorenets' };
+    const until = Math.min(b.until, b.at + bt.bantime * 1000);
+    if (until <= wall) return { ban: undefined, why: 'expired' };
+    return { ban: until === b.until ? b : { ...b, until } };
+  };
+}

@@ -94,6 +94,54 @@ test('a window saved under a larger minocc is restored with its newest minocc - 
   }
 });
 
+test('saved bans are primed again only as today\'s config allows: not for an address now in ignorenets, nor of a blocktype gone, nor past today\'s bantime; a reload forgets the same', { timeout: 60_000 }, async () => {
+  const s = setup('ignorenets: [192.0.2.0/24]\n');
+  const now = Date.now();
+  const far = now + 10 * 365 * 86_400_000;
+  writeFileSync(
+    s.state,
+    JSON.stringify({
+      version: 1,
+      savedAt: now,
+      windows: [],
+      bans: [
+        ['192.0.2.7', 'BLOCKER', 'ssh', now - 1000, far], // the admin's own network, ignored since
+        ['198.51.100.7', 'BLOCKER', 'nosuch', now - 1000, far], // a blocktype the config no longer has
+        ['198.51.100.8', 'BLOCKER', 'ssh', now - 1000, far], // kept, but only for ssh's bantime (3600 s)
+        ['198.51.100.9', 'BLOCKER', 'ssh', now - 1000, now + 60_000],
+      ],
+    }),
+  );
+  const list = join(s.dir, 'proc', 'BLOCKER');
+  const savedBans = () => (JSON.parse(readFileSync(s.state, 'utf8')) as { bans: [string, string, string, number, number][] }).bans;
+  let d = startDaemon(['run', '-c', s.conf]);
+  try {
+    const restored = await d.waitFor((l) => l.msg === 'state restored', 'state restored');
+    assert.equal(restored['bans'], 2);
+    assert.deepEqual(restored['bansDropped'], { ignorenets: 1, blocktype: 1 });
+    await waitUntil(() => readFileSync(list, 'utf8').split('\n').filter(Boolean).length === 2, 'the kept bans primed');
+    assert.deepEqual(readFileSync(list, 'utf8').split('\n').filter(Boolean).sort(), ['+198.51.100.8', '+198.51.100.9']);
+    d.proc.kill('SIGTERM');
+    assert.equal((await d.exited).code, 0);
+    const bans = savedBans();
+    assert.deepEqual(bans.map((b) => b[0]).sort(), ['198.51.100.8', '198.51.100.9']);
+    assert.equal(bans.find((b) => b[0] === '198.51.100.8')![4], now - 1000 + 3_600_000, 'its end brought forward to at + bantime');
+    // A reload that ignores one of them forgets it: not primed again, not saved.
+    d = startDaemon(['run', '-c', s.conf]);
+    await d.waitFor((l) => l.msg === 'listening', 'listening');
+    writeFileSync(s.conf, readFileSync(s.conf, 'utf8').replace('ignorenets: [192.0.2.0/24]', 'ignorenets: [192.0.2.0/24, 198.51.100.9]'));
+    d.proc.kill('SIGHUP');
+    const forgotten = await d.waitFor((l) => String(l.msg).startsWith('bans forgotten'), 'bans forgotten');
+    assert.equal(forgotten['bans'], 1);
+    d.proc.kill('SIGTERM');
+    assert.equal((await d.exited).code, 0);
+    assert.deepEqual(savedBans().map((b) => b[0]), ['198.51.100.8']);
+  } finally {
+    d.proc.kill('SIGKILL');
+    rmSync(s.dir, { recursive: true, force: true });
+  }
+});
+
 test('under systemd (Type=notify) the daemon says READY=1 once its socket serves, and STOPPING=1 when asked to stop', { timeout: 60_000 }, async () => {
   const s = setup();
   const notify = join(s.dir, 'notify');

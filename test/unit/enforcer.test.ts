@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ListEntry, ListWriter } from '../../src/enforce/backend.js';
-import { Enforcer, UNBLOCKS_KEPT } from '../../src/enforce/enforcer.js';
+import { bansUnder, Enforcer, UNBLOCKS_KEPT } from '../../src/enforce/enforcer.js';
+import { parseConfig } from '../../src/config/load.js';
 import { ip, logCollector } from '../helpers/values.js';
 
 /** A kernel stand-in for the enforcer's own logic; the real lists are tested in e2e. */
@@ -255,4 +256,35 @@ test('a ban whose write failed or waits is written again by the next decision, e
   now += 100;
   e.apply(block('192.0.2.1'));
   assert.equal(e.rewritesSkipped, 1, 'only now, after a write the kernel took, is a repeat skipped');
+});
+
+test("bans under a config: its targets and blocktypes only, no address it ignores, none longer than its bantime", () => {
+  const { config } = parseConfig(
+    "ignorenets: [192.0.2.0/24]\nblocktypes:\n  ssh: {target: BLOCKER, bantime: 600, patterns: ['^x (?<ip>\\S+)$']}\n",
+    'bans.yml',
+  );
+  const now = 10_000_000;
+  const under = bansUnder(config, now);
+  const ban = (ip: string, target = 'BLOCKER', blocktype = 'ssh', at = now - 1000, until = now + 86_400_000) => ({ ip, target, blocktype, at, until });
+  assert.deepEqual(under(ban('192.0.2.7')), { ban: undefined, why: 'ignorenets' });
+  assert.deepEqual(under(ban('198.51.100.7', 'OTHER')), { ban: undefined, why: 'target' });
+  assert.deepEqual(under(ban('198.51.100.7', 'BLOCKER', 'mail')), { ban: undefined, why: 'blocktype' });
+  assert.deepEqual(under(ban('198.51.100.7', 'BLOCKER', 'ssh', now - 700_000)), { ban: undefined, why: 'expired' }, 'past today\'s bantime');
+  assert.deepEqual(under(ban('198.51.100.7')).ban, ban('198.51.100.7', 'BLOCKER', 'ssh', now - 1000, now - 1000 + 600_000));
+  const short = ban('198.51.100.8', 'BLOCKER', 'ssh', now - 1000, now + 5000);
+  assert.equal(under(short).ban, short, 'a ban within the bantime is the same object');
+
+  // the enforcer revises its active bans with it: forgotten ones are neither primed nor saved
+  const lists = new MemoryLists();
+  const { log } = logCollector();
+  const e = new Enforcer({ writer: lists, log, now: () => now });
+  e.restore([ban('192.0.2.7'), ban('198.51.100.7'), short]);
+  assert.equal(e.revise((b) => under(b).ban), 1);
+  assert.deepEqual(e.snapshot().map((b) => [b.ip, b.until]), [
+    ['198.51.100.7', now - 1000 + 600_000],
+    ['198.51.100.8', now + 5000],
+  ]);
+  lists.lists.set('BLOCKER', []);
+  assert.equal(e.prime('BLOCKER'), 2);
+  assert.deepEqual(lists.lists.get('BLOCKER')!.sort(), ['198.51.100.7', '198.51.100.8']);
 });
