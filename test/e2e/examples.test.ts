@@ -13,8 +13,40 @@ import { describe, it } from 'node:test';
 import { EXAMPLE_TARGET, exampleRuleBlocks } from './lib/firewall.js';
 import { which } from './lib/preflight.js';
 import { run } from './lib/proc.js';
-import { rsyslogConf } from './lib/rsyslog.js';
-import { findSyslogNg, privateFileOptions, syslogNgConf } from './lib/syslog-ng.js';
+import { createRequire } from 'node:module';
+import { Rsyslog, rsyslogConf } from './lib/rsyslog.js';
+import { inject, type SyslogDaemon } from './lib/syslog-input.js';
+import { findSyslogNg, privateFileOptions, SyslogNg, syslogNgConf } from './lib/syslog-ng.js';
+
+const unix = createRequire(import.meta.url)('unix-dgram') as {
+  createSocket(type: 'unix_dgram', listener: (buf: Buffer) => void): { bind(path: string): void; close(): void };
+};
+
+/**
+ * Starts a syslog daemon configured by its example, forwarding to a socket of
+ * ours; logs `message` as a program with `tag`; resolves with the datagram
+ * banban would have received.
+ */
+async function forwarded(start: (dir: string, to: string) => Promise<SyslogDaemon>, tag: string, message: string): Promise<string> {
+  return withTempDir(async (dir) => {
+    const to = join(dir, 'banban.sock');
+    const got: string[] = [];
+    const sock = unix.createSocket('unix_dgram', (buf) => got.push(buf.toString('utf8')));
+    sock.bind(to);
+    const daemon = await start(dir, to);
+    try {
+      for (let t = 0; !got.some((g) => g.includes(message)); t += 50) {
+        if (t % 1000 === 0) await inject(daemon, tag, message, 'mail.warning'); // again, in case it came up after the first
+        if (t > 10_000) throw new Error(`${daemon.kind} forwarded nothing with '${message}'; it forwarded: ${got.join(' | ')}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return got.find((g) => g.includes(message))!;
+    } finally {
+      await daemon.stop();
+      sock.close();
+    }
+  });
+}
 
 function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), `bbe2e-${process.pid}-examples-`));
@@ -57,6 +89,18 @@ describe('the example files', () => {
       assert.doesNotMatch(r.stderr + r.stdout, /error/i);
     }),
   );
+
+  // A process id goes up to 4194304: postfix's submission smtpd then has a tag of 33 characters and more.
+  const LONG_TAG = 'postfix/submission/smtpd[4194300]';
+  const SASL = 'warning: unknown[192.0.2.2]: SASL LOGIN authentication failed: UGFzc3dvcmQ6';
+  it('rsyslog, as rsyslog.conf sets it up, hands banban a program tag longer than 32 characters whole', { skip: which('rsyslogd') ? false : 'rsyslogd is not installed' }, async () => {
+    const line = await forwarded((dir, to) => Rsyslog.start(dir, to), LONG_TAG, SASL);
+    assert.match(line, /^<\d+>\w{3} [ \d]\d \d\d:\d\d:\d\d \S+ postfix\/submission\/smtpd\[4194300\]: warning: unknown\[192\.0\.2\.2\]: SASL LOGIN/, line);
+  });
+  it('syslog-ng, as syslog-ng.conf sets it up, hands banban a program tag longer than 32 characters whole', { skip: findSyslogNg() ? false : 'syslog-ng is not unpacked (test/e2e/setup-unpacked.sh syslog-ng)' }, async () => {
+    const line = await forwarded((dir, to) => SyslogNg.start(findSyslogNg()!, dir, to), LONG_TAG, SASL);
+    assert.match(line, / postfix\/submission\/smtpd\[4194300\]: warning: unknown\[192\.0\.2\.2\]: SASL LOGIN/, line);
+  });
 
   it("syslog-ng.conf, inside the tests' syslog-ng config, passes syslog-ng's syntax check", { skip: findSyslogNg() ? false : 'syslog-ng is not unpacked (test/e2e/setup-unpacked.sh syslog-ng)' }, () =>
     withTempDir(async (dir) => {
