@@ -44,7 +44,7 @@ import { batchMatcherSetup } from './match/batch-matcher.js';
 import type { LineReport } from './match/match-wire.js';
 import { MatchThread } from './match/match-thread.js';
 import { MAX_DATAGRAM, SyslogSocket } from './source/syslog-socket.js';
-import { encodeState, readStateFile, writeFileAtomic, writeFileAtomicInSlices, type SavedWindow } from './state/state-file.js';
+import { encodeState, MAX_STATE_CHARS, readStateFile, writeFileAtomic, writeFileAtomicInSlices, type SavedWindow } from './state/state-file.js';
 import { BanEngine } from './track/ban-engine.js';
 import type { WindowEntry } from './track/offence-windows.js';
 
@@ -435,7 +435,9 @@ export class Daemon {
     function* saved(): Generator<SavedWindow> {
       for (const w of windows) yield { blocktype: w.blocktype, ip: w.ip, times: w.times.map((t) => Math.round(wall - (mono - t))) };
     }
-    return encodeState({ savedAt: wall, windows: saved(), bans: this.#enforcer.snapshot() });
+    const cut = (left: number) =>
+      this.#limited('state-cut', { windowsLeftOut: left, maxMiB: MAX_STATE_CHARS / 2 ** 20 }, 'the state file would be too large to read back: it holds every ban, and windows up to the limit; lower max_tracked');
+    return encodeState({ savedAt: wall, windows: saved(), bans: this.#enforcer.snapshot() }, MAX_STATE_CHARS, cut);
   }
 
   #saveFailed(file: string, err: Error): void {

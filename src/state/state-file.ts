@@ -12,7 +12,7 @@
  *     state file at all is set aside (renamed `.corrupt-<time>`) with a
  *     warning: the daemon starts empty rather than not at all.
  */
-import { closeSync, fsync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
 import { TARGET_NAME_RE } from '../config/schema.js';
 import type { ActiveBan } from '../enforce/enforcer.js';
@@ -49,21 +49,47 @@ export interface DecodeLimits {
 
 export type Decoded = { ok: true; state: SavedState; skipped: number } | { ok: false; reason: string };
 
-/** The state file's text, in pieces: one JSON document, one window or ban at a time. */
-export function* encodeState(s: StateToSave): Generator<string> {
-  yield `{"version":${STATE_VERSION},"savedAt":${JSON.stringify(s.savedAt)},"windows":[`;
+/**
+ * The most characters a state file is written with. It is read back as one
+ * string, and V8 makes none longer than 2^29 - 24 characters (a file of
+ * 750 MB, 8 million IPv6 windows, could be written but not read: the
+ * restart then began with nothing). About 50 bytes a window: some 8 million.
+ */
+export const MAX_STATE_CHARS = 400 * 1024 * 1024;
+/** A file longer than this is not even read (it cannot be a state file banban wrote). */
+const MAX_STATE_READ = 0x1fffffe8;
+
+/**
+ * The state file's text, in pieces: one JSON document, one ban or window at
+ * a time. Bans come first, all of them; windows follow until `maxChars`
+ * would be passed, and `cut` is told how many were left out.
+ */
+export function* encodeState(s: StateToSave, maxChars = MAX_STATE_CHARS, cut?: (windowsLeftOut: number) => void): Generator<string> {
+  let chars = 0;
+  const piece = (text: string): string => {
+    chars += text.length;
+    return text;
+  };
+  yield piece(`{"version":${STATE_VERSION},"savedAt":${JSON.stringify(s.savedAt)},"bans":[`);
   let sep = '';
-  for (const w of s.windows) {
-    yield sep + JSON.stringify([w.blocktype, w.ip, w.times]);
+  for (const b of s.bans) {
+    yield piece(sep + JSON.stringify([b.ip, b.target, b.blocktype, b.at, b.until]));
     sep = ',';
   }
-  yield '],"bans":[';
+  yield piece('],"windows":[');
   sep = '';
-  for (const b of s.bans) {
-    yield sep + JSON.stringify([b.ip, b.target, b.blocktype, b.at, b.until]);
+  let left = 0;
+  for (const w of s.windows) {
+    const text = sep + JSON.stringify([w.blocktype, w.ip, w.times]);
+    if (left > 0 || chars + text.length + 2 > maxChars) {
+      left++;
+      continue;
+    }
+    yield piece(text);
     sep = ',';
   }
   yield ']}';
+  if (left > 0) cut?.(left);
 }
 
 const NAME_RE = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -253,20 +279,28 @@ export type LoadedState =
  */
 export function readStateFile(path: string, limits: DecodeLimits, now: number): LoadedState {
   removeLeftovers(path);
+  // Whatever cannot be read is set aside, never left to be overwritten by the next save.
+  const setAside = (reason: string): LoadedState => {
+    const aside = `${path}.corrupt-${new Date(now).toISOString().replace(/[:.]/g, '-')}`;
+    try {
+      renameSync(path, aside);
+      return { kind: 'corrupt', reason, setAsideTo: aside };
+    } catch {
+      return { kind: 'corrupt', reason, setAsideTo: undefined };
+    }
+  };
   let text: string;
   try {
+    const size = statSync(path).size;
+    if (size > MAX_STATE_READ) {
+      return setAside(`it is ${Math.round(size / 2 ** 20)} MiB, more than can be read back (banban writes at most ${MAX_STATE_CHARS / 2 ** 20} MiB)`);
+    }
     text = readFileSync(path, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'none' };
-    return { kind: 'corrupt', reason: `cannot read it: ${(e as Error).message}`, setAsideTo: undefined };
+    return setAside(`cannot read it: ${(e as Error).message}`);
   }
   const decoded = decodeState(text, limits);
   if (decoded.ok) return { kind: 'loaded', state: decoded.state, skipped: decoded.skipped };
-  const aside = `${path}.corrupt-${new Date(now).toISOString().replace(/[:.]/g, '-')}`;
-  try {
-    renameSync(path, aside);
-    return { kind: 'corrupt', reason: decoded.reason, setAsideTo: aside };
-  } catch {
-    return { kind: 'corrupt', reason: decoded.reason, setAsideTo: undefined };
-  }
+  return setAside(decoded.reason);
 }

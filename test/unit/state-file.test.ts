@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -94,4 +94,38 @@ test('a file that is not a state file is set aside, and an absent one is no prob
   assert.ok(r.kind === 'corrupt' && /unknown version/.test(r.reason));
   assert.equal(existsSync(file), false);
   assert.ok(r.kind === 'corrupt' && r.setAsideTo !== undefined && existsSync(r.setAsideTo));
+});
+
+test('a save that would be too long to read back keeps every ban and as many windows as fit, and says how many it left out', () => {
+  const windows = Array.from({ length: 1000 }, (_, i) => ({ blocktype: 'ssh', ip: `10.0.${i >> 8}.${i & 255}`, times: [1_700_000_000_000 + i] }));
+  const bans = Array.from({ length: 50 }, (_, i) => ({ ip: `192.0.2.${i}`, target: 'BLOCKER', blocktype: 'ssh', at: 1_700_000_000_000, until: 1_700_003_600_000 }));
+  let left = -1;
+  const text = [...encodeState({ savedAt: 1, windows: windows.values(), bans }, 20_000, (n) => (left = n))].join('');
+  assert.ok(text.length <= 20_000, `${text.length} characters`);
+  const back = decodeState(text, { maxWindows: 10_000, maxBans: 100, maxTimes: 2 });
+  assert.ok(back.ok);
+  assert.deepEqual(back.state.bans, bans, 'every ban');
+  assert.ok(back.state.windows.length > 100, `${back.state.windows.length} windows kept`);
+  assert.deepEqual(back.state.windows, windows.slice(0, back.state.windows.length));
+  assert.equal(left, windows.length - back.state.windows.length);
+  let told = false;
+  [...encodeState({ savedAt: 1, windows: windows.values(), bans }, 10_000_000, () => (told = true))];
+  assert.equal(told, false, 'nothing said when everything fits');
+});
+
+test('a state file that cannot be read (too large to read back, a folder) is set aside, never left for the next save to overwrite', () => {
+  const huge = join(dir, 'huge.json');
+  writeFileSync(huge, '');
+  truncateSync(huge, 0x1fffffe8 + 1); // sparse: no disk used
+  const r = readStateFile(huge, LIMITS, Date.UTC(2026, 10, 22));
+  assert.ok(r.kind === 'corrupt' && /it is 512 MiB, more than can be read back/.test(r.reason), JSON.stringify(r));
+  assert.equal(existsSync(huge), false);
+  assert.ok(r.kind === 'corrupt' && r.setAsideTo !== undefined && statSync(r.setAsideTo).size === 0x1fffffe8 + 1);
+  rmSync(r.kind === 'corrupt' ? r.setAsideTo! : huge);
+  const folder = join(dir, 'folder.json');
+  mkdirSync(folder);
+  const f = readStateFile(folder, LIMITS, Date.UTC(2026, 10, 23));
+  assert.ok(f.kind === 'corrupt' && /cannot read it: EISDIR/.test(f.reason), JSON.stringify(f));
+  assert.equal(existsSync(folder), false);
+  assert.ok(f.kind === 'corrupt' && f.setAsideTo !== undefined && existsSync(f.setAsideTo));
 });
