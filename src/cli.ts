@@ -267,11 +267,10 @@ async function runDaemon(o: RunOptions, io: Io): Promise<number> {
   });
 }
 
-/** The log's bytes as they are read: stdin for '-', else a file, which must open (66 and a clear message if not). */
 /**
- * The log's bytes. A file that cannot be opened, or read (a directory
- * opens, and fails at the first read), ends the command with NOINPUT and
- * what to do, not an internal error.
+ * The log's bytes as they are read: stdin for '-', else a file. A file that
+ * cannot be opened, or read (a directory opens, and fails at the first
+ * read), ends the command with NOINPUT and what to do, not an internal error.
  */
 async function logChunks(file: string, io: Io): Promise<AsyncIterable<Buffer>> {
   if (file === '-') return io.stdin as AsyncIterable<Buffer>;

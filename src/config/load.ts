@@ -512,8 +512,9 @@ class Loader {
    * The blocktypes: the included ones in include order, then the file's own.
    * A blocktype the file names that an include also defines is laid over it
    * key by key (a `patterns:` list replaces the included one whole).
+   * `includeFailed`: the file's `include` had errors of its own (said
+   * there), so a missing `blocktypes` is not one more.
    */
-  /** `includeFailed`: the file's `include` had errors of its own (said there), so a missing `blocktypes` is not one more */
   #blocktypes(e: Entry | undefined, top: YAMLMap, included: Included[], includeFailed: boolean): Blocktype[] {
     const parts = new Map<string, BlocktypePart>();
     for (const inc of included) {
