@@ -301,7 +301,7 @@ function unreadableLog(file: string, err: NodeJS.ErrnoException): ExitError {
 }
 
 function jsonReport(r: ReplayReport): object {
-  return { lines: r.lines, matches: r.matches, repeated: r.repeated, rejected: r.rejected, blocked: r.blocked, unblocked: r.unblocked };
+  return { lines: r.lines, matches: r.matches, repeated: r.repeated, rejected: r.rejected, blocked: r.blocked, unblocked: r.unblocked, undated: r.undated, backwards: r.backwards };
 }
 
 function describeReport(r: ReplayReport): string {
@@ -322,6 +322,15 @@ function describeReport(r: ReplayReport): string {
     for (const x of r.rejected.slice(0, 20)) out.push(`  line ${x.line}: ${x.rule}: ${x.reason}`);
   }
   if (r.skipped.length) out.push('', describeSkipped(r));
+  if (r.undated) {
+    out.push(
+      '',
+      `${r.undated} matched lines carry no timestamp: each counts at the time of the line before it (all at one moment when no line has one), so more may be blocked here than the daemon would; replay a log with timestamps (a syslog file, journalctl -o short-iso)`,
+    );
+  }
+  if (r.backwards) {
+    out.push('', `${r.backwards} lines have a timestamp more than a minute before a line above them (logs merged out of order, a clock set back): an offence older than its window's newest by more than the interval is not counted`);
+  }
   return `${out.join('\n')}\n`;
 }
 

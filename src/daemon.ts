@@ -257,6 +257,7 @@ export class Daemon {
     const minocc = new Map(config.blocktypes.map((b) => [b.name, b.minocc]));
     this.#engine = new BanEngine(config, this.#engine.windows.withCap(config.maxTracked, (name) => minocc.get(name)), this.#engine.sessions);
     for (const w of loaded.warnings) this.#log.warn({ file: w.file, line: w.line, key: w.key }, w.message);
+    this.#enforcer.setMaxEntries(config.maxTracked);
     // Bans of addresses the new config ignores, or of blocktypes it dropped, are forgotten (not lifted).
     const under = bansUnder(config, this.#wall());
     const forgotten = this.#enforcer.revise((b) => under(b).ban);
@@ -335,7 +336,9 @@ export class Daemon {
     const wall = this.#wall();
     // A window saved under a larger minocc than today's is read too, and cut to its newest times below.
     const maxTimes = Math.max(SAVED_TIMES_READ, ...config.blocktypes.map((b) => b.minocc));
-    const loaded = readStateFile(config.stateFile, { maxWindows: config.maxTracked, maxBans: config.maxTracked * 4, maxTimes }, wall);
+    // max_tracked is per blocktype (windows) and per list (bans): the file holds at most that many of each.
+    const lists = new Set(config.blocktypes.map((b) => b.target)).size;
+    const loaded = readStateFile(config.stateFile, { maxWindows: config.maxTracked * config.blocktypes.length, maxBans: config.maxTracked * lists, maxTimes }, wall);
     if (loaded.kind === 'none') return;
     if (loaded.kind === 'corrupt') {
       this.#log.warn(

@@ -55,7 +55,14 @@ export interface ReplayReport {
   rejected: { line: number; rule: string; reason: string }[];
   /** lines the daemon would never match (as datagrams: too long, a NUL byte); blank lines are not listed */
   skipped: { line: number; reason: SkipReason }[];
+  /** matched lines without a timestamp in their header: they count at the time of the line before */
+  undated: number;
+  /** lines whose timestamp is more than BACKWARDS_MS before one already seen (logs merged out of order, a clock set back) */
+  backwards: number;
 }
+
+/** how far a line's time may go back before `backwards` counts it (sources interleave by a second or two) */
+const BACKWARDS_MS = 60_000;
 
 /** `chunks`: the log's bytes, in pieces of any size (a file or stdin as read; a stream set to an encoding gives strings). */
 export async function replayLog(config: Config, chunks: AsyncIterable<Buffer | string> | Iterable<Buffer | string>, startYear: number): Promise<ReplayReport> {
@@ -71,7 +78,9 @@ export async function replayLog(config: Config, chunks: AsyncIterable<Buffer | s
 
 /** The engine's side: lines in file order, counted, decided and written into the report. */
 class Replay {
-  readonly report: ReplayReport = { lines: 0, matches: [], blocked: [], unblocked: [], hits: {}, uncounted: {}, patterns: {}, repeated: [], rejected: [], skipped: [] };
+  readonly report: ReplayReport = { lines: 0, matches: [], blocked: [], unblocked: [], hits: {}, uncounted: {}, patterns: {}, repeated: [], rejected: [], skipped: [], undated: 0, backwards: 0 };
+  /** the latest time seen so far */
+  #latest = -Infinity;
   readonly #engine: BanEngine;
   readonly #clock: ReplayClock;
   readonly #blockedSeen = new Set<string>();
@@ -105,7 +114,14 @@ class Replay {
     const n = ++this.report.lines;
     if (typeof r !== 'string') {
       const now = this.#clock.timeOf(stamp);
-      if (!isEmpty(r)) this.#found(r, n, now);
+      if (stamp !== undefined) {
+        if (now < this.#latest - BACKWARDS_MS) this.report.backwards++;
+        else if (now > this.#latest) this.#latest = now;
+      }
+      if (!isEmpty(r)) {
+        if (stamp === undefined) this.report.undated++;
+        this.#found(r, n, now);
+      }
     } else if (r !== 'empty') {
       // A blank line in a file is no news; the others are lines the daemon would drop unmatched.
       this.report.skipped.push({ line: n, reason: r });

@@ -89,7 +89,7 @@ export class Enforcer {
   readonly #conntrack: ConntrackKiller | undefined;
   readonly #capacity: number | undefined;
   readonly #dryRun: boolean;
-  readonly #maxEntries: number;
+  #maxEntries: number;
   readonly #now: () => number;
   /** target -> address -> command the kernel refused for a reason other than a missing list */
   readonly #pending = new Map<string, Map<string, { op: Op; ip: string }>>();
@@ -138,12 +138,16 @@ export class Enforcer {
       const at = this.#now();
       const until = at + d.bantime * 1000;
       const prev = this.#bans.get(d.target)?.get(d.ip.text);
+      // Of an active ban and this one, the one that lasts longer is kept, with its own blocktype (the
+      // restart measures it by that blocktype's bantime): a blocktype of a short bantime cannot
+      // shorten a long ban of the same address in the same list.
+      const ban: ActiveBan = prev !== undefined && prev.until > until ? prev : { ip: d.ip.text, target: d.target, blocktype: d.blocktype, at, until, written: prev?.written };
       if (prev !== undefined && recent(prev.written, at)) {
         this.rewritesSkipped++;
-        this.#remember({ ...prev, until: Math.max(prev.until, until) });
+        this.#remember(ban);
         this.#log.info({ ip: d.ip.text, target: d.target, blocktype: d.blocktype, offences: d.offences, written: false }, 'blocked');
       } else {
-        this.#remember({ ip: d.ip.text, target: d.target, blocktype: d.blocktype, at, until });
+        this.#remember(ban);
         this.#command(d.target, '+', d.ip.text);
         this.#log.info({ ip: d.ip.text, target: d.target, blocktype: d.blocktype, offences: d.offences }, 'blocked');
       }
@@ -198,6 +202,16 @@ export class Enforcer {
     }
     this.expire();
     return dropped;
+  }
+
+  /**
+   * The most bans remembered per list (and commands kept for a retry): a
+   * reload's `max_tracked`. Lowered, each list forgets its oldest bans
+   * beyond it.
+   */
+  setMaxEntries(n: number): void {
+    this.#maxEntries = n;
+    for (const m of this.#bans.values()) while (m.size > n) m.delete(m.keys().next().value!);
   }
 
   /** Forgets bans whose bantime has passed. */

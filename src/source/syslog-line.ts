@@ -186,12 +186,20 @@ export class ReplayClock {
   #bsd(stamp: string): number {
     const month = MONTHS.get(monthCode(stamp));
     if (month === undefined) return NaN;
+    let monthStart = this.#monthStart;
     if (month !== this.#lastMonth) {
-      if (this.#lastMonth >= 0 && month < this.#lastMonth - 6) this.#year += 1;
-      this.#lastMonth = month;
-      this.#monthStart = Date.UTC(this.#year, month, 1);
+      if (this.#lastMonth >= 0 && month >= this.#lastMonth + 10) {
+        // A late line of the year before (December's, written after January's began): read in
+        // that year, and the clock stays where it is, or the next January would begin another year.
+        // (A jump forward of fewer months is a quiet stretch of the same year, as before.)
+        monthStart = Date.UTC(this.#year - 1, month, 1);
+      } else {
+        if (this.#lastMonth >= 0 && month < this.#lastMonth - 6) this.#year += 1;
+        this.#lastMonth = month;
+        monthStart = this.#monthStart = Date.UTC(this.#year, month, 1);
+      }
     }
     const day = (stamp.charCodeAt(4) === 32 ? 0 : (stamp.charCodeAt(4) - 48) * 10) + stamp.charCodeAt(5) - 48;
-    return this.#monthStart + (((day - 1) * 24 + twoDigits(stamp, 7)) * 60 + twoDigits(stamp, 10)) * 60_000 + twoDigits(stamp, 13) * 1000;
+    return monthStart + (((day - 1) * 24 + twoDigits(stamp, 7)) * 60 + twoDigits(stamp, 10)) * 60_000 + twoDigits(stamp, 13) * 1000;
   }
 }

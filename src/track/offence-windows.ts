@@ -168,15 +168,28 @@ class WindowTable {
     return this.#used * this.#slotBytes() + this.#buckets * 4;
   }
 
+  /**
+   * One offence at `now`: how many the window holds with it (minocc or
+   * more: decided, and the window emptied). Times may come out of order
+   * (`banban test` on a log whose stamps go back; the daemon's receive
+   * times only by moments, across a reload): a window is judged at its
+   * newest time, an offence older than that by more than the interval is
+   * not counted (0 is returned for a window not yet open), and neither is
+   * one from before the table's base, more than 32 days before the newest
+   * times it holds. Counted, it takes its place among the window's times.
+   */
   record(ip: ParsedIp, now: number, intervalMs: number, minocc: number): number {
     wordsOf(ip, this.#k);
     let slot = this.#find(this.#k);
     if (slot === NIL) {
       if (minocc <= 1) return 1; // decided at once: nothing to remember
+      if (now < this.#base) return 0;
       slot = this.#insert(this.#k);
     } else {
       this.#touch(slot);
-      this.#expire(slot, now - intervalMs);
+      const at = Math.max(now, this.#newest(slot));
+      if (now < at - intervalMs) return this.#count[slot]!;
+      this.#expire(slot, at - intervalMs);
     }
     const count = this.#count[slot]! + 1;
     if (count >= minocc) {
@@ -313,18 +326,25 @@ class WindowTable {
     this.#base += shift;
   }
 
+  /** Adds `t` in its place among the slot's times (last, unless it came out of order). */
   #push(slot: number, t: number): void {
     const v = this.#offset(t);
-    const n = this.#count[slot]!;
+    let n = this.#count[slot]!;
     const base = slot * this.ring;
-    if (n < this.ring) {
-      this.#times[base + n] = v;
-      this.#count[slot] = n + 1;
-    } else {
+    if (n === this.ring) {
       // Full: the oldest time gives way (only when minocc shrank on reload).
+      if (v < this.#times[base]!) return;
       this.#times.copyWithin(base, base + 1, base + n);
-      this.#times[base + n - 1] = v;
+      n--;
+    } else {
+      this.#count[slot] = n + 1;
     }
+    let i = n;
+    while (i > 0 && this.#times[base + i - 1]! > v) {
+      this.#times[base + i] = this.#times[base + i - 1]!;
+      i--;
+    }
+    this.#times[base + i] = v;
   }
 
   #expire(slot: number, horizon: number): void {

@@ -226,6 +226,37 @@ describe('starting up', { timeout: 60_000 }, () => {
 });
 
 describe('banban test', { timeout: 60_000 }, () => {
+  test('timestamps out of order, across New Year, or missing: counted as the daemon would count them, and said', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'banban-it-'));
+    try {
+      const conf = join(dir, 'banban.yml');
+      writeFileSync(conf, config(dir, join(dir, 's.sock'))); // ssh: minocc 3 within 60 s
+      const fail = (stamp: string, ip: string) => `${stamp} web1 sshd[812]: Failed password for root from ${ip} port 22 ssh2`;
+      const replay = async (lines: string[], json = true) => {
+        writeFileSync(join(dir, 'auth.log'), `${lines.join('\n')}\n`);
+        const r = await runCli(['test', '-c', conf, ...(json ? ['--json'] : []), '--year', '2025', join(dir, 'auth.log')]);
+        assert.equal(r.code, 0, r.stderr);
+        return r.stdout;
+      };
+      // 100 s, 0 s, 130 s: as in time order, never three within 60 s
+      const outOfOrder = JSON.parse(await replay([fail('Nov 22 06:26:40', '192.0.2.8'), fail('Nov 22 06:25:00', '192.0.2.8'), fail('Nov 22 06:27:10', '192.0.2.8')]));
+      assert.deepEqual(outOfOrder.blocked, []);
+      assert.equal(outOfOrder.backwards, 1);
+      // a late December line between January's: three offences within 20 s still block
+      const newYear = JSON.parse(
+        await replay([fail('Dec 31 23:59:50', '192.0.2.70'), fail('Jan  1 00:00:05', '192.0.2.70'), 'Dec 31 23:59:58 web2 CRON[77]: (root) CMD (true)', fail('Jan  1 00:00:10', '192.0.2.70')]),
+      );
+      assert.deepEqual(newYear.blocked, [{ ip: '192.0.2.70', target: 'BLOCKER', blocktype: 'ssh' }]);
+      assert.equal(newYear.backwards, 0);
+      // lines without a timestamp (journalctl -o cat) count at one moment: said
+      const bare = ['sshd[812]: Failed password for root from 192.0.2.60 port 22 ssh2', 'sshd[812]: Failed password for root from 192.0.2.60 port 22 ssh2'];
+      assert.equal(JSON.parse(await replay(bare)).undated, 2);
+      assert.match(await replay(bare, false), /^2 matched lines carry no timestamp: each counts at the time of the line before it/m);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('replays a log with its own timestamps and prints the JSON report', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'banban-it-'));
     try {

@@ -142,6 +142,27 @@ test('saved bans are primed again only as today\'s config allows: not for an add
   }
 });
 
+test('max_tracked is per blocktype: a restart restores the windows of every blocktype, not max_tracked in all', { timeout: 30_000 }, async () => {
+  const s = setup('max_tracked: 2\n');
+  const now = Date.now();
+  const windows = [
+    ['ssh', '192.0.2.1', [now - 2000]],
+    ['ssh', '192.0.2.2', [now - 2000]],
+    ['slow1', '192.0.2.3', [now - 2000]],
+    ['slow1', '192.0.2.4', [now - 2000]],
+  ];
+  writeFileSync(s.state, JSON.stringify({ version: 1, savedAt: now, windows, bans: [] }));
+  const d = startDaemon(['run', '-c', s.conf]);
+  try {
+    const restored = await d.waitFor((l) => l.msg === 'state restored', 'state restored');
+    assert.equal(restored['windows'], 4);
+    assert.equal(restored['skipped'], 0);
+  } finally {
+    d.proc.kill('SIGKILL');
+    rmSync(s.dir, { recursive: true, force: true });
+  }
+});
+
 test('under systemd (Type=notify) the daemon says READY=1 once its socket serves, and STOPPING=1 when asked to stop', { timeout: 60_000 }, async () => {
   const s = setup();
   const notify = join(s.dir, 'notify');

@@ -288,3 +288,44 @@ test("bans under a config: its targets and blocktypes only, no address it ignore
   assert.equal(e.prime('BLOCKER'), 2);
   assert.deepEqual(lists.lists.get('BLOCKER')!.sort(), ['198.51.100.7', '198.51.100.8']);
 });
+
+test('a block of a shorter bantime does not shorten a longer active ban of the same address in the same list, whenever it comes', () => {
+  for (const gap of [300, 1300]) {
+    const lists = new MemoryLists();
+    lists.lists.set('BLOCKER', []);
+    const { log } = logCollector();
+    let now = 1_000_000;
+    const e = new Enforcer({ writer: lists, log, now: () => now });
+    e.apply({ ...block('192.0.2.5'), blocktype: 'long', bantime: 3600 });
+    now += gap;
+    e.apply({ ...block('192.0.2.5'), blocktype: 'short', bantime: 2 });
+    assert.deepEqual(
+      e.snapshot().map((b) => [b.blocktype, b.at, b.until]),
+      [['long', 1_000_000, 1_000_000 + 3_600_000]],
+      `${gap} ms apart`,
+    );
+    // and a longer one that follows a short one takes its place
+    now += 10;
+    e.apply({ ...block('192.0.2.6'), blocktype: 'short', bantime: 2 });
+    now += gap;
+    e.apply({ ...block('192.0.2.6'), blocktype: 'long', bantime: 3600 });
+    assert.deepEqual(e.snapshot().find((b) => b.ip === '192.0.2.6')!.blocktype, 'long');
+  }
+});
+
+test('the bans remembered per list follow max_tracked when a reload changes it', () => {
+  const lists = new MemoryLists();
+  lists.lists.set('BLOCKER', []);
+  const { log } = logCollector();
+  let now = 1_000_000;
+  const e = new Enforcer({ writer: lists, log, now: () => now, maxEntries: 1 });
+  e.apply(block('192.0.2.1'));
+  e.setMaxEntries(100);
+  for (const a of ['192.0.2.2', '192.0.2.3']) {
+    now += 2000;
+    e.apply(block(a));
+  }
+  assert.deepEqual(e.snapshot().map((b) => b.ip), ['192.0.2.1', '192.0.2.2', '192.0.2.3']);
+  e.setMaxEntries(2);
+  assert.deepEqual(e.snapshot().map((b) => b.ip), ['192.0.2.2', '192.0.2.3'], 'the oldest forgotten');
+});

@@ -153,3 +153,32 @@ test('prune drops quiet windows and whole blocktypes no longer configured', () =
   assert.equal(w.prune(5500, (bt) => (bt === 'ssh' ? 1000 : undefined)), 2);
   assert.deepEqual([...w.entries()].map((e) => e.ip), ['192.0.2.2']);
 });
+
+test('times out of order: a window is judged at its newest time, and an offence older than that by more than the interval does not count', () => {
+  const w = new OffenceWindows(10);
+  const s = 1000;
+  // 100 s, 0 s, 130 s with a 60 s interval: as in time order, never three within 60 s
+  assert.equal(w.record('ssh', ip('192.0.2.8'), 100 * s, 60 * s, 3), 1);
+  assert.equal(w.record('ssh', ip('192.0.2.8'), 0, 60 * s, 3), 1, 'too old to count');
+  assert.equal(w.record('ssh', ip('192.0.2.8'), 130 * s, 60 * s, 3), 2);
+  // a little out of order still counts, in its place: 100, 90, 110 is three within 60 s
+  assert.equal(w.record('ssh', ip('192.0.2.9'), 100 * s, 60 * s, 3), 1);
+  assert.equal(w.record('ssh', ip('192.0.2.9'), 90 * s, 60 * s, 3), 2);
+  assert.deepEqual([...w.entries()].find((e) => e.ip === '192.0.2.9')!.times, [90 * s, 100 * s], 'oldest first');
+  assert.equal(w.record('ssh', ip('192.0.2.9'), 110 * s, 60 * s, 3), 3);
+  // the oldest of the window falls out by the newest time, not by the line's own
+  assert.equal(w.record('ssh', ip('192.0.2.10'), 0, 60 * s, 3), 1);
+  assert.equal(w.record('ssh', ip('192.0.2.10'), 70 * s, 60 * s, 3), 1);
+  assert.equal(w.record('ssh', ip('192.0.2.10'), 50 * s, 60 * s, 3), 2, '0 s is more than 60 s before 70 s');
+});
+
+test('a time from before the table can hold (more than a month before its newest) does not count, rather than count at the oldest time it can hold', () => {
+  const w = new OffenceWindows(10);
+  const day = 86_400_000;
+  const march = Date.UTC(2026, 2, 1);
+  assert.equal(w.record('ssh', ip('192.0.2.99'), march, 600_000, 3), 1);
+  // three offences two hours apart, four months earlier: no window of 10 minutes holds two of them
+  const nov = Date.UTC(2025, 10, 22, 7);
+  for (const h of [0, 2, 4]) assert.equal(w.record('ssh', ip('192.0.2.7'), nov + h * 3_600_000, 600_000, 2), 0);
+  assert.equal(w.record('ssh', ip('192.0.2.7'), march + day, 600_000, 2), 1);
+});

@@ -71,3 +71,15 @@ test('the replay clock gives a line without a stamp the time of the line before'
   const t1 = c.timeOf(parseSyslogLine('2026-11-22T06:25:01Z h a: x').stamp);
   assert.equal(c.timeOf(parseSyslogLine('no stamp').stamp), t1);
 });
+
+test("a late December line after January has begun is December of the year before, and the year does not move on again", () => {
+  const c = new ReplayClock(2025);
+  assert.equal(c.timeOf('Dec 31 23:59:50'), Date.UTC(2025, 11, 31, 23, 59, 50));
+  assert.equal(c.timeOf('Jan  1 00:00:05'), Date.UTC(2026, 0, 1, 0, 0, 5));
+  assert.equal(c.timeOf('Dec 31 23:59:58'), Date.UTC(2025, 11, 31, 23, 59, 58), 'late, from the year before');
+  assert.equal(c.timeOf('Jan  1 00:00:10'), Date.UTC(2026, 0, 1, 0, 0, 10), 'still 2026');
+  // a quiet stretch forward stays in the year
+  const q = new ReplayClock(2025);
+  q.timeOf('Jan  5 10:00:00');
+  assert.equal(q.timeOf('Aug  5 10:00:00'), Date.UTC(2025, 7, 5, 10));
+});
