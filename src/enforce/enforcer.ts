@@ -400,7 +400,8 @@ export type BanDropReason = 'target' | 'blocktype' | 'ignorenets' | 'expired';
 
 /**
  * A saved or active ban under a config's rules: undefined (with why) when
- * the config no longer has its target or blocktype, its address is now in
+ * the config no longer has its blocktype, or that blocktype now writes to
+ * another list, its address is now in
  * `ignorenets` (an admin who was banned, adds their network and restarts
  * must not be banned again from the state file), or it has ended;
  * otherwise the ban, its end brought forward to `at + bantime` when the
@@ -418,6 +419,7 @@ export function bansUnder(
     if (!targets.has(b.target)) return { ban: undefined, why: 'target' };
     const bt = byName.get(b.blocktype);
     if (bt === undefined) return { ban: undefined, why: 'blocktype' };
+    if (bt.target !== b.target) return { ban: undefined, why: 'target' }; // the blocktype writes to another list now
     const ip = parseIp(b.ip);
     if (!ip.ok || config.ignorenets.contains(ip.value)) return { ban: undefined, why: 'ignorenets' };
     const until = Math.min(b.until, b.at + bt.bantime * 1000);

@@ -269,6 +269,11 @@ test("bans under a config: its targets and blocktypes only, no address it ignore
   assert.deepEqual(under(ban('192.0.2.7')), { ban: undefined, why: 'ignorenets' });
   assert.deepEqual(under(ban('198.51.100.7', 'OTHER')), { ban: undefined, why: 'target' });
   assert.deepEqual(under(ban('198.51.100.7', 'BLOCKER', 'mail')), { ban: undefined, why: 'blocktype' });
+  const two = parseConfig(
+    "blocktypes:\n  ssh: {target: NEW, patterns: ['^x (?<ip>\\S+)$']}\n  web: {target: BLOCKER, patterns: ['^y (?<ip>\\S+)$']}\n",
+    'moved.yml',
+  ).config;
+  assert.deepEqual(bansUnder(two, now)(ban('198.51.100.7')), { ban: undefined, why: 'target' }, 'ssh writes to NEW now: its ban in BLOCKER is not primed again');
   assert.deepEqual(under(ban('198.51.100.7', 'BLOCKER', 'ssh', now - 700_000)), { ban: undefined, why: 'expired' }, 'past today\'s bantime');
   assert.deepEqual(under(ban('198.51.100.7')).ban, ban('198.51.100.7', 'BLOCKER', 'ssh', now - 1000, now - 1000 + 600_000));
   const short = ban('198.51.100.8', 'BLOCKER', 'ssh', now - 1000, now + 5000);
