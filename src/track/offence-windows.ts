@@ -188,7 +188,7 @@ class WindowTable {
     } else {
       this.#touch(slot);
       const at = Math.max(now, this.#newest(slot));
-      if (now < at - intervalMs) return this.#count[slot]!;
+      if (now < at - intervalMs || now < this.#base) return this.#count[slot]!;
       this.#expire(slot, at - intervalMs);
     }
     const count = this.#count[slot]! + 1;
