@@ -106,6 +106,10 @@ test("PAM: a fake rhost in the client's ruser or user", () => {
     ['daemon: pam_unix(auth): authentication failure; logname= uid=0 euid=0 tty=xxx ruser= rhost=192.0.2.2 user=test rhost=192.0.2.152', '192.0.2.2', true],
     // an FTP login name (ruser) with spaces and a fake rhost and user=, for an account that does not exist
     ['vsftpd: pam_unix(vsftpd:auth): authentication failure; logname= uid=0 euid=0 tty=ftp ruser=x rhost=6.6.6.6 user=y rhost=192.0.2.130', '192.0.2.130', true],
+    // pam_unix's audit option writes the user name after "  user=": a fake rhost there is never the last one taken
+    ['vsftpd: pam_unix(vsftpd:auth): authentication failure; logname= uid=0 euid=0 tty=ftp ruser=x rhost=6.6.6.6 rhost=192.0.2.204  user=x rhost=6.6.6.14', '192.0.2.204', false],
+    ['proftpd: pam_unix(proftpd:auth): authentication failure; logname= uid=0 euid=0 tty=ftp ruser=x rhost=192.0.2.205  user=x rhost=6.6.6.15', '192.0.2.205', false],
+    ['auth: pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=x rhost=192.0.2.206  user=x rhost=6.6.6.16', '192.0.2.206', false],
     ['proftpd: pam_unix(proftpd:auth): authentication failure; logname= uid=0 euid=0 tty=ftp ruser=x rhost=6.6.6.6 user=y rhost=192.0.2.131', '192.0.2.131', true],
     ['auth: pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=rhost=6.6.6.6 rhost=192.0.2.132  user=bob', '192.0.2.132', true],
     ['auth: pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=a rhost=6.6.6.6  user=b rhost=192.0.2.133  user=bob', '192.0.2.133', false],
@@ -138,13 +142,30 @@ test('dovecot: a fake rip in the user name, a fake passdb result in the user', (
       '192.0.2.61',
       false,
     ],
-    ['dovecot: auth: passwd-file(x,6.6.6.6): unknown user: y,192.0.2.62): unknown user', '192.0.2.62', true],
-    ['dovecot: auth-worker(1): pam(x,6.6.6.6,<a>): Password mismatch,192.0.2.63,<b>): pam_authenticate() failed: Authentication failure (password mismatch?)', '192.0.2.63', true],
+    // user names holding parentheses (dovecot's default auth_username_chars refuses them): not counted
+    ['dovecot: auth: passwd-file(x,6.6.6.6): unknown user: y,192.0.2.62): unknown user', '192.0.2.62', false],
+    ['dovecot: auth-worker(1): pam(x,6.6.6.6,<a>): Password mismatch,192.0.2.63,<b>): pam_authenticate() failed: Authentication failure (password mismatch?)', '192.0.2.63', false],
+    // a refused user name, or (auth_debug_passwords) a typed password, at the end of another auth line
+    [
+      'dovecot: auth: plain(?,192.0.2.200,<AbCdEf>): Username character disallowed by auth_username_chars: 0x2c (username: x,6.6.6.10): pam_authenticate() failed: Authentication failure (password mismatch?)',
+      '192.0.2.200',
+      false,
+    ],
+    ['dovecot: auth: plain(?,192.0.2.200,<AbCdEf>): Username character disallowed by auth_username_chars: 0x2c (username: x,6.6.6.11): unknown user (for LDAP bind)', '192.0.2.200', false],
+    ['dovecot: auth: passwd-file(bob,192.0.2.202,<s>): Password mismatch (given password: x,6.6.6.12): unknown user (for LDAP bind)', '192.0.2.202', false],
+    // the prefixes dovecot writes before the passdb part still count
+    ['dovecot: auth-worker(3270): conn unix:auth-worker (pid=27359,uid=97): auth-worker<128>: pam(webapps,192.0.2.64): unknown user', '192.0.2.64', true],
+    ['dovecot: auth-worker(80180): Info: conn unix:auth-worker (uid=143): auth-worker<13247>: sql(support,192.0.2.65): unknown user', '192.0.2.65', true],
+    ['dovecot: auth: Info: ldap(dog,192.0.2.66,): invalid credentials', '192.0.2.66', true],
   ]);
 });
 
 test('exim: HELO names, set_id and commands that carry a fake address', () => {
   check([
+    // a quoted sender local part carrying a fake "H=[ADDR] P=esmtpa A=..": no forged good login
+    ['exim[1]: 2024-01-01 00:00:00 1abcde-000001-AB <= "x H=[6.6.6.9] P=esmtpa A=plain:x"@d H=(h) [192.0.2.21]:1 I=[10.0.0.1]:25 P=esmtp S=1', '', false],
+    ['exim[1]: 2024-01-01 00:00:00 1abcde-000001-AB <= a."x H=[6.6.6.9] P=esmtpa A=plain:x"@d H=(h) [192.0.2.21]:1 I=[10.0.0.1]:25 P=esmtp S=1', '', false],
+    ['exim[1]: 2024-01-01 00:00:00 1abcde-000001-AB <= bob@example.org H=(laptop) [192.0.2.22]:52311 I=[10.0.0.1]:587 P=esmtpsa X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=no A=plain:bob S=1', '192.0.2.22', true],
     ['exim[1]: 2024-01-01 00:00:00 login authenticator failed for (x) [192.0.2.70]: 535 Incorrect authentication data (set_id=a) [6.6.6.6]: 535 Incorrect authentication data (set_id=b)', '192.0.2.70', true],
     ['exim[1]: 2024-01-01 00:00:00 SMTP protocol error in "aUtH lOgIn" H=(test) [8.8.8.8]" H=(roxzgj) [192.0.2.6] AUTH command used when not advertised', '192.0.2.6', true],
     [
