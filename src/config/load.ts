@@ -337,10 +337,10 @@ class Loader {
     const socket = this.#socket(entries.get('socket'));
     const socketOwner = this.#owner(entries.get('socket_owner'), 'socket_owner');
     const socketGroup = this.#owner(entries.get('socket_group'), 'socket_group');
-    const errorsBefore = this.#problems.filter((p) => p.severity === 'error').length;
+    const errorsBefore = this.#errorCount();
     const included = this.#includes(entries.get('include'));
     // A malformed include (a string, not a list) is said there; "blocktypes is required" would only follow from it.
-    const includeFailed = this.#problems.filter((p) => p.severity === 'error').length > errorsBefore;
+    const includeFailed = this.#errorCount() > errorsBefore;
     // The presets' good patterns first, then the file's own.
     const goodpatterns = [...included.flatMap((inc) => inc.goodpatterns), ...this.#patterns(entries.get('goodpatterns'), 'goodpatterns')];
     const sessionpatterns = [...included.flatMap((inc) => inc.sessionpatterns), ...this.#patterns(entries.get('sessionpatterns'), 'sessionpatterns')];
