@@ -21,6 +21,7 @@ import { ExitCode, ExitError } from './lib/exit-codes.js';
 import { parseIp } from './lib/ip.js';
 import type { LogFormat } from './lib/log.js';
 import type { NotifyOutcome } from './lib/systemd-notify.js';
+import { watchedPrefixes } from './match/matcher.js';
 import { replayLog, type ReplayReport } from './replay.js';
 
 export interface Io {
@@ -379,6 +380,7 @@ function summarise(c: Config): string {
   if (c.sessionpatterns.length) out.push(`sessionpatterns ${c.sessionpatterns.length}`);
   out.push(`ignorenets  ${c.ignorenetsText.length ? c.ignorenetsText.join(', ') : '(none)'}`);
   out.push(`proc_dir    ${c.procDir}`, `state_file  ${c.stateFile}`, `max_tracked ${c.maxTracked} per blocktype`, `max_line    ${c.maxLine}`, 'blocktypes:');
+  const watched = watchedPrefixes(c.blocktypes);
   for (const b of c.blocktypes) {
     // Where the patterns came from: a preset, or this file (its own blocktype, or its patterns: replacing a preset's).
     const origins = [...new Set(b.patterns.map((r) => originOf(r.where) ?? 'this file'))];
@@ -388,6 +390,10 @@ function summarise(c: Config): string {
     out.push(
       `  ${b.name}: ${count}${from}, block in ${b.target} after ${b.minocc} within ${b.interval}s for ${b.bantime}s${b.resetconns ? ', reset connections' : ''}`,
     );
+    if (b.fallback) {
+      const left = watched.length ? `lines starting ${watched.map((w) => `'${w}'`).join(', ')} are left to the other blocktypes` : 'no other blocktype names a program, so it is asked every line';
+      out.push(`    fallback: ${left}`);
+    }
   }
   out.push(`targets     ${[...new Set(c.blocktypes.map((b) => b.target))].join(', ')}`);
   return `${out.join('\n')}\n`;

@@ -196,6 +196,7 @@ export interface BlocktypePart {
   minocc?: number;
   interval?: number;
   resetconns?: boolean;
+  fallback?: boolean;
   bantime?: number;
   patterns?: Rule[];
   /** each Rule.perProcess */
@@ -587,7 +588,8 @@ class Loader {
     if (given('target')) part.target = this.#target(given('target'));
     if (given('minocc')) part.minocc = this.#integer(given('minocc'), 1, MAX_MINOCC, DEFAULTS.minocc);
     if (given('interval')) part.interval = this.#interval(given('interval'));
-    if (given('resetconns')) part.resetconns = this.#resetconns(given('resetconns'));
+    if (given('resetconns')) part.resetconns = this.#boolean(given('resetconns'), DEFAULTS.resetconns);
+    if (given('fallback')) part.fallback = this.#boolean(given('fallback'), DEFAULTS.fallback);
     if (given('bantime')) part.bantime = this.#seconds(given('bantime'), DEFAULTS.bantime, MAX_BANTIME);
     const patternsEntry = given('patterns');
     const endsEntry = given('endpatterns');
@@ -733,8 +735,8 @@ class Loader {
     return n;
   }
 
-  #resetconns(e: Entry | undefined): boolean {
-    if (e === undefined) return DEFAULTS.resetconns;
+  #boolean(e: Entry | undefined, otherwise: boolean): boolean {
+    if (e === undefined) return otherwise;
     const v = e.value;
     if (isScalar(v)) {
       if (typeof v.value === 'boolean') return v.value;
@@ -747,7 +749,7 @@ class Loader {
       else if (/^(?:yes|no|on|off|y|n)$/i.test(v.value.trim())) why = `; '${v.value}' is a string in YAML 1.2 (and Perl banban took any non-empty string but '0' as true)`;
     }
     this.#error(v ?? e.key, e.path, `must be true or false (or 1 or 0), not ${describe(v)}${why}`);
-    return DEFAULTS.resetconns;
+    return otherwise;
   }
 
   /**
@@ -910,6 +912,7 @@ function overlay(base: BlocktypePart, own: BlocktypePart): BlocktypePart {
     ...(own.minocc !== undefined && { minocc: own.minocc }),
     ...(own.interval !== undefined && { interval: own.interval }),
     ...(own.resetconns !== undefined && { resetconns: own.resetconns }),
+    ...(own.fallback !== undefined && { fallback: own.fallback }),
     ...(own.bantime !== undefined && { bantime: own.bantime }),
     ...(own.patterns !== undefined && { patterns: own.patterns }),
     ...(own.endpatterns !== undefined && { endpatterns: own.endpatterns }),
@@ -923,6 +926,7 @@ function withDefaults(p: BlocktypePart): Blocktype {
     minocc: p.minocc ?? DEFAULTS.minocc,
     interval: p.interval ?? DEFAULTS.interval,
     resetconns: p.resetconns ?? DEFAULTS.resetconns,
+    fallback: p.fallback ?? DEFAULTS.fallback,
     bantime: p.bantime ?? DEFAULTS.bantime,
     patterns: [...(p.patterns ?? []), ...(p.endpatterns ?? [])],
   };

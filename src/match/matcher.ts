@@ -25,6 +25,12 @@
  *     the first characters after the tag (`sshd[42]: Failed ...`) pick
  *     the rules whose message can start so, asked as few expressions as
  *     it can.
+ * A blocktype marked `fallback` (pam-generic) is not asked the lines of a
+ * program another blocktype has patterns for: the lines that start with a
+ * literal prefix of a pattern of a blocktype not marked so (`sshd[`), which
+ * that blocktype counts in its own words. Decided when the route is made:
+ * where such a prefix is the whole key, the blocktype is left out of the
+ * route; where it is longer, the line is checked against it.
  * With every preset included, an sshd line is asked 1 to 4 expressions,
  * each of the few rules its message can concern (measured on the bench
  * corpus: 182 000 expressions asked for 300 000 lines, 245 000 before the
@@ -64,7 +70,23 @@ const NOTHING: MatchResult = { verdict: NONE };
 export interface MatcherConfig {
   readonly goodpatterns: readonly Rule[];
   readonly sessionpatterns?: readonly Rule[];
-  readonly blocktypes: readonly { readonly name: string; readonly patterns: readonly Rule[] }[];
+  /** `fallback`: not asked the lines of programs other blocktypes have patterns for (watchedPrefixes) */
+  readonly blocktypes: readonly { readonly name: string; readonly patterns: readonly Rule[]; readonly fallback?: boolean }[];
+}
+
+/**
+ * The literal prefixes (`sshd`, `postfix/`) of the patterns of blocktypes
+ * not marked `fallback`: a line that starts with one is a line of a program
+ * such a blocktype watches, and a fallback blocktype is not asked it.
+ * Sorted, without duplicates. Pure.
+ */
+export function watchedPrefixes(blocktypes: MatcherConfig['blocktypes']): string[] {
+  const out = new Set<string>();
+  for (const b of blocktypes) {
+    if (b.fallback) continue;
+    for (const r of b.patterns) for (const p of literalPrefixes(r.regex.source, r.regex.flags) ?? []) out.add(p);
+  }
+  return [...out].sort();
 }
 /**
  * What a line is asked, by the first keyLength characters of its text: of
@@ -76,8 +98,8 @@ export interface MatcherConfig {
 interface Route {
   readonly good: RuleList | undefined;
   readonly sessions: RuleList | undefined;
-  /** in config order */
-  readonly blocktypes: readonly { name: string; rules: RuleList }[];
+  /** in config order; `unless`: a fallback blocktype's, not asked lines that start with one of these */
+  readonly blocktypes: readonly { name: string; rules: RuleList; unless?: readonly string[] }[];
   /** no list at all: the line is none of the config's business */
   readonly empty: boolean;
 }
@@ -112,6 +134,7 @@ export class Matcher {
     const k = keyLengthFor(every);
     this.#keyLength = k;
     const keysOf = new Map(every.map((r) => [r, literalPrefixes(r.regex.source, r.regex.flags)?.map((w) => w.slice(0, k))] as const));
+    const watched = watchedPrefixes(config.blocktypes);
     const route = (key: string | undefined): Route => {
       const list = (rules: readonly Rule[]) => {
         const some = rules.filter((r) => {
@@ -122,9 +145,13 @@ export class Matcher {
       };
       const good = list(config.goodpatterns);
       const sessions = list(sessionpatterns);
+      // of the programs other blocktypes watch, those whose lines have this key
+      const mine = key === undefined ? [] : watched.filter((w) => w.slice(0, k) === key);
       const blocktypes = config.blocktypes.flatMap((b) => {
+        if (b.fallback && mine.some((w) => w.length === k)) return []; // every line of this key is watched
         const rules = list(b.patterns);
-        return rules ? [{ name: b.name, rules }] : [];
+        if (!rules) return [];
+        return b.fallback && mine.length > 0 ? [{ name: b.name, rules, unless: mine }] : [{ name: b.name, rules }];
       });
       return { good, sessions, blocktypes, empty: !good && !sessions && blocktypes.length === 0 };
     };
@@ -165,6 +192,7 @@ export class Matcher {
     let offences: Offence[] | undefined;
     let byPid: { blocktype: string; session: string; rule: Rule }[] | undefined;
     for (const bt of route.blocktypes) {
+      if (bt.unless !== undefined && bt.unless.some((w) => text.startsWith(w))) continue;
       const hit = bt.rules.first(text, note, msgAt);
       if (hit === undefined) continue;
       if ('ip' in hit) (offences ??= []).push({ blocktype: bt.name, ip: hit.ip, rule: hit.rule });

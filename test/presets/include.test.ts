@@ -11,6 +11,7 @@ import { parse } from 'yaml';
 import { parseConfig, PRESET_DIR, shippedPresets } from '../../src/config/load.js';
 import { ConfigError, formatProblem, type ConfigProblem } from '../../src/config/problems.js';
 import { DEFAULTS } from '../../src/config/schema.js';
+import { Matcher } from '../../src/match/matcher.js';
 import { runCli } from '../helpers/daemon-process.js';
 
 // dist/test/presets -> the repo root: fixtures are not copied by tsc, so read them from the source tree
@@ -267,5 +268,22 @@ test('banban check on a config including every preset prints the merged result a
   assert.match(res.stdout, /^ {2}sshd: \d+ patterns \+ \d+ endpatterns \(patterns from sshd\), block in BLOCKER after 3 within 600s for 3600s, reset connections$/m);
   assert.match(res.stdout, /^ {2}postfix: \d+ patterns \+ \d+ endpatterns \(patterns from postfix\), block in BLOCKER after 5 within 600s for 3600s$/m);
   assert.match(res.stdout, /^ {2}local: 1 pattern \(patterns from this file\), block in BLOCKER after 3 within 600s for 3600s$/m);
+  assert.match(res.stdout, /^ {4}fallback: lines starting .*'sshd'.*'vsftpd' are left to the other blocktypes$/m);
   assert.match(res.stdout, /^goodpatterns 7 \(1 from sshd, 1 from postfix, 1 from dovecot, 1 from exim, 1 from vsftpd, 1 from proftpd, 1 from pure-ftpd\)$/m);
+});
+
+test("pam-generic is a fallback: beside the sshd preset, sshd's pam_unix lines are sshd's alone; alone, or with fallback: false, it counts them", () => {
+  const sshdPam = 'sshd[812]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.1  user=root';
+  const suPam = 'su[812]: pam_unix(su:auth): authentication failure; logname=bob uid=1000 euid=0 tty=/dev/pts/0 ruser=bob rhost=192.0.2.2  user=root';
+  const counted = (text: string, line: string) => {
+    const v = new Matcher(load(text).config).match(line);
+    return v.kind === 'bad' ? v.offences.map((o) => `${o.blocktype} ${o.ip.text}`) : [];
+  };
+  const both = yaml('include: [sshd, pam-generic]', 'ignorenets: [127.0.0.0/8]');
+  assert.equal(load(both).config.blocktypes.find((b) => b.name === 'pam-generic')!.fallback, true);
+  assert.deepEqual(counted(both, sshdPam), []);
+  assert.deepEqual(counted(both, suPam), ['pam-generic 192.0.2.2']);
+  assert.deepEqual(counted(yaml('include: [pam-generic]', 'ignorenets: [127.0.0.0/8]'), sshdPam), ['pam-generic 192.0.2.1']);
+  const off = yaml('include: [sshd, pam-generic]', 'ignorenets: [127.0.0.0/8]', 'blocktypes:', '  pam-generic:', '    fallback: false');
+  assert.deepEqual(counted(off, sshdPam), ['pam-generic 192.0.2.1']);
 });

@@ -128,6 +128,7 @@ test('every key listed in FIELDS is accepted by the loader', () => {
       '    minocc: 2',
       '    interval: 5',
       '    resetconns: true',
+      '    fallback: true',
       '    bantime: 7200',
       '    patterns:',
       String.raw`      - 'from (?<ip>\S+)'`,
@@ -139,9 +140,10 @@ test('every key listed in FIELDS is accepted by the loader', () => {
   assert.equal(config.stateFile, '/tmp/state.json');
   assert.equal(config.maxLine, 4096);
   assert.equal(config.blocktypes[0]!.bantime, 7200);
+  assert.equal(config.blocktypes[0]!.fallback, true);
   assert.deepEqual(config.blocktypes[0]!.patterns.map((r) => [r.where, r.perProcess === true]), [['blocktypes.ssh.patterns[0]', false], ['blocktypes.ssh.endpatterns[0]', true]]);
   const keys = FIELDS.map((f) => f.key.replace('blocktypes.<name>.', ''));
-  assert.deepEqual(keys.sort(), ['bantime', 'blocktypes', 'endpatterns', 'goodpatterns', 'ignorenets', 'include', 'interval', 'max_line', 'max_tracked', 'minocc', 'patterns', 'proc_dir', 'resetconns', 'sessionpatterns', 'socket', 'socket_group', 'socket_owner', 'state_file', 'target']);
+  assert.deepEqual(keys.sort(), ['bantime', 'blocktypes', 'endpatterns', 'fallback', 'goodpatterns', 'ignorenets', 'include', 'interval', 'max_line', 'max_tracked', 'minocc', 'patterns', 'proc_dir', 'resetconns', 'sessionpatterns', 'socket', 'socket_group', 'socket_owner', 'state_file', 'target']);
 });
 
 test('defaults fill every optional key', () => {
@@ -534,6 +536,15 @@ test('resetconns refuses anything else', () => {
   assertError(withSsh('resetconns: 2', 'patterns:', PATTERN), 'blocktypes.ssh.resetconns', 4, /true or false \(or 1 or 0\), not the number 2/);
   assertError(withSsh('resetconns: yes', 'patterns:', PATTERN), 'blocktypes.ssh.resetconns', 4, /'yes' is a string in YAML 1\.2/);
   assertError(withSsh('resetconns: "1"', 'patterns:', PATTERN), 'blocktypes.ssh.resetconns', 4, /remove the quotes/);
+});
+
+test('fallback takes the same booleans as resetconns, is off by default, and refuses anything else', () => {
+  assert.equal(load(withSsh('patterns:', PATTERN)).config.blocktypes[0]!.fallback, false);
+  for (const [v, want] of [['true', true], ['false', false], ['1', true], ['0', false]] as const) {
+    assert.equal(load(withSsh(`fallback: ${v}`, 'patterns:', PATTERN)).config.blocktypes[0]!.fallback, want, v);
+  }
+  assertError(withSsh('fallback: yes', 'patterns:', PATTERN), 'blocktypes.ssh.fallback', 4, /'yes' is a string in YAML 1\.2/);
+  assertError(withSsh('fallback: [sshd]', 'patterns:', PATTERN), 'blocktypes.ssh.fallback', 4, /must be true or false \(or 1 or 0\)/);
 });
 
 test('patterns is required and must be a non-empty list', () => {
