@@ -80,13 +80,40 @@ export interface MatcherConfig {
  * such a blocktype watches, and a fallback blocktype is not asked it.
  * Sorted, without duplicates. Pure.
  */
-export function watchedPrefixes(blocktypes: MatcherConfig['blocktypes']): string[] {
+export function watchedPrefixes(
+  blocktypes: MatcherConfig['blocktypes'],
+  prefixesOf: (r: Rule) => readonly string[] | undefined = (r) => literalPrefixes(r.regex.source, r.regex.flags),
+): string[] {
   const out = new Set<string>();
   for (const b of blocktypes) {
     if (b.fallback) continue;
-    for (const r of b.patterns) for (const p of literalPrefixes(r.regex.source, r.regex.flags) ?? []) out.add(p);
+    for (const r of b.patterns) for (const p of prefixesOf(r) ?? []) out.add(p);
   }
   return [...out].sort();
+}
+
+/**
+ * Which lines of a route start with one of `prefixes` (undefined: any
+ * line does): all of them (`all`), those that start with one of `some`,
+ * or none (neither). `key`: the route's, the first `k` characters of its
+ * lines; undefined for the route of keys no rule names, whose lines no
+ * prefix of a rule can start.
+ */
+interface Coverage {
+  readonly all: boolean;
+  readonly some: readonly string[];
+}
+const NO_PREFIXES: readonly string[] = [];
+function coverage(prefixes: readonly string[] | undefined, key: string | undefined, k: number): Coverage {
+  if (prefixes === undefined) return { all: true, some: NO_PREFIXES };
+  const mine = key === undefined ? [] : prefixes.filter((p) => p.slice(0, k) === key);
+  return mine.some((p) => p.length === k) ? { all: true, some: NO_PREFIXES } : { all: false, some: mine.length > 0 ? mine : NO_PREFIXES };
+}
+
+/** whether `text` starts with one of `prefixes` */
+function startsWithAny(text: string, prefixes: readonly string[]): boolean {
+  for (let i = 0; i < prefixes.length; i++) if (text.startsWith(prefixes[i]!)) return true;
+  return false;
 }
 /**
  * What a line is asked, by the first keyLength characters of its text: of
@@ -98,8 +125,10 @@ export function watchedPrefixes(blocktypes: MatcherConfig['blocktypes']): string
 interface Route {
   readonly good: RuleList | undefined;
   readonly sessions: RuleList | undefined;
-  /** in config order; `unless`: a fallback blocktype's, not asked lines that start with one of these */
-  readonly blocktypes: readonly { name: string; rules: RuleList; unless?: readonly string[] }[];
+  /** in config order; `unless`: a fallback blocktype's, not asked lines that start with one of these (mostly none) */
+  readonly blocktypes: readonly { name: string; rules: RuleList; unless: readonly string[] }[];
+  /** which of its lines the process's memory is noted for (Matcher.#sessionPrograms) */
+  readonly notes: Coverage;
   /** no list at all: the line is none of the config's business */
   readonly empty: boolean;
 }
@@ -118,10 +147,8 @@ export class Matcher {
   readonly #route: (key: string | undefined) => Route;
   /** the route of a key no rule names */
   readonly #anyRoute: Route;
-  /** whether any rule needs the process's memory (Rule.byPid, Rule.perProcess): only then are sessions noted */
+  /** whether any rule needs the process's memory (Rule.byPid, Rule.perProcess): only then are sessions noted, for the lines of the programs those rules are for (Route.notes) */
   readonly #trackSessions: boolean;
-  /** the programs those rules are for (their literal prefixes), or undefined: any program */
-  readonly #sessionPrograms: readonly string[] | undefined;
   /** the first rule of this line that matched without a usable address (reset by every find) */
   #rejected: RejectedAddress | undefined;
   readonly #note = (r: RejectedAddress): void => {
@@ -133,8 +160,13 @@ export class Matcher {
     const every = [...config.goodpatterns, ...sessionpatterns, ...config.blocktypes.flatMap((b) => b.patterns)];
     const k = keyLengthFor(every);
     this.#keyLength = k;
-    const keysOf = new Map(every.map((r) => [r, literalPrefixes(r.regex.source, r.regex.flags)?.map((w) => w.slice(0, k))] as const));
-    const watched = watchedPrefixes(config.blocktypes);
+    const prefixesOf = new Map(every.map((r) => [r, literalPrefixes(r.regex.source, r.regex.flags)] as const));
+    const keysOf = new Map(every.map((r) => [r, prefixesOf.get(r)?.map((w) => w.slice(0, k))] as const));
+    const watched = watchedPrefixes(config.blocktypes, (r) => prefixesOf.get(r));
+    const byProcess = config.blocktypes.flatMap((b) => b.patterns.filter((r) => r.byPid || r.perProcess));
+    // the programs those rules are for (their literal prefixes), or undefined: any program
+    const sessionPrograms = byProcess.map((r) => literalPrefix(r.regex.source, r.regex.flags) ?? '');
+    const noted = sessionPrograms.includes('') ? undefined : [...new Set(sessionPrograms)];
     const route = (key: string | undefined): Route => {
       const list = (rules: readonly Rule[]) => {
         const some = rules.filter((r) => {
@@ -145,25 +177,22 @@ export class Matcher {
       };
       const good = list(config.goodpatterns);
       const sessions = list(sessionpatterns);
-      // of the programs other blocktypes watch, those whose lines have this key
-      const mine = key === undefined ? [] : watched.filter((w) => w.slice(0, k) === key);
+      // the lines of this key that programs other blocktypes watch
+      const taken = coverage(watched, key, k);
       const blocktypes = config.blocktypes.flatMap((b) => {
-        if (b.fallback && mine.some((w) => w.length === k)) return []; // every line of this key is watched
+        if (b.fallback && taken.all) return [];
         const rules = list(b.patterns);
-        if (!rules) return [];
-        return b.fallback && mine.length > 0 ? [{ name: b.name, rules, unless: mine }] : [{ name: b.name, rules }];
+        return rules ? [{ name: b.name, rules, unless: b.fallback ? taken.some : NO_PREFIXES }] : [];
       });
-      return { good, sessions, blocktypes, empty: !good && !sessions && blocktypes.length === 0 };
+      const notes = byProcess.length > 0 ? coverage(noted, key, k) : { all: false, some: NO_PREFIXES };
+      return { good, sessions, blocktypes, notes, empty: !good && !sessions && blocktypes.length === 0 };
     };
     const keys = new Set([...keysOf.values()].flatMap((ks) => ks ?? []));
     this.#route = route;
     this.#routes = new Map([...keys].map((key) => [key, null]));
     this.#routesByCode = new Map([...keys].map((key) => [keyCode(key, 0, k), null] as const).filter(([code]) => code >= 0));
     this.#anyRoute = route(undefined);
-    const byProcess = config.blocktypes.flatMap((b) => b.patterns.filter((r) => r.byPid || r.perProcess));
     this.#trackSessions = byProcess.length > 0;
-    const prefixes = byProcess.map((r) => literalPrefix(r.regex.source, r.regex.flags) ?? '');
-    this.#sessionPrograms = prefixes.includes('') ? undefined : [...new Set(prefixes)];
   }
 
   /** how many keys' routes have been made so far (tests) */
@@ -188,11 +217,11 @@ export class Matcher {
     const note = this.#note;
     const msgAt = route.empty ? -1 : messageStart(text);
     const good = route.good?.first(text, note, msgAt);
-    if (good && 'ip' in good) return this.#withSeen({ verdict: { kind: 'good', ip: good.ip, rule: good.rule } }, text, good.ip, msgAt);
+    if (good && 'ip' in good) return withSeen(route, { verdict: { kind: 'good', ip: good.ip, rule: good.rule } }, text, good.ip, msgAt);
     let offences: Offence[] | undefined;
     let byPid: { blocktype: string; session: string; rule: Rule }[] | undefined;
     for (const bt of route.blocktypes) {
-      if (bt.unless !== undefined && bt.unless.some((w) => text.startsWith(w))) continue;
+      if (bt.unless.length > 0 && startsWithAny(text, bt.unless)) continue;
       const hit = bt.rules.first(text, note, msgAt);
       if (hit === undefined) continue;
       if ('ip' in hit) (offences ??= []).push({ blocktype: bt.name, ip: hit.ip, rule: hit.rule });
@@ -213,7 +242,7 @@ export class Matcher {
       }
     }
     const result = byPid ? { verdict, byPid } : { verdict };
-    return seenIp ? this.#withSeen(result, text, seenIp, msgAt, start) : result;
+    return seenIp ? withSeen(route, result, text, seenIp, msgAt, start) : result;
   }
 
   /** The route of a key some rule names, made the first time a line has it. */
@@ -224,10 +253,13 @@ export class Matcher {
     return r;
   }
 
-  #withSeen(result: MatchResult, text: string, ip: ParsedIp, msgAt: number, start = false): MatchResult {
-    if (!this.#trackSessions || (this.#sessionPrograms !== undefined && !this.#sessionPrograms.some((p) => text.startsWith(p)))) return result;
-    const session = sessionTag(text, msgAt);
-    if (session === undefined) return result;
-    return { verdict: result.verdict, byPid: result.byPid, seen: start ? { session, ip, start } : { session, ip } };
-  }
+}
+
+/** `result` with the process of the line (sessionTag) and the address it named, when the line's route notes them. */
+function withSeen(route: Route, result: MatchResult, text: string, ip: ParsedIp, msgAt: number, start = false): MatchResult {
+  const n = route.notes;
+  if (!n.all && (n.some.length === 0 || !startsWithAny(text, n.some))) return result;
+  const session = sessionTag(text, msgAt);
+  if (session === undefined) return result;
+  return { verdict: result.verdict, byPid: result.byPid, seen: start ? { session, ip, start } : { session, ip } };
 }

@@ -138,11 +138,12 @@ export class RuleList {
   /** the message keys some rule names */
   readonly #named: ReadonlySet<number>;
   /**
-   * By message key: what a line with that key is asked. ANY_MESSAGE: a line
-   * whose message key no rule names. Filled as keys are met: a config names
+   * By message key: what a line with that key is asked (null: not made
+   * yet), for every key some rule names; ANY_MESSAGE once made: a line
+   * whose message key no rule names. Made as keys are met: a config names
    * few keys, and most are never met on a given host.
    */
-  readonly #byMessage = new Map<number, readonly Unit[]>();
+  readonly #byMessage: Map<number, readonly Unit[] | null>;
   /** #byMessage's ANY_MESSAGE units, for the lines of most messages without a lookup */
   #any: readonly Unit[] | undefined;
   /** the same rules (by their indexes) are cut into units once, whichever keys share them */
@@ -154,6 +155,8 @@ export class RuleList {
     this.#prefixes = rules.map((r) => literalsOf(r).prefix);
     this.#keys = rules.map((r) => (opts.byMessage === false ? undefined : literalsOf(r).words?.map((w) => messageCode(w, 0))));
     this.#named = new Set(this.#keys.flatMap((k) => k ?? []));
+    // every key some rule names, null until made: one lookup a line tells a named key from any other and finds its units
+    this.#byMessage = new Map([...this.#named].map((code) => [code, null]));
   }
 
   /** how many expressions the line that concerns the most rules is asked against (tests) */
@@ -172,14 +175,14 @@ export class RuleList {
 
   /** What a line with this message key (one of #named, or ANY_MESSAGE) is asked. */
   #unitsFor(code: number): readonly Unit[] {
-    let u = this.#byMessage.get(code);
-    if (u !== undefined) return u;
+    const made = this.#byMessage.get(code);
+    if (made) return made;
     const at = this.rules.flatMap((_, i) => {
       const keys = this.#keys[i];
       return keys === undefined || keys.includes(code) ? [i] : [];
     });
     const id = at.join(',');
-    u = this.#made.get(id);
+    let u = this.#made.get(id);
     if (u === undefined) {
       u = units(at.map((i) => this.rules[i]!), at.map((i) => this.#prefixes[i]), at.map((i) => this.#keys[i] !== undefined));
       this.#made.set(id, u);
@@ -194,7 +197,8 @@ export class RuleList {
    */
   first(text: string, note: (r: RejectedAddress) => void, msgAt = messageStart(text)): Hit | undefined {
     const code = msgAt < 0 ? ANY_MESSAGE : messageCode(text, msgAt);
-    const units = this.#named.has(code) ? (this.#byMessage.get(code) ?? this.#unitsFor(code)) : (this.#any ??= this.#unitsFor(ANY_MESSAGE));
+    const named = this.#byMessage.get(code);
+    const units = named === undefined ? (this.#any ??= this.#unitsFor(ANY_MESSAGE)) : (named ?? this.#unitsFor(code));
     for (const u of units) {
       if (!('regex' in u)) {
         const hit = askFiltered(u, text, note);
