@@ -64,7 +64,7 @@ export interface MatchResult {
   readonly seen?: { session: string; ip: ParsedIp; start?: true };
 }
 
-const NOTHING: MatchResult = { verdict: NONE };
+const NOTHING: MatchResult = { verdict: NONE, byPid: undefined, seen: undefined };
 
 /** What a matcher is built from: the rules of a config, and the names of its blocktypes. */
 export interface MatcherConfig {
@@ -217,7 +217,10 @@ export class Matcher {
     const note = this.#note;
     const msgAt = route.empty ? -1 : messageStart(text);
     const good = route.good?.first(text, note, msgAt);
-    if (good && 'ip' in good) return withSeen(route, { verdict: { kind: 'good', ip: good.ip, rule: good.rule } }, text, good.ip, msgAt);
+    if (good && 'ip' in good) {
+      const verdict: Verdict = { kind: 'good', ip: good.ip, rule: good.rule };
+      return { verdict, byPid: undefined, seen: this.#trackSessions ? seenOf(route, text, good.ip, msgAt, false) : undefined };
+    }
     let offences: Offence[] | undefined;
     let byPid: { blocktype: string; session: string; rule: Rule }[] | undefined;
     for (const bt of route.blocktypes) {
@@ -231,7 +234,7 @@ export class Matcher {
     let verdict: Verdict;
     if (offences) verdict = rejected ? { kind: 'bad', offences, rejected } : { kind: 'bad', offences };
     else verdict = rejected ? { kind: 'none', rejected } : NONE;
-    if (!this.#trackSessions) return verdict === NONE ? NOTHING : { verdict };
+    if (!this.#trackSessions) return verdict === NONE ? NOTHING : { verdict, byPid: undefined, seen: undefined };
     let seenIp = offences?.[0]?.ip;
     let start = false;
     if (seenIp === undefined && route.sessions) {
@@ -241,8 +244,9 @@ export class Matcher {
         start = true;
       }
     }
-    const result = byPid ? { verdict, byPid } : { verdict };
-    return seenIp ? withSeen(route, result, text, seenIp, msgAt, start) : result;
+    const seen = seenIp ? seenOf(route, text, seenIp, msgAt, start) : undefined;
+    // one object a line, of one shape
+    return seen === undefined && byPid === undefined && verdict === NONE ? NOTHING : { verdict, byPid, seen };
   }
 
   /** The route of a key some rule names, made the first time a line has it. */
@@ -255,11 +259,11 @@ export class Matcher {
 
 }
 
-/** `result` with the process of the line (sessionTag) and the address it named, when the line's route notes them. */
-function withSeen(route: Route, result: MatchResult, text: string, ip: ParsedIp, msgAt: number, start = false): MatchResult {
+/** The process of the line (sessionTag) and the address it named, when the line's route notes them (MatchResult.seen). */
+function seenOf(route: Route, text: string, ip: ParsedIp, msgAt: number, start: boolean): MatchResult['seen'] {
   const n = route.notes;
-  if (!n.all && (n.some.length === 0 || !startsWithAny(text, n.some))) return result;
+  if (!n.all && (n.some.length === 0 || !startsWithAny(text, n.some))) return undefined;
   const session = sessionTag(text, msgAt);
-  if (session === undefined) return result;
-  return { verdict: result.verdict, byPid: result.byPid, seen: start ? { session, ip, start } : { session, ip } };
+  if (session === undefined) return undefined;
+  return start ? { session, ip, start } : { session, ip };
 }
