@@ -92,18 +92,19 @@ export function watchedPrefixes(
   return [...out].sort();
 }
 
-/**
- * Which lines of a route start with one of `prefixes` (undefined: any
- * line does): all of them (`all`), those that start with one of `some`,
- * or none (neither). `key`: the route's, the first `k` characters of its
- * lines; undefined for the route of keys no rule names, whose lines no
- * prefix of a rule can start.
- */
+/** Which lines of a route start with a prefix: all (`all`), those that start with one of `some`, or none (neither). */
 interface Coverage {
   readonly all: boolean;
   readonly some: readonly string[];
 }
 const NO_PREFIXES: readonly string[] = [];
+
+/**
+ * Which lines of a route start with one of `prefixes` (undefined: any
+ * line does). `key`: the route's, the first `k` characters of its lines;
+ * undefined for the route of keys no rule names, whose lines no prefix of
+ * a rule can start.
+ */
 function coverage(prefixes: readonly string[] | undefined, key: string | undefined, k: number): Coverage {
   if (prefixes === undefined) return { all: true, some: NO_PREFIXES };
   const mine = key === undefined ? [] : prefixes.filter((p) => p.slice(0, k) === key);
@@ -115,6 +116,7 @@ function startsWithAny(text: string, prefixes: readonly string[]): boolean {
   for (let i = 0; i < prefixes.length; i++) if (text.startsWith(prefixes[i]!)) return true;
   return false;
 }
+
 /**
  * What a line is asked, by the first keyLength characters of its text: of
  * each list, the rules whose literal prefixes (prefilter.ts,
@@ -127,7 +129,7 @@ interface Route {
   readonly sessions: RuleList | undefined;
   /** in config order; `unless`: a fallback blocktype's, not asked lines that start with one of these (mostly none) */
   readonly blocktypes: readonly { name: string; rules: RuleList; unless: readonly string[] }[];
-  /** which of its lines the process's memory is noted for (Matcher.#sessionPrograms) */
+  /** which of its lines the process's memory is noted for: those of the programs of the rules that need it (Rule.byPid, Rule.perProcess) */
   readonly notes: Coverage;
   /** no list at all: the line is none of the config's business */
   readonly empty: boolean;
