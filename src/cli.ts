@@ -21,7 +21,7 @@ import { ExitCode, ExitError } from './lib/exit-codes.js';
 import { parseIp } from './lib/ip.js';
 import type { LogFormat } from './lib/log.js';
 import type { NotifyOutcome } from './lib/systemd-notify.js';
-import { watchedPrefixes } from './match/matcher.js';
+import { deferredPrefixes } from './match/matcher.js';
 import { replayLog, type ReplayReport } from './replay.js';
 
 export interface Io {
@@ -380,7 +380,6 @@ function summarise(c: Config): string {
   if (c.sessionpatterns.length) out.push(`sessionpatterns ${c.sessionpatterns.length}`);
   out.push(`ignorenets  ${c.ignorenetsText.length ? c.ignorenetsText.join(', ') : '(none)'}`);
   out.push(`proc_dir    ${c.procDir}`, `state_file  ${c.stateFile}`, `max_tracked ${c.maxTracked} per blocktype`, `max_line    ${c.maxLine}`, 'blocktypes:');
-  const watched = watchedPrefixes(c.blocktypes);
   for (const b of c.blocktypes) {
     // Where the patterns came from: a preset, or this file (its own blocktype, or its patterns: replacing a preset's).
     const origins = [...new Set(b.patterns.map((r) => originOf(r.where) ?? 'this file'))];
@@ -390,9 +389,16 @@ function summarise(c: Config): string {
     out.push(
       `  ${b.name}: ${count}${from}, block in ${b.target} after ${b.minocc} within ${b.interval}s for ${b.bantime}s${b.resetconns ? ', reset connections' : ''}`,
     );
-    if (b.fallback) {
-      const left = watched.length ? `lines starting ${watched.map((w) => `'${w}'`).join(', ')} are left to the other blocktypes` : 'no other blocktype names a program, so it is asked every line';
-      out.push(`    fallback: ${left}`);
+    if (b.deferTo.length > 0) {
+      // which lines it leaves to whom, and which of the blocktypes it names this config does not have
+      const to = deferredPrefixes(c.blocktypes, b);
+      const absent = b.deferTo.filter((n) => !to.some((d) => d.blocktype === n));
+      const parts = to.map((d) => `${d.blocktype} (${d.prefixes.length ? `lines starting ${d.prefixes.map((p) => `'${p}'`).join(', ')}` : 'no line: none of its patterns starts with a program name'})`);
+      out.push(
+        parts.length
+          ? `    defers to ${parts.join(', ')}${absent.length ? `; not in this config: ${absent.join(', ')}` : ''}`
+          : `    defers to ${absent.join(', ')}, none of them in this config: it reads every program's lines`,
+      );
     }
   }
   out.push(`targets     ${[...new Set(c.blocktypes.map((b) => b.target))].join(', ')}`);

@@ -196,7 +196,7 @@ export interface BlocktypePart {
   minocc?: number;
   interval?: number;
   resetconns?: boolean;
-  fallback?: boolean;
+  deferTo?: string[];
   bantime?: number;
   patterns?: Rule[];
   /** each Rule.perProcess */
@@ -237,6 +237,8 @@ class Loader {
   readonly #label: string | undefined;
   readonly #lc = new LineCounter();
   readonly #problems: ConfigProblem[] = [];
+  /** the defer_to lists this file wrote, by blocktype name (for messages about them once every blocktype is merged) */
+  readonly #deferNodes = new Map<string, YamlNode | null>();
   /** files whose problems are in #problems, in the order they are shown: this file first, then its includes */
   readonly #files: string[];
   /** offsets of duplicate keys already reported with their key path, so yaml's own report is dropped */
@@ -545,7 +547,72 @@ class Loader {
         parts.set(own.name, base === undefined ? own : overlay(base, own));
       }
     }
+    this.#checkDeferrals([...parts.values()]);
     return [...parts.values()].map(withDefaults);
+  }
+
+  /**
+   * defer_to across the merged blocktypes: a name this file wrote that no
+   * blocktype has is likely a typo (a preset's list names presets that may
+   * not be included, and is passed over); blocktypes that defer to each
+   * other, directly or round a circle, would leave each other's lines to
+   * each other and count none of them.
+   */
+  #checkDeferrals(parts: readonly BlocktypePart[]): void {
+    const byName = new Map(parts.map((p) => [p.name, p]));
+    for (const p of parts) {
+      const node = this.#deferNodes.get(p.name);
+      if (node === undefined || p.deferTo === undefined) continue;
+      const missing = p.deferTo.filter((n) => !byName.has(n));
+      if (missing.length > 0) {
+        this.#warn(node, `blocktypes.${p.name}.defer_to`, `names no blocktype of this config: ${missing.map((n) => `'${n}'`).join(', ')} (the blocktypes are ${[...byName.keys()].join(', ')}); it is passed over`);
+      }
+    }
+    const reported = new Set<string>();
+    for (const p of parts) {
+      // follow defer_to from p; a way back to p is a circle
+      const path = [p.name];
+      const seen = new Set<string>();
+      const walk = (name: string): string[] | undefined => {
+        for (const next of byName.get(name)?.deferTo ?? []) {
+          if (!byName.has(next)) continue;
+          if (next === p.name) return [...path, next];
+          if (seen.has(next)) continue;
+          seen.add(next);
+          path.push(next);
+          const circle = walk(next);
+          if (circle) return circle;
+          path.pop();
+        }
+        return undefined;
+      };
+      const circle = walk(p.name);
+      if (circle === undefined || circle.some((n) => reported.has(n))) continue;
+      for (const n of circle) reported.add(n);
+      const own = circle.find((n) => this.#deferNodes.has(n));
+      this.#error(
+        own === undefined ? this.#doc.contents : this.#deferNodes.get(own),
+        `blocktypes.${own ?? p.name}.defer_to`,
+        `blocktypes defer to each other (${circle.join(' -> ')}): each would leave the lines of the others' programs to them, and none would count them; remove one of these defer_to entries`,
+      );
+    }
+  }
+
+  /** A defer_to list: blocktype names, not the blocktype's own. */
+  #deferTo(e: Entry, self: string): string[] {
+    const items = this.#list(e, 'a list of blocktype names such as [sshd, dovecot]') ?? [];
+    const out: string[] = [];
+    items.forEach((item, i) => {
+      const name = isScalar(item) && typeof item.value === 'string' ? item.value : undefined;
+      if (name === undefined || !BLOCKTYPE_NAME_RE.test(name)) {
+        this.#error(item ?? e.value, `${e.path}[${i}]`, `must be a blocktype name (1 to 64 letters, digits, '_', '.' or '-'), not ${describe(item)}`);
+      } else if (name === self) {
+        this.#error(item, `${e.path}[${i}]`, `is this blocktype itself; a blocktype cannot leave its lines to itself`);
+      } else if (!out.includes(name)) {
+        out.push(name);
+      }
+    });
+    return out;
   }
 
   /** The blocktypes map of one file, each with only the keys written. `needsPatterns(name)`: whether it must list patterns. */
@@ -589,7 +656,10 @@ class Loader {
     if (given('minocc')) part.minocc = this.#integer(given('minocc'), 1, MAX_MINOCC, DEFAULTS.minocc);
     if (given('interval')) part.interval = this.#interval(given('interval'));
     if (given('resetconns')) part.resetconns = this.#boolean(given('resetconns'), DEFAULTS.resetconns);
-    if (given('fallback')) part.fallback = this.#boolean(given('fallback'), DEFAULTS.fallback);
+    if (given('defer_to')) {
+      part.deferTo = this.#deferTo(given('defer_to')!, name);
+      if (this.#label === undefined) this.#deferNodes.set(name, given('defer_to')!.value);
+    }
     if (given('bantime')) part.bantime = this.#seconds(given('bantime'), DEFAULTS.bantime, MAX_BANTIME);
     const patternsEntry = given('patterns');
     const endsEntry = given('endpatterns');
@@ -912,7 +982,7 @@ function overlay(base: BlocktypePart, own: BlocktypePart): BlocktypePart {
     ...(own.minocc !== undefined && { minocc: own.minocc }),
     ...(own.interval !== undefined && { interval: own.interval }),
     ...(own.resetconns !== undefined && { resetconns: own.resetconns }),
-    ...(own.fallback !== undefined && { fallback: own.fallback }),
+    ...(own.deferTo !== undefined && { deferTo: own.deferTo }),
     ...(own.bantime !== undefined && { bantime: own.bantime }),
     ...(own.patterns !== undefined && { patterns: own.patterns }),
     ...(own.endpatterns !== undefined && { endpatterns: own.endpatterns }),
@@ -926,7 +996,7 @@ function withDefaults(p: BlocktypePart): Blocktype {
     minocc: p.minocc ?? DEFAULTS.minocc,
     interval: p.interval ?? DEFAULTS.interval,
     resetconns: p.resetconns ?? DEFAULTS.resetconns,
-    fallback: p.fallback ?? DEFAULTS.fallback,
+    deferTo: p.deferTo ?? [],
     bantime: p.bantime ?? DEFAULTS.bantime,
     patterns: [...(p.patterns ?? []), ...(p.endpatterns ?? [])],
   };

@@ -46,8 +46,8 @@ export interface Blocktype {
   readonly bantime: number;
   /** `patterns`, then `endpatterns` (those with Rule.perProcess), in the order written */
   readonly patterns: readonly Rule[];
-  /** not asked the lines of programs that other (not fallback) blocktypes have patterns for (match/matcher.ts) */
-  readonly fallback: boolean;
+  /** blocktypes (of this config, not this one) whose programs' lines this one is not asked (match/matcher.ts, deferredPrefixes) */
+  readonly deferTo: readonly string[];
 }
 
 export interface Config {
@@ -84,7 +84,6 @@ export const DEFAULTS = {
   minocc: 3,
   interval: 600,
   resetconns: false,
-  fallback: false,
   bantime: 3600,
   stateFile: '/var/lib/banban/state.json',
   maxLine: 8192,
@@ -112,7 +111,7 @@ export const FIELDS: readonly FieldDoc[] = [
   { key: 'blocktypes.<name>.interval', type: 'seconds > 0', default: String(DEFAULTS.interval), doc: 'Length of the counting window.' },
   { key: 'blocktypes.<name>.resetconns', type: 'boolean (or 0/1)', default: String(DEFAULTS.resetconns), doc: "Also delete the address's conntrack flows, so open connections die." },
   { key: 'blocktypes.<name>.bantime', type: 'seconds > 0', default: String(DEFAULTS.bantime), doc: "How long a ban lasts: after a restart or reboot, bans younger than this are written to the kernel list again. Set it to your rule's --seconds." },
-  { key: 'blocktypes.<name>.fallback', type: 'boolean (or 0/1)', default: String(DEFAULTS.fallback), doc: "Count only lines of programs no other blocktype has patterns for: a line that starts as another blocktype's pattern does (its program, e.g. `sshd[`) is left to that blocktype. For catch-all blocktypes such as the pam-generic preset, which sets it, so that a failed sshd password is counted once, by the sshd preset, not by both." },
+  { key: 'blocktypes.<name>.defer_to', type: 'list of blocktype names', default: '[]', doc: "Blocktypes this one leaves their programs' lines to: it is not asked a line that starts the way a pattern of one of them does (sshd, vsftpd). For catch-all blocktypes such as pam-generic, whose preset lists sshd, dovecot and vsftpd, so that a refused ssh password is counted by the sshd blocktype only. Names not in the config are passed over." },
   { key: 'blocktypes.<name>.patterns', type: 'list of regex', default: '(required)', doc: 'Lines that count as an offence. Each needs a named group (?<ip>...), or (?<pid>...) to count against the address that process logged last.' },
   { key: 'blocktypes.<name>.endpatterns', type: 'list of regex', default: '[]', doc: 'Lines a connection ends with, which a program may write two of for one end (sshd: "Received disconnect ..." then "Disconnected from ..."; postfix: "lost connection ..." then "disconnect from ..."). Of one connection\'s such lines, the first counts one offence and the others none; a connection is a process (prog[pid]) from a sessionpatterns line of it, or while it names the same address. Groups as in patterns; asked after them; with endpatterns, patterns may be left out.' },
   { key: 'proc_dir', type: 'path', default: DEFAULTS.procDir, doc: 'Folder of the kernel lists. Only tests change it (also --proc-dir).' },

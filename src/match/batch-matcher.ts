@@ -35,7 +35,7 @@ export function batchMatcherSetup(config: Config, receiveBuffer: number): BatchM
     matcher: {
       goodpatterns: config.goodpatterns,
       sessionpatterns: config.sessionpatterns,
-      blocktypes: config.blocktypes.map((b) => ({ name: b.name, patterns: b.patterns, fallback: b.fallback })),
+      blocktypes: config.blocktypes.map((b) => ({ name: b.name, patterns: b.patterns, deferTo: b.deferTo })),
     },
     maxLine: config.maxLine,
     receiveBuffer,

@@ -25,12 +25,12 @@
  *     the first characters after the tag (`sshd[42]: Failed ...`) pick
  *     the rules whose message can start so, asked as few expressions as
  *     it can.
- * A blocktype marked `fallback` (pam-generic) is not asked the lines of a
- * program another blocktype has patterns for: the lines that start with a
- * literal prefix of a pattern of a blocktype not marked so (`sshd[`), which
- * that blocktype counts in its own words. Decided when the route is made:
- * where such a prefix is the whole key, the blocktype is left out of the
- * route; where it is longer, the line is checked against it.
+ * A blocktype that defers to others (`deferTo`: pam-generic to sshd,
+ * dovecot, vsftpd) is not asked the lines of the programs they have
+ * patterns for: the lines that start with a literal prefix of one of their
+ * patterns (`sshd`), which they count in their own words. Decided when the
+ * route is made: where such a prefix is the whole key, the blocktype is
+ * left out of the route; where it is longer, each line is checked for it.
  * With every preset included, an sshd line is asked 1 to 4 expressions,
  * each of the few rules its message can concern (measured on the bench
  * corpus: 182 000 expressions asked for 300 000 lines, 245 000 before the
@@ -70,26 +70,27 @@ const NOTHING: MatchResult = { verdict: NONE, byPid: undefined, seen: undefined 
 export interface MatcherConfig {
   readonly goodpatterns: readonly Rule[];
   readonly sessionpatterns?: readonly Rule[];
-  /** `fallback`: not asked the lines of programs other blocktypes have patterns for (watchedPrefixes) */
-  readonly blocktypes: readonly { readonly name: string; readonly patterns: readonly Rule[]; readonly fallback?: boolean }[];
+  /** `deferTo`: blocktypes whose programs' lines this one is not asked (deferredPrefixes) */
+  readonly blocktypes: readonly { readonly name: string; readonly patterns: readonly Rule[]; readonly deferTo?: readonly string[] }[];
 }
 
 /**
- * The literal prefixes (`sshd`, `postfix/`) of the patterns of blocktypes
- * not marked `fallback`: a line that starts with one is a line of a program
- * such a blocktype watches, and a fallback blocktype is not asked it.
- * Sorted, without duplicates. Pure.
+ * Of each blocktype that `b` defers to and the config has, the literal
+ * prefixes of its patterns (`sshd`; prefilter.ts, literalPrefixes): `b` is
+ * not asked a line that starts with one. A pattern with no such prefix
+ * (one that starts with a class or a group, or has the `i` flag) adds none.
+ * Pure.
  */
-export function watchedPrefixes(
+export function deferredPrefixes(
   blocktypes: MatcherConfig['blocktypes'],
+  b: MatcherConfig['blocktypes'][number],
   prefixesOf: (r: Rule) => readonly string[] | undefined = (r) => literalPrefixes(r.regex.source, r.regex.flags),
-): string[] {
-  const out = new Set<string>();
-  for (const b of blocktypes) {
-    if (b.fallback) continue;
-    for (const r of b.patterns) for (const p of prefixesOf(r) ?? []) out.add(p);
-  }
-  return [...out].sort();
+): { blocktype: string; prefixes: string[] }[] {
+  return (b.deferTo ?? []).flatMap((name) => {
+    const other = blocktypes.find((x) => x.name === name && x !== b);
+    if (other === undefined) return [];
+    return [{ blocktype: name, prefixes: [...new Set(other.patterns.flatMap((r) => prefixesOf(r) ?? []))].sort() }];
+  });
 }
 
 /** Which lines of a route start with a prefix: all (`all`), those that start with one of `some`, or none (neither). */
@@ -127,7 +128,7 @@ function startsWithAny(text: string, prefixes: readonly string[]): boolean {
 interface Route {
   readonly good: RuleList | undefined;
   readonly sessions: RuleList | undefined;
-  /** in config order; `unless`: a fallback blocktype's, not asked lines that start with one of these (mostly none) */
+  /** in config order; `unless`: lines that start with one of these are left to blocktypes this one defers to (mostly none) */
   readonly blocktypes: readonly { name: string; rules: RuleList; unless: readonly string[] }[];
   /** which of its lines the process's memory is noted for: those of the programs of the rules that need it (Rule.byPid, Rule.perProcess) */
   readonly notes: Coverage;
@@ -164,7 +165,9 @@ export class Matcher {
     this.#keyLength = k;
     const prefixesOf = new Map(every.map((r) => [r, literalPrefixes(r.regex.source, r.regex.flags)] as const));
     const keysOf = new Map(every.map((r) => [r, prefixesOf.get(r)?.map((w) => w.slice(0, k))] as const));
-    const watched = watchedPrefixes(config.blocktypes, (r) => prefixesOf.get(r));
+    const deferred = new Map(
+      config.blocktypes.map((b) => [b, deferredPrefixes(config.blocktypes, b, (r) => prefixesOf.get(r)).flatMap((d) => d.prefixes)] as const),
+    );
     const byProcess = config.blocktypes.flatMap((b) => b.patterns.filter((r) => r.byPid || r.perProcess));
     // the programs those rules are for (their literal prefixes), or undefined: any program
     const sessionPrograms = byProcess.map((r) => literalPrefix(r.regex.source, r.regex.flags) ?? '');
@@ -179,12 +182,12 @@ export class Matcher {
       };
       const good = list(config.goodpatterns);
       const sessions = list(sessionpatterns);
-      // the lines of this key that programs other blocktypes watch
-      const taken = coverage(watched, key, k);
       const blocktypes = config.blocktypes.flatMap((b) => {
-        if (b.fallback && taken.all) return [];
+        // the lines of this key that are left to the blocktypes b defers to
+        const left = coverage(deferred.get(b), key, k);
+        if (left.all) return [];
         const rules = list(b.patterns);
-        return rules ? [{ name: b.name, rules, unless: b.fallback ? taken.some : NO_PREFIXES }] : [];
+        return rules ? [{ name: b.name, rules, unless: left.some }] : [];
       });
       const notes = byProcess.length > 0 ? coverage(noted, key, k) : { all: false, some: NO_PREFIXES };
       return { good, sessions, blocktypes, notes, empty: !good && !sessions && blocktypes.length === 0 };

@@ -3,7 +3,8 @@
  * goodpatterns and blocktypes merge with the including config's.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -268,22 +269,53 @@ test('banban check on a config including every preset prints the merged result a
   assert.match(res.stdout, /^ {2}sshd: \d+ patterns \+ \d+ endpatterns \(patterns from sshd\), block in BLOCKER after 3 within 600s for 3600s, reset connections$/m);
   assert.match(res.stdout, /^ {2}postfix: \d+ patterns \+ \d+ endpatterns \(patterns from postfix\), block in BLOCKER after 5 within 600s for 3600s$/m);
   assert.match(res.stdout, /^ {2}local: 1 pattern \(patterns from this file\), block in BLOCKER after 3 within 600s for 3600s$/m);
-  assert.match(res.stdout, /^ {4}fallback: lines starting .*'sshd'.*'vsftpd' are left to the other blocktypes$/m);
+  assert.match(res.stdout, /^ {4}defers to sshd \(lines starting 'sshd'\), dovecot \(lines starting 'auth', 'dovecot', 'dovecot-auth'\), vsftpd \(lines starting 'vsftpd'\)$/m);
   assert.match(res.stdout, /^goodpatterns 7 \(1 from sshd, 1 from postfix, 1 from dovecot, 1 from exim, 1 from vsftpd, 1 from proftpd, 1 from pure-ftpd\)$/m);
 });
 
-test("pam-generic is a fallback: beside the sshd preset, sshd's pam_unix lines are sshd's alone; alone, or with fallback: false, it counts them", () => {
-  const sshdPam = 'sshd[812]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.1  user=root';
-  const suPam = 'su[812]: pam_unix(su:auth): authentication failure; logname=bob uid=1000 euid=0 tty=/dev/pts/0 ruser=bob rhost=192.0.2.2  user=root';
+test("pam-generic defers to sshd, dovecot and vsftpd: their programs' lines are theirs alone when included; other services' are pam-generic's", () => {
+  const pam = (prog: string, service: string, ip: string) =>
+    `${prog}: pam_unix(${service}:auth): authentication failure; logname= uid=0 euid=0 tty=x ruser= rhost=${ip}  user=root`;
   const counted = (text: string, line: string) => {
     const v = new Matcher(load(text).config).match(line);
     return v.kind === 'bad' ? v.offences.map((o) => `${o.blocktype} ${o.ip.text}`) : [];
   };
-  const both = yaml('include: [sshd, pam-generic]', 'ignorenets: [127.0.0.0/8]');
-  assert.equal(load(both).config.blocktypes.find((b) => b.name === 'pam-generic')!.fallback, true);
-  assert.deepEqual(counted(both, sshdPam), []);
-  assert.deepEqual(counted(both, suPam), ['pam-generic 192.0.2.2']);
-  assert.deepEqual(counted(yaml('include: [pam-generic]', 'ignorenets: [127.0.0.0/8]'), sshdPam), ['pam-generic 192.0.2.1']);
-  const off = yaml('include: [sshd, pam-generic]', 'ignorenets: [127.0.0.0/8]', 'blocktypes:', '  pam-generic:', '    fallback: false');
-  assert.deepEqual(counted(off, sshdPam), ['pam-generic 192.0.2.1']);
+  const every = yaml('include: [sshd, dovecot, vsftpd, nginx, apache, pam-generic]', 'ignorenets: [127.0.0.0/8]');
+  assert.deepEqual(load(every).config.blocktypes.find((b) => b.name === 'pam-generic')!.deferTo, ['sshd', 'dovecot', 'vsftpd']);
+  for (const [line, want] of [
+    // sshd counts its own "Failed password" line, not this one
+    [pam('sshd[812]', 'sshd', '192.0.2.1'), []],
+    // dovecot and vsftpd count their pam_unix lines themselves, whatever PAM service name they run under
+    [pam('auth[812]', 'dovecot', '192.0.2.2'), ['dovecot 192.0.2.2']],
+    [pam('auth[812]', 'imap', '192.0.2.3'), ['dovecot 192.0.2.3']],
+    [pam('vsftpd[812]', 'vsftpd', '192.0.2.4'), ['vsftpd 192.0.2.4']],
+    [pam('vsftpd[812]', 'ftp', '192.0.2.5'), ['vsftpd 192.0.2.5']],
+    // nginx and apache presets do not read PAM's lines: pam-generic still counts them
+    [pam('nginx[812]', 'nginx', '192.0.2.6'), ['pam-generic 192.0.2.6']],
+    [pam('apache2[812]', 'httpd', '192.0.2.7'), ['pam-generic 192.0.2.7']],
+    [pam('su[812]', 'su', '192.0.2.8'), ['pam-generic 192.0.2.8']],
+  ] as const) {
+    assert.deepEqual(counted(every, line), want, line);
+  }
+  // alone, or told to defer to none, pam-generic counts sshd's line
+  assert.deepEqual(counted(yaml('include: [pam-generic]', 'ignorenets: [127.0.0.0/8]'), pam('sshd[812]', 'sshd', '192.0.2.1')), ['pam-generic 192.0.2.1']);
+  const none = yaml('include: [sshd, pam-generic]', 'ignorenets: [127.0.0.0/8]', 'blocktypes:', '  pam-generic:', '    defer_to: []');
+  assert.deepEqual(load(none).warnings, []);
+  assert.deepEqual(counted(none, pam('sshd[812]', 'sshd', '192.0.2.1')), ['pam-generic 192.0.2.1']);
+});
+
+test('banban check says whom pam-generic leaves lines to, and when none of them is there', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'banban-defer-'));
+  try {
+    const alone = path.join(dir, 'alone.yml');
+    writeFileSync(alone, yaml('include: [pam-generic]', 'ignorenets: [127.0.0.0/8]'));
+    const res = await runCli(['check', '-c', alone]);
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stdout, /^ {4}defers to sshd, dovecot, vsftpd, none of them in this config: it reads every program's lines$/m);
+    const some = path.join(dir, 'some.yml');
+    writeFileSync(some, yaml('include: [sshd, pam-generic]', 'ignorenets: [127.0.0.0/8]'));
+    assert.match((await runCli(['check', '-c', some])).stdout, /^ {4}defers to sshd \(lines starting 'sshd'\); not in this config: dovecot, vsftpd$/m);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -114,7 +114,7 @@ test("PAM: a fake rhost in the client's ruser or user", () => {
     ['auth: pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=rhost=6.6.6.6 rhost=192.0.2.132  user=bob', '192.0.2.132', true],
     ['auth: pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=a rhost=6.6.6.6  user=b rhost=192.0.2.133  user=bob', '192.0.2.133', false],
     // vsftpd passes the typed user name '  rhost=6.6.6.6  user=x' as ruser: pam-generic alone would read the
-    // first rhost (the known gap, README); beside the vsftpd preset it is not asked vsftpd's lines (fallback)
+    // first rhost (the known gap, README); beside the vsftpd preset it is not asked vsftpd's lines (defer_to)
     ['vsftpd[9]: pam_unix(vsftpd:auth): authentication failure; logname= uid=0 euid=0 tty=ftp ruser= rhost=6.6.6.6  user=x rhost=192.0.2.134', '192.0.2.134', false],
   ]);
 });
@@ -247,7 +247,7 @@ test("lines of current releases (beyond fail2ban's corpus) are caught, and routi
     ['sshd-session[812]: Invalid user admin from 192.0.2.1 port 52311', '192.0.2.1'],
     ['sshd-session[812]: Connection closed by authenticating user root 192.0.2.1 port 52311 [preauth]', '192.0.2.1'],
     ['sshd-session[812]: Accepted publickey for alice from 192.0.2.9 port 52311 ssh2: ED25519 SHA256:AbCdEf0123', '192.0.2.9'],
-    // sshd's own pam_unix line is left to the sshd preset (pam-generic is a fallback), which counts sshd's "Failed" line instead
+    // sshd's own pam_unix line is left to the sshd preset (pam-generic defers to it), which counts sshd's "Failed" line instead
     ['sshd-session[812]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.1  user=root', ''],
     ['sshd[700]: Timeout before authentication for connection from 192.0.2.1 to 198.51.100.87, pid = 812', '192.0.2.1'],
     ['sshd[700]: drop connection #0 from [192.0.2.1]:52311 on [198.51.100.87]:22 penalty: failed authentication', '192.0.2.1'],

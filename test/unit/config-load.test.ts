@@ -128,7 +128,7 @@ test('every key listed in FIELDS is accepted by the loader', () => {
       '    minocc: 2',
       '    interval: 5',
       '    resetconns: true',
-      '    fallback: true',
+      '    defer_to: [other]',
       '    bantime: 7200',
       '    patterns:',
       String.raw`      - 'from (?<ip>\S+)'`,
@@ -140,10 +140,10 @@ test('every key listed in FIELDS is accepted by the loader', () => {
   assert.equal(config.stateFile, '/tmp/state.json');
   assert.equal(config.maxLine, 4096);
   assert.equal(config.blocktypes[0]!.bantime, 7200);
-  assert.equal(config.blocktypes[0]!.fallback, true);
+  assert.deepEqual(config.blocktypes[0]!.deferTo, ['other']);
   assert.deepEqual(config.blocktypes[0]!.patterns.map((r) => [r.where, r.perProcess === true]), [['blocktypes.ssh.patterns[0]', false], ['blocktypes.ssh.endpatterns[0]', true]]);
   const keys = FIELDS.map((f) => f.key.replace('blocktypes.<name>.', ''));
-  assert.deepEqual(keys.sort(), ['bantime', 'blocktypes', 'endpatterns', 'fallback', 'goodpatterns', 'ignorenets', 'include', 'interval', 'max_line', 'max_tracked', 'minocc', 'patterns', 'proc_dir', 'resetconns', 'sessionpatterns', 'socket', 'socket_group', 'socket_owner', 'state_file', 'target']);
+  assert.deepEqual(keys.sort(), ['bantime', 'blocktypes', 'defer_to', 'endpatterns', 'goodpatterns', 'ignorenets', 'include', 'interval', 'max_line', 'max_tracked', 'minocc', 'patterns', 'proc_dir', 'resetconns', 'sessionpatterns', 'socket', 'socket_group', 'socket_owner', 'state_file', 'target']);
 });
 
 test('defaults fill every optional key', () => {
@@ -538,13 +538,21 @@ test('resetconns refuses anything else', () => {
   assertError(withSsh('resetconns: "1"', 'patterns:', PATTERN), 'blocktypes.ssh.resetconns', 4, /remove the quotes/);
 });
 
-test('fallback takes the same booleans as resetconns, is off by default, and refuses anything else', () => {
-  assert.equal(load(withSsh('patterns:', PATTERN)).config.blocktypes[0]!.fallback, false);
-  for (const [v, want] of [['true', true], ['false', false], ['1', true], ['0', false]] as const) {
-    assert.equal(load(withSsh(`fallback: ${v}`, 'patterns:', PATTERN)).config.blocktypes[0]!.fallback, want, v);
-  }
-  assertError(withSsh('fallback: yes', 'patterns:', PATTERN), 'blocktypes.ssh.fallback', 4, /'yes' is a string in YAML 1\.2/);
-  assertError(withSsh('fallback: [sshd]', 'patterns:', PATTERN), 'blocktypes.ssh.fallback', 4, /must be true or false \(or 1 or 0\)/);
+test('defer_to is a list of other blocktypes; a typo is warned about, a blocktype naming itself or a circle is refused', () => {
+  assert.deepEqual(load(withSsh('patterns:', PATTERN)).config.blocktypes[0]!.deferTo, []);
+  // ssh's setting on line 4, pam's on line 8
+  const two = (ssh: string, pam: string) => yaml('ignorenets: [127.0.0.0/8]', 'blocktypes:', '  ssh:', `    ${ssh}`, '    patterns:', `  ${PATTERN}`, '  pam:', `    ${pam}`, '    patterns:', `  ${PATTERN}`);
+  const ok = load(two('minocc: 3', 'defer_to: [ssh, ssh]'));
+  assert.deepEqual(ok.warnings, []);
+  assert.deepEqual(ok.config.blocktypes[1]!.deferTo, ['ssh']);
+  const typo = load(two('minocc: 3', 'defer_to: [shh]'));
+  assert.equal(typo.warnings.length, 1);
+  assert.equal(typo.warnings[0]!.key, 'blocktypes.pam.defer_to');
+  assert.match(typo.warnings[0]!.message, /names no blocktype of this config: 'shh' \(the blocktypes are ssh, pam\)/);
+  assertError(two('minocc: 3', 'defer_to: [pam]'), 'blocktypes.pam.defer_to[0]', 8, /is this blocktype itself/);
+  assertError(two('minocc: 3', 'defer_to: ssh'), 'blocktypes.pam.defer_to', 8, /must be a list of blocktype names/);
+  assertError(two('minocc: 3', 'defer_to: [3]'), 'blocktypes.pam.defer_to[0]', 8, /must be a blocktype name/);
+  assertError(two('defer_to: [pam]', 'defer_to: [ssh]'), 'blocktypes.ssh.defer_to', 4, /blocktypes defer to each other \(ssh -> pam -> ssh\)/);
 });
 
 test('patterns is required and must be a non-empty list', () => {

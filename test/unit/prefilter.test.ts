@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config, Rule } from '../../src/config/schema.js';
 import { parseIp } from '../../src/lib/ip.js';
-import { Matcher, watchedPrefixes } from '../../src/match/matcher.js';
+import { deferredPrefixes, Matcher } from '../../src/match/matcher.js';
 import { literalPrefix, literalPrefixes, messageCode, messageStart, messageWords, requiredLiteral } from '../../src/match/prefilter.js';
 import { parseSyslogLine } from '../../src/source/syslog-line.js';
 
@@ -134,9 +134,8 @@ function naive(config: Config, text: string): string {
     if (ip) return `good ${ip}`;
   }
   const out: string[] = [];
-  const watched = watchedPrefixes(config.blocktypes);
   for (const bt of config.blocktypes) {
-    if (bt.fallback && watched.some((w) => text.startsWith(w))) continue;
+    if (deferredPrefixes(config.blocktypes, bt).some((d) => d.prefixes.some((p) => text.startsWith(p)))) continue;
     for (const r of bt.patterns) {
       const ip = cap(r);
       if (ip) {
@@ -192,20 +191,21 @@ test("a program's route is made when its first line comes: the presets of servic
   assert.equal(m.routesMade, 2);
 });
 
-test('a fallback blocktype is not asked the lines of programs other blocktypes have patterns for', () => {
-  const yaml = (fallback: boolean) => String.raw`blocktypes:
+test('a blocktype is not asked the lines of the programs of the blocktypes it defers to, and only of those', () => {
+  const yaml = (deferTo: string) => String.raw`blocktypes:
   ssh: {target: B, patterns: ['^sshd(?:-session)?\[\d+\]: Failed password for \S+ from (?<ip>\S+) port \d+ ssh2$']}
   su: {target: B, patterns: ['^su\[\d+\]: FAILED SU \(to root\) \S+ on (?<ip>\S+)$']}
-  pam: {target: B, fallback: ${fallback}, patterns: ['^[-\w.]+(?:\[\d+\])?: pam_unix\(\S+:auth\): authentication failure; rhost=(?<ip>\S+)$']}
+  web: {target: B, patterns: ['^nginx: \S+ \[error\] user \S+ not found, client: (?<ip>\S+)$']}
+  pam: {target: B, defer_to: ${deferTo}, patterns: ['^[-\w.]+(?:\[\d+\])?: pam_unix\(\S+:auth\): authentication failure; rhost=(?<ip>\S+)$']}
 `;
   const caught = (m: Matcher, line: string) => {
     const v = m.match(line);
     return v.kind === 'bad' ? v.offences.map((o) => `${o.blocktype} ${o.ip.text}`) : [];
   };
-  const on = new Matcher(parseConfig(yaml(true), 'fallback.yml').config);
-  const off = new Matcher(parseConfig(yaml(false), 'no-fallback.yml').config);
+  const on = new Matcher(parseConfig(yaml('[ssh, su, gone]'), 'defer.yml').config);
+  const off = new Matcher(parseConfig(yaml('[]'), 'no-defer.yml').config);
   // the routes' keys are 3 characters long (su's prefix 'su['), so the route 'ssh' holds sshd's lines and others'
-  for (const [line, withFallback, without] of [
+  for (const [line, deferring, not] of [
     ['sshd[7]: pam_unix(sshd:auth): authentication failure; rhost=192.0.2.1', [], ['pam 192.0.2.1']],
     ['sshd-session[7]: pam_unix(sshd:auth): authentication failure; rhost=192.0.2.1', [], ['pam 192.0.2.1']],
     ['sshd[7]: Failed password for root from 192.0.2.1 port 22 ssh2', ['ssh 192.0.2.1'], ['ssh 192.0.2.1']],
@@ -213,16 +213,22 @@ test('a fallback blocktype is not asked the lines of programs other blocktypes h
     ['su[7]: pam_unix(su:auth): authentication failure; rhost=192.0.2.3', [], ['pam 192.0.2.3']],
     // su's pattern is written for 'su[', not for sudo
     ['sudo[7]: pam_unix(sudo:auth): authentication failure; rhost=192.0.2.4', ['pam 192.0.2.4'], ['pam 192.0.2.4']],
-    ['login[7]: pam_unix(login:auth): authentication failure; rhost=192.0.2.5', ['pam 192.0.2.5'], ['pam 192.0.2.5']],
+    // web is not in the list: its program's lines are still asked
+    ['nginx: pam_unix(nginx:auth): authentication failure; rhost=192.0.2.5', ['pam 192.0.2.5'], ['pam 192.0.2.5']],
     ['cockpit-session: pam_unix(cockpit:auth): authentication failure; rhost=192.0.2.6', ['pam 192.0.2.6'], ['pam 192.0.2.6']],
   ] as const) {
-    assert.deepEqual(caught(on, line), withFallback, `fallback: ${line}`);
-    assert.deepEqual(caught(off, line), without, `not fallback: ${line}`);
+    assert.deepEqual(caught(on, line), deferring, `deferring: ${line}`);
+    assert.deepEqual(caught(off, line), not, `not deferring: ${line}`);
   }
-  assert.deepEqual(watchedPrefixes(parseConfig(yaml(true), 'fallback.yml').config.blocktypes), ['sshd', 'su[']);
-  // with no other blocktype naming a program, a fallback blocktype is asked every line
-  const alone = new Matcher(parseConfig(String.raw`blocktypes:
-  pam: {target: B, fallback: true, patterns: ['^[-\w.]+(?:\[\d+\])?: pam_unix\(\S+:auth\): authentication failure; rhost=(?<ip>\S+)$']}
-`, 'alone.yml').config);
-  assert.deepEqual(caught(alone, 'sshd[7]: pam_unix(sshd:auth): authentication failure; rhost=192.0.2.1'), ['pam 192.0.2.1']);
+  const { config } = parseConfig(yaml('[ssh, su, gone]'), 'defer.yml');
+  assert.deepEqual(deferredPrefixes(config.blocktypes, config.blocktypes[3]!), [
+    { blocktype: 'ssh', prefixes: ['sshd'] },
+    { blocktype: 'su', prefixes: ['su['] },
+  ]);
+  // deferring to a blocktype whose patterns name no program leaves it nothing
+  const none = new Matcher(parseConfig(String.raw`blocktypes:
+  any: {target: B, patterns: ['^\S+: login failed from (?<ip>\S+)$']}
+  pam: {target: B, defer_to: [any], patterns: ['^[-\w.]+(?:\[\d+\])?: pam_unix\(\S+:auth\): authentication failure; rhost=(?<ip>\S+)$']}
+`, 'none.yml').config);
+  assert.deepEqual(caught(none, 'sshd[7]: pam_unix(sshd:auth): authentication failure; rhost=192.0.2.1'), ['pam 192.0.2.1']);
 });
