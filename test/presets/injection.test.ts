@@ -198,11 +198,13 @@ test('nginx: a fake client in the user name or the Referer', () => {
       true,
     ],
   ]);
-  // A quote in the request line (nginx takes `GET /?" HTTP/1.1`) does not make a failure go uncounted,
+  // A quote in the request line (nginx takes `GET /?" HTTP/1.1`) or in Host does not make a failure go uncounted,
   // and a user name that imitates a quoted request line cannot lend its fake client a way to the end.
   check([
     [`${head} user "admin": password mismatch, client: 192.0.2.81, server: s, request: "GET /?" HTTP/1.1", host: "h"`, '192.0.2.81', true],
     [`${head} user "admin" was not found in "/etc/nginx/.htpasswd", client: 192.0.2.82, server: s, request: "GET /"a" HTTP/2.0"`, '192.0.2.82', true],
+    [`${head} user "admin": password mismatch, client: 192.0.2.85, server: s, request: "GET / HTTP/1.1", host: "a"b"`, '192.0.2.85', true],
+    [`${head} user "x": password mismatch, client: 6.6.6.9, server: s, request: "G / HTTP/1.1", host: "h" x": password mismatch, client: 192.0.2.86, server: s, request: "GET / HTTP/1.0"`, '192.0.2.86', false],
     [`${head} user "x": password mismatch, client: 6.6.6.7, server: s, request: "G /": password mismatch, client: 192.0.2.83, server: s, request: "GET / HTTP/1.0"`, '192.0.2.83', false],
     [`${head} user "x": password mismatch, client: 6.6.6.8, server: s, request: "G / HTTP/1.1", host: "h": password mismatch, client: 192.0.2.84, server: s, request: "GET / HTTP/1.0"`, '192.0.2.84', false],
   ]);
