@@ -590,16 +590,22 @@ class Loader {
       if (circle === undefined || circle.some((n) => reported.has(n))) continue;
       for (const n of circle) reported.add(n);
       const own = circle.find((n) => this.#deferNodes.has(n));
+      const where = circle.slice(0, -1).map((n) => `${n} at ${byName.get(n)!.at}`).join(', ');
       this.#error(
         own === undefined ? this.#doc.contents : this.#deferNodes.get(own),
         `blocktypes.${own ?? p.name}.defer_to`,
-        `blocktypes defer to each other (${circle.join(' -> ')}): each would leave the lines of the others' programs to them, and none would count them; remove one of these defer_to entries`,
+        `blocktypes defer to each other (${circle.join(' -> ')}; ${where}): each would leave the lines of the others' programs to them, and none would count them; remove one of these defer_to entries`,
       );
     }
   }
 
   /** A defer_to list: blocktype names, not the blocktype's own. */
   #deferTo(e: Entry, self: string): string[] {
+    if (e.value === null || (isScalar(e.value) && e.value.value === null)) {
+      // an empty value is more likely a list left unfinished than "none": say so rather than drop a preset's list
+      this.#error(e.key, e.path, 'has no value; give a list of blocktype names such as [sshd], or [] to defer to none');
+      return [];
+    }
     const items = this.#list(e, 'a list of blocktype names such as [sshd, dovecot]') ?? [];
     const out: string[] = [];
     items.forEach((item, i) => {

@@ -198,6 +198,12 @@ test('nginx: a fake client in the user name or the Referer', () => {
       true,
     ],
   ]);
+  // A Referer that starts like the rest of a line: the user name may not end in "referrer: " (found by review;
+  // nginx cuts a basic-auth user name at its first colon, so a real one holds none)
+  check([
+    [`${head} user "u": password mismatch, client: 192.0.2.87, server: s, request: "GET / HTTP/1.1", host: "h", referrer: ": password mismatch, client: 6.6.6.10, server: s, request: "x"`, '192.0.2.87', true],
+    [`${head} user "u" was not found in "/etc/nginx/.htpasswd", client: 192.0.2.88, server: s, request: "GET / HTTP/1.1", referrer: " was not found in "f", client: 6.6.6.11, server: s, request: "x"`, '192.0.2.88', true],
+  ]);
   // A quote in the request line (nginx takes `GET /?" HTTP/1.1`) or in Host does not make a failure go uncounted,
   // and a user name that imitates a quoted request line cannot lend its fake client a way to the end.
   check([

@@ -552,7 +552,9 @@ test('defer_to is a list of other blocktypes; a typo is warned about, a blocktyp
   assertError(two('minocc: 3', 'defer_to: [pam]'), 'blocktypes.pam.defer_to[0]', 8, /is this blocktype itself/);
   assertError(two('minocc: 3', 'defer_to: ssh'), 'blocktypes.pam.defer_to', 8, /must be a list of blocktype names/);
   assertError(two('minocc: 3', 'defer_to: [3]'), 'blocktypes.pam.defer_to[0]', 8, /must be a blocktype name/);
-  assertError(two('defer_to: [pam]', 'defer_to: [ssh]'), 'blocktypes.ssh.defer_to', 4, /blocktypes defer to each other \(ssh -> pam -> ssh\)/);
+  assertError(two('minocc: 3', 'defer_to:'), 'blocktypes.pam.defer_to', 8, /has no value; give a list of blocktype names such as \[sshd\], or \[\] to defer to none/);
+  assert.deepEqual(load(two('minocc: 3', 'defer_to: []')).config.blocktypes[1]!.deferTo, []);
+  assertError(two('defer_to: [pam]', 'defer_to: [ssh]'), 'blocktypes.ssh.defer_to', 4, /blocktypes defer to each other \(ssh -> pam -> ssh; ssh at .*:3, pam at .*:7\)/);
 });
 
 test('patterns is required and must be a non-empty list', () => {
