@@ -54,7 +54,7 @@ export interface CorpusInfo {
 }
 
 /** mulberry32: small, fast, and the same on every machine. */
-function rng(seed: number): () => number {
+export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config/load.js';
 import { Matcher } from '../../src/match/matcher.js';
 import { BanEngine } from '../../src/track/ban-engine.js';
+import { rng } from '../bench/corpus.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const { config } = loadConfig(path.join(ROOT, 'test/presets/fixtures/all-presets.yml'), { passwdText: '', groupText: '' });
@@ -218,6 +219,36 @@ test('nginx: a fake client in the user name or the Referer', () => {
   // in the URI, which nginx refuses since 1.21.1 (Debian 12 ships 1.22); the
   // preset's comment says so.
 
+});
+
+test('nginx: client text made of pieces of nginx lines, in every field a client fills, never moves or hides the address', () => {
+  // What a client may put where: the user name (no colon: nginx cuts it at the first), the URI (no space:
+  // nginx 1.21.1+), the Host (no space), the Referer (anything). Pieces are glued at random, 20 000 lines.
+  const pieces = ['", client: 6.6.6.6, server: s, request: "', ': password mismatch', ', client: 6.6.6.6', ', server: s', ', request: "',
+    'GET / HTTP/1.1', 'HTTP/1.1"', '", host: "', ', host: "', ', referrer: "', ', referrer: ', 'r: ', 'r:', 'r', 't: "', '"', '" ', ' ',
+    'x', ' was not found in "f"', ': password mismatch, client: 6.6.6.6, server: s, request: "', '/?"', ' HTTP/2.0"', ':', ','];
+  const next = rng(6);
+  const glue = (from: readonly string[], most: number) => {
+    let out = '';
+    for (let n = Math.floor(next() * (most + 1)); n > 0; n--) out += from[Math.floor(next() * from.length)];
+    return out;
+  };
+  const noSpace = pieces.filter((p) => !p.includes(' '));
+  const head = 'nginx: 2024/05/01 10:00:00 [error] 812#812: *31 user "';
+  let wrong = 0;
+  let missed = 0;
+  for (let i = 0; i < 20_000; i++) {
+    const user = glue(pieces, 6).replaceAll(':', '');
+    const failure = next() < 0.5 ? '" was not found in "/etc/nginx/.htpasswd", ' : '": password mismatch, ';
+    const host = next() < 0.8 ? `, host: "${glue(noSpace, 3)}"` : '';
+    const referrer = next() < 0.5 ? `, referrer: "${glue(pieces, 5)}"` : '';
+    const line = `${head}${user}${failure}client: 192.0.2.7, server: example.org, request: "GET /${glue(noSpace, 4)} HTTP/1.1"${host}${referrer}`;
+    const got = captured(line);
+    if (got.some((ip) => ip !== '192.0.2.7')) wrong++;
+    if (!got.includes('192.0.2.7')) missed++;
+    assert.ok(wrong === 0, `captured a wrong address from: ${line}`);
+  }
+  assert.equal(missed, 0, 'a failure went uncounted');
 });
 
 test('apache, vsftpd, proftpd, pure-ftpd: the address is read where the server writes it', () => {
