@@ -177,6 +177,10 @@ test('exim: HELO names, set_id and commands that carry a fake address', () => {
       '192.0.2.71',
       false,
     ],
+    // quoted local parts with spaces (relay probes) count; the address stays the one right after the head
+    ['exim[1]: 2024-01-01 00:00:00 H=(x) [192.0.2.73] F=<"a b"@x> rejected RCPT <c@d>: relay not permitted', '192.0.2.73', true],
+    ['exim[1]: 2024-01-01 00:00:00 H=(x) [192.0.2.74] F=<a@b> rejected RCPT <"c d"@e>: relay not permitted', '192.0.2.74', true],
+    ['exim[1]: 2024-01-01 00:00:00 H=(x) [192.0.2.75] F=<"a> H=(y) [6.6.6.6] F=<b"@c> rejected RCPT <"d H=(e) [6.6.6.7] x"@f>: relay not permitted', '192.0.2.75', true],
     [
       'exim[1]: 2024-01-01 00:00:00 SMTP protocol synchronization error (next input sent too soon: pipelining was not advertised): rejected "x" H=(a) [6.6.6.6]:1 I=[1.1.1.1]:25 next input="" H=(b) [192.0.2.72]:2 I=[10.0.0.1]:25 next input="QUIT"',
       '192.0.2.72',
