@@ -250,7 +250,8 @@ export function parseCidr(raw: string): Parsed<Cidr> {
   if (!ip.ok) return { ok: false, reason: `${ip.reason}: '${addrText}'` };
   // The limit follows the spelling: an IPv4-mapped network is written with an IPv6 prefix.
   const max = addrText.includes(':') ? 128 : 32;
-  let prefix = max;
+  // a bare address is one host of its family (an IPv4-mapped one is an IPv4 /32)
+  let prefix = ip.value.family === 4 ? 32 : 128;
   if (slash >= 0) {
     const p = raw.slice(slash + 1);
     if (!/^(?:0|[1-9][0-9]{0,2})$/.test(p) || Number(p) > max) {

@@ -62,6 +62,10 @@ test('a CIDR with host bits set is masked, and a bad prefix is refused', () => {
   assert.ok(mapped.ok);
   assert.equal(mapped.value.text, '192.0.2.0/24');
   assert.equal(parseCidr('::ffff:192.0.2.0/95').ok, false);
+  // a bare IPv4-mapped address is the IPv4 host, a /32
+  const host = parseCidr('::ffff:203.0.113.9');
+  assert.ok(host.ok);
+  assert.deepEqual([host.value.text, host.value.family, host.value.prefix], ['203.0.113.9/32', 4, 32]);
 });
 
 test('kernel list lines are read back in canonical form, IPv6 printed in full included', async () => {
