@@ -302,7 +302,7 @@ function unreadableLog(file: string, err: NodeJS.ErrnoException): ExitError {
 }
 
 function jsonReport(r: ReplayReport): object {
-  return { lines: r.lines, matches: r.matches, repeated: r.repeated, rejected: r.rejected, blocked: r.blocked, unblocked: r.unblocked, undated: r.undated, backwards: r.backwards };
+  return { lines: r.lines, matches: r.matches, repeated: r.repeated, rejected: r.rejected, blocked: r.blocked, unblocked: r.unblocked, finally: r.finally, undated: r.undated, backwards: r.backwards };
 }
 
 function describeReport(r: ReplayReport): string {
@@ -311,10 +311,12 @@ function describeReport(r: ReplayReport): string {
     const uncounted = r.uncounted[where];
     out.push(`  ${String(n).padStart(7)}  ${where}  ${gist(r.patterns[where] ?? '')}${uncounted ? `  (+${uncounted} not counted: a second end line)` : ''}`);
   }
+  // an address in both lists: say which came last
+  const then = (ip: string) => (r.finally[ip] === 'unblocked' ? ', then unblocked by a good line' : r.finally[ip] === 'blocked' ? ', then blocked again' : '');
   out.push('', `would block (${r.blocked.length}):`);
-  for (const b of r.blocked) out.push(`  ${b.ip.padEnd(39)} ${b.target} (${b.blocktype})`);
+  for (const b of r.blocked) out.push(`  ${b.ip.padEnd(39)} ${b.target} (${b.blocktype}${r.finally[b.ip] === 'unblocked' ? then(b.ip) : ''})`);
   out.push('', `would unblock (${r.unblocked.length}):`);
-  for (const ip of r.unblocked) out.push(`  ${ip}`);
+  for (const ip of r.unblocked) out.push(`  ${ip}${r.finally[ip] === 'blocked' ? ` (${then(ip).slice(2)})` : ''}`);
   const ignored = r.matches.filter((m) => m.ignored).length;
   if (ignored) out.push('', `${ignored} matches inside ignorenets, not counted`);
   if (r.repeated.length) out.push('', `${r.repeated.length} matches not counted: the second line of a connection's end, whose process had counted its end already (endpatterns)`);

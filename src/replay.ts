@@ -59,6 +59,8 @@ export interface ReplayReport {
   undated: number;
   /** lines whose timestamp is more than BACKWARDS_MS before one already seen (logs merged out of order, a clock set back) */
   backwards: number;
+  /** of the addresses both blocked and unblocked, where the log leaves each: blocked, or unblocked (by a good line after its last block) */
+  finally: Record<string, 'blocked' | 'unblocked'>;
 }
 
 /** how far a line's time may go back before `backwards` counts it (sources interleave by a second or two) */
@@ -78,13 +80,15 @@ export async function replayLog(config: Config, chunks: AsyncIterable<Buffer | s
 
 /** The engine's side: lines in file order, counted, decided and written into the report. */
 class Replay {
-  readonly report: ReplayReport = { lines: 0, matches: [], blocked: [], unblocked: [], hits: {}, uncounted: {}, patterns: {}, repeated: [], rejected: [], skipped: [], undated: 0, backwards: 0 };
+  readonly report: ReplayReport = { lines: 0, matches: [], blocked: [], unblocked: [], hits: {}, uncounted: {}, patterns: {}, repeated: [], rejected: [], skipped: [], undated: 0, backwards: 0, finally: {} };
   /** the latest time seen so far */
   #latest = -Infinity;
   readonly #engine: BanEngine;
   readonly #clock: ReplayClock;
   readonly #blockedSeen = new Set<string>();
   readonly #unblockedSeen = new Set<string>();
+  /** per address with a decision: whether the last one blocked it */
+  readonly #lastBlocked = new Map<string, boolean>();
   /** hits per rule, written into report.hits by finish (counted by the rule object: a `where` text as a property name is looked up in V8's string table on every hit) */
   readonly #hits: Map<Rule, number>;
   readonly #uncounted = new Map<Rule, number>();
@@ -101,6 +105,9 @@ class Replay {
       this.report.hits[rule.where] = n;
       this.report.patterns[rule.where] = rule.source;
       if (rule.perProcess) this.report.uncounted[rule.where] = this.#uncounted.get(rule) ?? 0;
+    }
+    for (const ip of new Set(this.report.blocked.map((b) => b.ip))) {
+      if (this.#unblockedSeen.has(ip)) this.report.finally[ip] = this.#lastBlocked.get(ip) ? 'blocked' : 'unblocked';
     }
     return this.report;
   }
@@ -151,6 +158,7 @@ class Replay {
       }
     }
     for (const d of out.decisions) {
+      this.#lastBlocked.set(d.ip.text, d.kind === 'block');
       if (d.kind === 'block') {
         const key = `${d.ip.text} ${d.target} ${d.blocktype}`;
         if (!this.#blockedSeen.has(key)) {

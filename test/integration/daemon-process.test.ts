@@ -252,6 +252,12 @@ describe('banban test', { timeout: 60_000 }, () => {
       const bare = ['sshd[812]: Failed password for root from 192.0.2.60 port 22 ssh2', 'sshd[812]: Failed password for root from 192.0.2.60 port 22 ssh2'];
       assert.equal(JSON.parse(await replay(bare)).undated, 2);
       assert.match(await replay(bare, false), /^2 matched lines carry no timestamp: each counts at the time of the line before it/m);
+      // an address blocked and unblocked: the text says which came last, beside it
+      const ok = (stamp: string, ip: string) => `${stamp} web1 sshd[813]: Accepted password for bob from ${ip} port 22 ssh2`;
+      const both = [0, 1, 2].map((i) => fail(`Nov 22 06:25:0${i}`, '192.0.2.9'));
+      const text = await replay([...both, ok('Nov 22 06:25:05', '192.0.2.9')], false);
+      assert.match(text, /^ {2}192\.0\.2\.9 +BLOCKER \(ssh, then unblocked by a good line\)$/m, text);
+      assert.deepEqual(JSON.parse(await replay([...both, ok('Nov 22 06:25:05', '192.0.2.9')])).finally, { '192.0.2.9': 'unblocked' });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

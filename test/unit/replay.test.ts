@@ -30,6 +30,36 @@ test('banban test sees the months go by on lines that match nothing: July then J
   assert.deepEqual(close.blocked, [{ ip: '192.0.2.7', target: 'BLOCKER', blocktype: 'ssh' }], 'the control: half an hour apart they are');
 });
 
+test('banban test says where the log leaves an address it both blocked and unblocked', async () => {
+  const c = parseConfig(
+    String.raw`
+goodpatterns:
+  - '^sshd\[\d+\]: Accepted password for \S+ from (?<ip>[0-9a-f.:]+) port \d+ ssh2$'
+blocktypes:
+  ssh:
+    minocc: 1
+    patterns:
+      - '^sshd\[\d+\]: Failed password for \S+ from (?<ip>[0-9a-f.:]+) port \d+ ssh2$'
+`,
+    '/tmp/replay-finally.yml',
+  ).config;
+  const accepted = (stamp: string, ip: string) => `${stamp} web1 sshd[7]: Accepted password for bob from ${ip} port 22 ssh2`;
+  const lines = [
+    failed('Jul  1 10:00:00', '192.0.2.1'),
+    accepted('Jul  1 10:00:01', '192.0.2.1'),
+    failed('Jul  1 10:00:02', '192.0.2.2'),
+    accepted('Jul  1 10:00:03', '192.0.2.2'),
+    failed('Jul  1 10:00:04', '192.0.2.2'),
+    failed('Jul  1 10:00:05', '192.0.2.3'),
+    accepted('Jul  1 10:00:06', '192.0.2.4'),
+  ];
+  const r = await replayLog(c, [Buffer.from(lines.join('\n'))], 2025);
+  assert.deepEqual(r.blocked.map((b) => b.ip), ['192.0.2.1', '192.0.2.2', '192.0.2.3']);
+  assert.deepEqual(r.unblocked, ['192.0.2.1', '192.0.2.2', '192.0.2.4']);
+  // only the addresses in both lists, with their last decision
+  assert.deepEqual(r.finally, { '192.0.2.1': 'unblocked', '192.0.2.2': 'blocked' });
+});
+
 test('banban test counts the hits of each pattern, good ones and those that never matched included', async () => {
   const c = parseConfig(
     String.raw`
