@@ -311,12 +311,11 @@ function describeReport(r: ReplayReport): string {
     const uncounted = r.uncounted[where];
     out.push(`  ${String(n).padStart(7)}  ${where}  ${gist(r.patterns[where] ?? '')}${uncounted ? `  (+${uncounted} not counted: a second end line)` : ''}`);
   }
-  // an address in both lists: say which came last
-  const then = (ip: string) => (r.finally[ip] === 'unblocked' ? ', then unblocked by a good line' : r.finally[ip] === 'blocked' ? ', then blocked again' : '');
+  // an address in both lists: said beside the decision that did not come last
   out.push('', `would block (${r.blocked.length}):`);
-  for (const b of r.blocked) out.push(`  ${b.ip.padEnd(39)} ${b.target} (${b.blocktype}${r.finally[b.ip] === 'unblocked' ? then(b.ip) : ''})`);
+  for (const b of r.blocked) out.push(`  ${b.ip.padEnd(39)} ${b.target} (${b.blocktype}${r.finally[b.ip] === 'unblocked' ? ', then unblocked by a good line' : ''})`);
   out.push('', `would unblock (${r.unblocked.length}):`);
-  for (const ip of r.unblocked) out.push(`  ${ip}${r.finally[ip] === 'blocked' ? ` (${then(ip).slice(2)})` : ''}`);
+  for (const ip of r.unblocked) out.push(`  ${ip}${r.finally[ip] === 'blocked' ? ' (then blocked again)' : ''}`);
   const ignored = r.matches.filter((m) => m.ignored).length;
   if (ignored) out.push('', `${ignored} matches inside ignorenets, not counted`);
   if (r.repeated.length) out.push('', `${r.repeated.length} matches not counted: the second line of a connection's end, whose process had counted its end already (endpatterns)`);

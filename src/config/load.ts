@@ -324,7 +324,7 @@ class Loader {
 
   #top(): Config | undefined {
     const top = this.#deref(this.#doc.contents);
-    if (top === null || (isScalar(top) && top.value === null)) {
+    if (isBlank(top)) {
       this.#add(0, '', 'the file is empty; it needs at least a blocktypes: map (see examples/banban.yml)');
       return undefined;
     }
@@ -601,7 +601,7 @@ class Loader {
 
   /** A defer_to list: blocktype names, not the blocktype's own. */
   #deferTo(e: Entry, self: string): string[] {
-    if (e.value === null || (isScalar(e.value) && e.value.value === null)) {
+    if (isBlank(e.value)) {
       // an empty value is more likely a list left unfinished than "none": say so rather than drop a preset's list
       this.#error(e.key, e.path, 'has no value; give a list of blocktype names such as [sshd], or [] to defer to none');
       return [];
@@ -626,7 +626,7 @@ class Loader {
     const out: BlocktypePart[] = [];
     const v = e.value;
     if (!isMap(v)) {
-      const empty = v === null || (isScalar(v) && v.value === null);
+      const empty = isBlank(v);
       this.#error(empty ? e.key : v, e.path, empty ? 'is empty; define at least one blocktype' : `must be a map from blocktype name to its settings, not ${describe(v)}`);
       return out;
     }
@@ -648,7 +648,7 @@ class Loader {
     }
     const v = e.value;
     if (!isMap(v)) {
-      const empty = v === null || (isScalar(v) && v.value === null);
+      const empty = isBlank(v);
       this.#error(empty ? e.key : v, e.path, empty ? 'blocktype is empty; it needs at least patterns:' : `blocktype must be a map of settings (target, minocc, interval, resetconns, patterns), not ${describe(v)}`);
       return undefined;
     }
@@ -758,7 +758,7 @@ class Loader {
   /** The top level of an included file: goodpatterns and blocktypes only. */
   #includedTop(): { goodpatterns: Rule[]; sessionpatterns: Rule[]; blocktypes: BlocktypePart[] } | undefined {
     const top = this.#deref(this.#doc.contents);
-    if (top === null || (isScalar(top) && top.value === null)) {
+    if (isBlank(top)) {
       this.#add(0, '', 'the included file is empty; it needs goodpatterns: or blocktypes:');
       return undefined;
     }
@@ -873,7 +873,7 @@ class Loader {
   /** The items of a list value; null/empty value gives []. Reports and returns undefined for non-lists. */
   #list(e: Entry, what: string): (YamlNode | null)[] | undefined {
     const v = e.value;
-    if (v === null || (isScalar(v) && v.value === null)) return [];
+    if (isBlank(v)) return [];
     if (!isSeq(v)) {
       const hint = isScalar(v) ? "; write each entry on its own line starting with '- '" : '';
       this.#error(v, e.path, `must be ${what}, not ${describe(v)}${hint}`);
@@ -885,7 +885,7 @@ class Loader {
   #string(e: Entry, what: string): string | undefined {
     const v = e.value;
     if (isScalar(v) && typeof v.value === 'string') return v.value;
-    if (v === null || (isScalar(v) && v.value === null)) {
+    if (isBlank(v)) {
       this.#error(e.key, e.path, `has no value; give ${what}, or remove the key to use the default`);
     } else {
       this.#error(v, e.path, `must be ${what}, not ${describe(v)}`);
@@ -918,7 +918,7 @@ class Loader {
         return undefined;
       }
     }
-    if (v === null || (isScalar(v) && v.value === null)) {
+    if (isBlank(v)) {
       this.#error(e.key, e.path, `has no value; give ${want}, or remove the key to use the default`);
       return undefined;
     }
@@ -1028,6 +1028,11 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /** A short description of a value for messages: "a list", "the number 3", "nothing". */
+/** A value left empty: no node at all (`key:`), or a YAML null (`~`, `null`). */
+function isBlank(node: YamlNode | null): boolean {
+  return node === null || (isScalar(node) && node.value === null);
+}
+
 function describe(node: unknown): string {
   if (node === null || node === undefined) return 'nothing';
   if (isMap(node)) return 'a map';

@@ -169,7 +169,7 @@ export class Matcher {
       config.blocktypes.map((b) => [b, deferredPrefixes(config.blocktypes, b, (r) => prefixesOf.get(r)).flatMap((d) => d.prefixes)] as const),
     );
     const byProcess = config.blocktypes.flatMap((b) => b.patterns.filter((r) => r.byPid || r.perProcess));
-    // the programs those rules are for (their literal prefixes), or undefined: any program
+    // the programs those rules are for (their literal prefixes; none without such rules), or undefined: any program
     const sessionPrograms = byProcess.map((r) => literalPrefix(r.regex.source, r.regex.flags) ?? '');
     const noted = sessionPrograms.includes('') ? undefined : [...new Set(sessionPrograms)];
     const route = (key: string | undefined): Route => {
@@ -189,8 +189,7 @@ export class Matcher {
         const rules = list(b.patterns);
         return rules ? [{ name: b.name, rules, unless: left.some }] : [];
       });
-      const notes = byProcess.length > 0 ? coverage(noted, key, k) : { all: false, some: NO_PREFIXES };
-      return { good, sessions, blocktypes, notes, empty: !good && !sessions && blocktypes.length === 0 };
+      return { good, sessions, blocktypes, notes: coverage(noted, key, k), empty: !good && !sessions && blocktypes.length === 0 };
     };
     const keys = new Set([...keysOf.values()].flatMap((ks) => ks ?? []));
     this.#route = route;
@@ -224,7 +223,7 @@ export class Matcher {
     const good = route.good?.first(text, note, msgAt);
     if (good && 'ip' in good) {
       const verdict: Verdict = { kind: 'good', ip: good.ip, rule: good.rule };
-      return { verdict, byPid: undefined, seen: this.#trackSessions ? seenOf(route, text, good.ip, msgAt, false) : undefined };
+      return { verdict, byPid: undefined, seen: seenOf(route, text, good.ip, msgAt, false) };
     }
     let offences: Offence[] | undefined;
     let byPid: { blocktype: string; session: string; rule: Rule }[] | undefined;

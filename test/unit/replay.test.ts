@@ -18,6 +18,21 @@ blocktypes:
   '/tmp/replay-test.yml',
 ).config;
 
+/** A config with sshd's Accepted as the good pattern and an ssh blocktype of Failed password at `minocc`, then `more` (YAML lines, after its patterns). */
+const withSsh = (minocc: number, more: string, file: string) =>
+  parseConfig(
+    String.raw`
+goodpatterns:
+  - '^sshd\[\d+\]: Accepted password for \S+ from (?<ip>[0-9a-f.:]+) port \d+ ssh2$'
+blocktypes:
+  ssh:
+    minocc: ${minocc}
+    patterns:
+      - '^sshd\[\d+\]: Failed password for \S+ from (?<ip>[0-9a-f.:]+) port \d+ ssh2$'
+` + more,
+    file,
+  ).config;
+
 const failed = (stamp: string, ip: string) => `${stamp} web1 sshd[7]: Failed password for root from ${ip} port 22 ssh2`;
 const cron = (stamp: string) => `${stamp} web1 CRON[9]: (root) CMD (true)`;
 
@@ -31,18 +46,7 @@ test('banban test sees the months go by on lines that match nothing: July then J
 });
 
 test('banban test says where the log leaves an address it both blocked and unblocked', async () => {
-  const c = parseConfig(
-    String.raw`
-goodpatterns:
-  - '^sshd\[\d+\]: Accepted password for \S+ from (?<ip>[0-9a-f.:]+) port \d+ ssh2$'
-blocktypes:
-  ssh:
-    minocc: 1
-    patterns:
-      - '^sshd\[\d+\]: Failed password for \S+ from (?<ip>[0-9a-f.:]+) port \d+ ssh2$'
-`,
-    '/tmp/replay-finally.yml',
-  ).config;
+  const c = withSsh(1, '', '/tmp/replay-finally.yml');
   const accepted = (stamp: string, ip: string) => `${stamp} web1 sshd[7]: Accepted password for bob from ${ip} port 22 ssh2`;
   const lines = [
     failed('Jul  1 10:00:00', '192.0.2.1'),
@@ -61,23 +65,16 @@ blocktypes:
 });
 
 test('banban test counts the hits of each pattern, good ones and those that never matched included', async () => {
-  const c = parseConfig(
-    String.raw`
-goodpatterns:
-  - '^sshd\[\d+\]: Accepted password for \S+ from (?<ip>[0-9a-f.:]+) port \d+ ssh2$'
-blocktypes:
-  ssh:
-    minocc: 9
-    patterns:
-      - '^sshd\[\d+\]: Failed password for \S+ from (?<ip>[0-9a-f.:]+) port \d+ ssh2$'
-      - '^sshd\[\d+\]: Invalid user \S+ from (?<ip>[0-9a-f.:]+)$'
+  const c = withSsh(
+    9,
+    String.raw`      - '^sshd\[\d+\]: Invalid user \S+ from (?<ip>[0-9a-f.:]+)$'
   scan:
     minocc: 9
     patterns:
       - '^sshd\[\d+\]: Failed password for root from (?<ip>[0-9a-f.:]+) port \d+ ssh2$'
 `,
     '/tmp/replay-hits.yml',
-  ).config;
+  );
   const lines = [failed('Jul  1 10:00:00', '192.0.2.1'), failed('Jul  1 10:00:01', '192.0.2.2'), 'Jul  1 10:00:02 web1 sshd[7]: Accepted password for bob from 192.0.2.3 port 22 ssh2', cron('Jul  1 10:00:03')];
   const r = await replayLog(c, [Buffer.from(lines.join('\n'))], 2025);
   assert.deepEqual(r.hits, { 'goodpatterns[0]': 1, 'blocktypes.ssh.patterns[0]': 2, 'blocktypes.ssh.patterns[1]': 0, 'blocktypes.scan.patterns[0]': 2 });
