@@ -9,7 +9,7 @@
  *   block    add an address to a list by hand
  *   unblock  remove an address from every list (or one)
  */
-import { createReadStream } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { Command, CommanderError, Option } from 'commander';
 import { loadConfig } from './config/load.js';
@@ -272,19 +272,37 @@ async function runDaemon(o: RunOptions, io: Io): Promise<number> {
  * The log's bytes as they are read: stdin for '-', else a file. A file that
  * cannot be opened, or read (a directory opens, and fails at the first
  * read), ends the command with NOINPUT and what to do, not an internal error.
+ *
+ * A file is read with plain blocking reads into one buffer, handed on and
+ * read into again (replayLog takes each piece before it asks for the next).
+ * A read stream costs more than the reading: 46 ms against 20 for the bench
+ * corpus's 34 MB here, a new 256 KiB buffer and a trip through the event
+ * loop each piece. The command waits on nothing else meanwhile; a FIFO
+ * (`<(journalctl ...)`) blocks a read until its writer writes, as it should.
  */
-async function logChunks(file: string, io: Io): Promise<AsyncIterable<Buffer>> {
+async function logChunks(file: string, io: Io): Promise<Iterable<Buffer> | AsyncIterable<Buffer>> {
   if (file === '-') return io.stdin as AsyncIterable<Buffer>;
-  const input = createReadStream(file, { highWaterMark: 256 * 1024 });
-  await new Promise<void>((resolve, reject) => {
-    input.once('open', () => resolve());
-    input.once('error', (err: NodeJS.ErrnoException) => reject(unreadableLog(file, err)));
-  });
-  return (async function* () {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (err) {
+    throw unreadableLog(file, err as NodeJS.ErrnoException);
+  }
+  return (function* () {
+    const buf = Buffer.allocUnsafe(256 * 1024);
     try {
-      yield* input as AsyncIterable<Buffer>;
-    } catch (err) {
-      throw unreadableLog(file, err as NodeJS.ErrnoException);
+      for (;;) {
+        let n: number;
+        try {
+          n = readSync(fd, buf, 0, buf.length, null);
+        } catch (err) {
+          throw unreadableLog(file, err as NodeJS.ErrnoException);
+        }
+        if (n === 0) return;
+        yield buf.subarray(0, n);
+      }
+    } finally {
+      closeSync(fd);
     }
   })();
 }

@@ -66,7 +66,10 @@ export interface ReplayReport {
 /** how far a line's time may go back before `backwards` counts it (sources interleave by a second or two) */
 const BACKWARDS_MS = 60_000;
 
-/** `chunks`: the log's bytes, in pieces of any size (a file or stdin as read; a stream set to an encoding gives strings). */
+/**
+ * `chunks`: the log's bytes, in pieces of any size (a file or stdin as read; a stream set to an encoding gives strings).
+ * Each piece is done with before the next is asked for, and nothing of it is kept: a source may read every piece into one buffer.
+ */
 export async function replayLog(config: Config, chunks: AsyncIterable<Buffer | string> | Iterable<Buffer | string>, startYear: number): Promise<ReplayReport> {
   const replay = new Replay(config, startYear);
   // A file has no receive buffer to overflow: no line is "truncated".

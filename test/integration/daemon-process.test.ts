@@ -4,6 +4,7 @@
  * is exercised by test/e2e.
  */
 import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -314,6 +315,51 @@ describe('banban test', { timeout: 60_000 }, () => {
       assert.match(human.stdout, /^ {8}5 {2}blocktypes\.ssh\.patterns\[0\] {2}Failed password for /m, human.stdout);
       assert.match(human.stdout, /^ {8}1 {2}goodpatterns\[0\] {2}Accepted /m, human.stdout);
       assert.match(human.stdout, /would block \(1\):\n {2}192\.0\.2\.7 +BLOCKER \(ssh\)/, human.stdout);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a log longer than one read: the same report from the file, from a FIFO and from stdin', async () => {
+    // The file is read into one buffer again and again (cli.ts, logChunks); a line that
+    // spans two reads must come out whole. Lines of uneven length put the 256 KiB seams
+    // inside lines, addresses included.
+    const dir = mkdtempSync(join(tmpdir(), 'banban-it-'));
+    try {
+      const conf = join(dir, 'banban.yml');
+      writeFileSync(conf, config(dir, join(dir, 's.sock')));
+      const lines: string[] = [];
+      for (let i = 0; i < 24_000; i++) {
+        const ip = `198.${18 + (i % 2)}.${(i >> 8) & 255}.${i & 255}`;
+        lines.push(
+          i % 3 === 0
+            ? `Nov 22 06:${String(25 + (i % 30)).padStart(2, '0')}:01 web1 CRON[${i}]: ${'x'.repeat(i % 97)}`
+            : `Nov 22 06:25:01 web1 sshd[${i}]: Failed password for invalid user ${'u'.repeat(i % 41)} from ${ip} port ${i} ssh2`,
+        );
+      }
+      const log = `${lines.join('\n')}\n`;
+      assert.ok(log.length > 6 * 256 * 1024, 'the log spans several reads');
+      const file = join(dir, 'auth.log');
+      writeFileSync(file, log);
+      const fromFile = await runCli(['test', '-c', conf, '--json', file]);
+      assert.equal(fromFile.code, 0, fromFile.stderr);
+      const report = JSON.parse(fromFile.stdout);
+      assert.equal(report.lines, 24_000);
+      assert.equal(report.matches.length, 16_000);
+      assert.deepEqual(
+        report.matches.slice(0, 3).map((m: { ip: string }) => m.ip),
+        ['198.19.0.1', '198.18.0.2', '198.18.0.4'],
+      );
+      assert.equal(report.rejected.length, 0);
+      assert.deepEqual(JSON.parse((await runCli(['test', '-c', conf, '--json', '-'], log)).stdout), report);
+      const fifo = join(dir, 'fifo');
+      execFileSync('mkfifo', [fifo]);
+      const writer = spawn('sh', ['-c', 'cat "$1" > "$2"', 'sh', file, fifo], { stdio: 'ignore' });
+      const written = new Promise((resolve) => writer.once('exit', resolve));
+      const fromFifo = await runCli(['test', '-c', conf, '--json', fifo]);
+      assert.equal(await written, 0);
+      assert.equal(fromFifo.code, 0, fromFifo.stderr);
+      assert.deepEqual(JSON.parse(fromFifo.stdout), report);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
