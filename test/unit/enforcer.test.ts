@@ -83,6 +83,37 @@ test('bans past their bantime are neither primed nor saved', () => {
   assert.deepEqual(e.snapshot(), []);
 });
 
+test('verify after a flood: the bans a full list still holds stay, in the order they were taken, and the oldest gone are named', () => {
+  const lists = new MemoryLists();
+  lists.lists.set('BLOCKER', []);
+  const { lines, log } = logCollector();
+  let now = 1_000_000;
+  const e = new Enforcer({ writer: lists, log, capacity: 4, now: () => now });
+  const addr = (i: number) => `198.18.${i >> 8}.${i & 255}`;
+  // a long ban of the address that will be re-banned last (kept as it is, taken again)
+  e.apply({ ...block(addr(3)), bantime: 86_400 });
+  for (let i = 0; i < 5000; i++) {
+    now += 10;
+    e.apply(block(addr(i)));
+  }
+  // the kernel list holds four of them, in an order of its own
+  lists.lists.set('BLOCKER', [addr(4999), addr(3), addr(4997), addr(4998)]);
+  now += 10;
+  e.apply(block(addr(3))); // re-banned: the longer ban stays, taken in last
+  lists.lists.set('BLOCKER', [addr(4999), addr(3), addr(4997), addr(4998)]);
+  assert.equal(e.verify(), 4996);
+  assert.equal(e.activeCount, 4);
+  const w = lines.find((l) => String(l['msg']).includes('evicted 4996'));
+  assert.deepEqual(w?.['sample'], [addr(0), addr(1), addr(2), addr(4), addr(5)]);
+  // lowering the cap forgets the oldest taken first: 4997, then 4998; the re-banned 3 is the newest
+  e.setMaxEntries(2);
+  assert.deepEqual(
+    e.snapshot().map((b) => b.ip),
+    [addr(3), addr(4999)],
+  );
+  assert.equal(e.verify(), 0);
+});
+
 test('verify reports bans the kernel evicted from a full list, with the fix', () => {
   const lists = new MemoryLists();
   lists.lists.set('BLOCKER', []);
