@@ -38,7 +38,10 @@ import { RingWriter } from './datagram-ring.js';
 import { readResults, RuleTable, type LineReport } from './match-wire.js';
 
 export type ToMatchThread = { id: number; start: number; count: number };
-export type FromMatchThread = { id: number } & BatchOut;
+/** a batch's answer */
+export type MatchAnswer = { id: number } & BatchOut;
+/** an answer, or word that the thread failed (the reason is in shared memory: STARTED) */
+export type FromMatchThread = MatchAnswer | { failed: true };
 
 /**
  * The shared ring: about 8 000 syslog lines of 120 bytes can wait in it,
@@ -63,8 +66,9 @@ const START_STALL_MS = 2_000;
  * thread's state: 0 not started yet, START_READY, START_FAILED, or
  * THREAD_FAILED (a batch threw), with the reason's length in
  * [START_REASON_LENGTH] and its UTF-8 bytes after the words. A failure is
- * said here first: its 'error' event follows, but cannot reach a main
- * thread blocked waiting for room in the ring.
+ * said here first, then by a message ({failed: true}), which cannot reach
+ * a main thread blocked waiting for room in the ring; the thread throws
+ * nothing (match-worker.ts says why).
  */
 export const STARTED = 1;
 export const START_READY = 1;
@@ -143,7 +147,7 @@ export class MatchThread<M> {
         workerData: { setup: opts.setup, progress, ring },
         resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
       });
-      w.on('message', (msg: FromMatchThread) => this.#answer(msg));
+      w.on('message', (msg: FromMatchThread) => ('failed' in msg ? this.#lost(this.#saidFailure() ?? new Error('the matching thread failed')) : this.#answer(msg)));
       w.on('error', (err) => this.#lost(err));
       w.on('exit', (code) => {
         if (this.#worker === w) this.#lost(new Error(`the matching thread exited (code ${code})`));
@@ -241,7 +245,7 @@ export class MatchThread<M> {
     await w?.terminate();
   }
 
-  #answer(msg: FromMatchThread): void {
+  #answer(msg: MatchAnswer): void {
     const orphan = this.#orphans.findIndex((o) => o.id === msg.id);
     if (orphan >= 0) {
       const [late] = this.#orphans.splice(orphan, 1);
@@ -289,13 +293,12 @@ export class MatchThread<M> {
         }
       }
       if (this.#ring.cost(datagram.length) > 0) return;
-      const start = Atomics.load(this.#done, STARTED);
-      if (start === START_FAILED || start === THREAD_FAILED) {
-        const length = Math.min(START_REASON_BYTES, Atomics.load(this.#done, START_REASON_LENGTH));
-        const reason = Buffer.from(this.#done.buffer, START_REASON_AT, length).toString('utf8');
-        this.#lost(new Error(`the matching thread ${start === START_FAILED ? 'failed to start' : 'failed'}: ${reason}`));
+      const said = this.#saidFailure();
+      if (said !== undefined) {
+        this.#lost(said);
         return;
       }
+      const start = Atomics.load(this.#done, STARTED);
       const limit = start === START_READY ? (this.#opts.stallMs ?? STALL_MS) : (this.#opts.startStallMs ?? START_STALL_MS);
       if (Date.now() - started > limit) {
         this.#lost(new Error(start === START_READY ? `the matching thread answered nothing for ${limit / 1000} s` : `the matching thread did not start within ${limit / 1000} s`));
@@ -303,6 +306,15 @@ export class MatchThread<M> {
       }
       Atomics.wait(this.#done, 0, finished, Math.min(100, limit));
     }
+  }
+
+  /** The failure the thread said in shared memory (STARTED), with its reason, if it said one. */
+  #saidFailure(): Error | undefined {
+    const start = Atomics.load(this.#done, STARTED);
+    if (start !== START_FAILED && start !== THREAD_FAILED) return undefined;
+    const length = Math.min(START_REASON_BYTES, Atomics.load(this.#done, START_REASON_LENGTH));
+    const reason = Buffer.from(this.#done.buffer, START_REASON_AT, length).toString('utf8');
+    return new Error(`the matching thread ${start === START_FAILED ? 'failed to start' : 'failed'}: ${reason}`);
   }
 
   /** Matches a batch here; one that fails here too (it is what killed the thread) is reported and dropped. */

@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import { parseConfig } from '../../src/config/load.js';
 import { BatchMatcher, batchMatcherSetup } from '../../src/match/batch-matcher.js';
 import { readRing, RingWriter } from '../../src/match/datagram-ring.js';
-import { MatchThread, RING_BYTES } from '../../src/match/match-thread.js';
+import { MatchThread, RING_BYTES, START_FAILED, START_REASON_AT, START_REASON_BYTES, STARTED, THREAD_FAILED } from '../../src/match/match-thread.js';
 import { readResults, RuleTable, type LineReport } from '../../src/match/match-wire.js';
 import { Matcher, type MatchResult } from '../../src/match/matcher.js';
 import type { ParsedIp } from '../../src/lib/ip.js';
@@ -284,6 +285,47 @@ test('a small batch with none pending is matched at once on the calling thread; 
   assert.deepEqual(c.faults, []);
   assert.deepEqual([...new Set(c.seen.map((x) => x.batch))], [0, 1, 2], 'in the order sent');
   assert.equal(c.seen.length, 52);
+});
+
+test('a matching thread that fails, at start or on a batch, says so and throws nothing: it is ended while idle, never while raising', async () => {
+  // Node 20 aborts the whole process when a thread is ended (terminate) while it raises an
+  // uncaught exception, and the main thread ends a failed one as soon as shared memory says so.
+  const run = async (script: string, datagramsSent: number) => {
+    const progress = new SharedArrayBuffer(START_REASON_AT + START_REASON_BYTES);
+    const ringBuffer = new SharedArrayBuffer(16 * 1024);
+    const ring = new RingWriter(ringBuffer);
+    const w = new Worker(new URL(script, import.meta.url), { workerData: { setup: batchMatcherSetup(config, MAX_DATAGRAM), progress, ring: ringBuffer } });
+    const events: string[] = [];
+    // settled by word of the failure, or by the thread raising it (the old way) and ending
+    const said = new Promise<void>((resolve) => {
+      w.on('error', (err) => events.push(`error: ${err.message}`));
+      w.on('exit', (code) => {
+        events.push(`exit ${code}`);
+        resolve();
+      });
+      w.on('message', (m: { failed?: true; id?: number }) => {
+        events.push(m.failed ? 'failed' : `answer ${m.id}`);
+        if (m.failed) resolve();
+      });
+    });
+    for (let id = 1; id <= datagramsSent; id++) {
+      const datagram = Buffer.from(failed(`10.9.0.${id}`, id));
+      assert.ok(ring.write(datagram) > 0);
+      w.postMessage({ id, start: ring.head - 4 - datagram.length, count: 1 });
+    }
+    await said;
+    await new Promise((resolve) => setTimeout(resolve, 200)); // an uncaught exception's 'error' would come by now
+    const done = new Int32Array(progress);
+    const state = Atomics.load(done, STARTED);
+    await w.terminate();
+    return { events, state };
+  };
+  const start = await run('./failing-start-match-worker.js', 0);
+  assert.deepEqual(start.events, ['failed', 'exit 1']);
+  assert.equal(start.state, START_FAILED);
+  const batch = await run('./throwing-match-worker.js', 3);
+  assert.deepEqual(batch.events, ['answer 1', 'failed', 'exit 1'], 'the third batch is not answered either');
+  assert.equal(batch.state, THREAD_FAILED);
 });
 
 test('records go round the ring, never across its end, and come back as written', () => {
