@@ -73,6 +73,12 @@ test('kernel list lines are read back in canonical form, IPv6 printed in full in
   const text = 'src=192.0.2.7 ttl: 0 last_seen: 4295084304 oldest_pkt: 1 4295084304\nsrc=2001:0db8:0000:0000:0000:0000:0000:0001 ttl: 0 last_seen: 4295084304 oldest_pkt: 1 4295084304\n';
   assert.deepEqual(parseList(text, undefined).map((e) => e.ip), ['192.0.2.7', '2001:db8::1']);
   assert.deepEqual(parseList(text, { now: 4295084304 + 250 * 10, hz: 250 }).map((e) => e.ageSeconds), [10, 10]);
+  // a plain folder's list: commands replayed in order, after any kernel lines; no newline at the end
+  const plain = `${text}+192.0.2.8\n-192.0.2.7\n+2001:db8::2\n/\n+192.0.2.9\n+192.0.2.10\n-192.0.2.9\n+192.0.2.10`;
+  assert.deepEqual(parseList(plain, undefined).map((e) => e.ip), ['192.0.2.10']);
+  assert.deepEqual(parseList(plain.slice(0, plain.indexOf('/')), undefined).map((e) => e.ip), ['2001:db8::1', '192.0.2.8', '2001:db8::2']);
+  assert.deepEqual(parseList('', undefined), []);
+  assert.deepEqual(parseList('\n\nsrc=192.0.2.1', undefined).map((e) => e.ip), ['192.0.2.1']);
 });
 
 test('the IPv6 parser agrees with ip-address on 150 000 generated hex-group texts, valid and not', async () => {
