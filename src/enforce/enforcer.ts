@@ -81,6 +81,8 @@ export interface ActiveBan {
   written?: number;
   /** when this process took it in, as a count (#remember; not saved): the order of its list's map, which `verify` makes again */
   seq?: number;
+  /** the last `verify` call that found it in its list (a count; not saved) */
+  verified?: number;
 }
 
 type Op = '+' | '-';
@@ -105,6 +107,8 @@ export class Enforcer {
   readonly #overCapacityWarned = new Set<string>();
   /** the last ActiveBan.seq given */
   #seq = 0;
+  /** verify calls so far (ActiveBan.verified) */
+  #verifies = 0;
   writes = 0;
   /** block and unblock decisions not written: the list got the same command less than REWRITE_MS before */
   rewritesSkipped = 0;
@@ -278,8 +282,11 @@ export class Enforcer {
    * all of them pushed out of a full list already. Going through those took
    * the main thread 7-9 ms each time under the bench's ban-latency load (a
    * probe that came meanwhile waited as long); the bans the list still
-   * holds are looked up from its side instead, and the list's map is made
-   * again of them alone, in the order they were taken in.
+   * holds are looked up from its side instead. When most are gone, the
+   * list's map is made again of the held ones alone, in the order they
+   * were taken in; when a few are, they are deleted in place, from the
+   * oldest, until all of them are (a full list that takes a few new bans
+   * between two calls pushes out its oldest).
    */
   verify(): number {
     let missing = 0;
@@ -293,22 +300,39 @@ export class Enforcer {
       } catch {
         continue; // a missing list is the watcher's business
       }
-      const held = new Set<ActiveBan>();
+      // the bans the list holds, each once, marked as held by this call
+      const mark = ++this.#verifies;
+      const held: ActiveBan[] = [];
       for (const ip of entries) {
         const b = bans.get(ip);
-        if (b !== undefined) held.add(b);
+        if (b !== undefined && b.verified !== mark) {
+          b.verified = mark;
+          held.push(b);
+        }
       }
-      const gone = bans.size - held.size;
+      const gone = bans.size - held.length;
       if (gone === 0) continue;
-      // the oldest few for the log: found before the first held one, or soon after
       const sample: string[] = [];
-      for (const b of bans.values()) {
-        if (held.has(b)) continue;
-        sample.push(b.ip);
-        if (sample.length === 5) break;
+      if (gone > held.length) {
+        // most are gone (a flood pushed them out): the map is made again of the held ones
+        for (const b of bans.values()) {
+          if (b.verified === mark) continue;
+          sample.push(b.ip);
+          if (sample.length === 5) break;
+        }
+        if (held.length === 0) this.#bans.delete(target);
+        else this.#bans.set(target, new Map(held.sort((a, b) => a.seq! - b.seq!).map((b) => [b.ip, b])));
+      } else {
+        // a few are gone, most likely the oldest (a full list drops those first): deleted in place,
+        // from the oldest, until all of them are
+        let left = gone;
+        for (const b of bans.values()) {
+          if (b.verified === mark) continue;
+          bans.delete(b.ip);
+          if (sample.length < 5) sample.push(b.ip);
+          if (--left === 0) break;
+        }
       }
-      if (held.size === 0) this.#bans.delete(target);
-      else this.#bans.set(target, new Map([...held].sort((a, b) => a.seq! - b.seq!).map((b) => [b.ip, b])));
       missing += gone;
       const full = this.#capacity !== undefined && entries.length >= this.#capacity;
       if (full) this.evictions += gone;

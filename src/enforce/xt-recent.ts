@@ -133,7 +133,10 @@ interface JiffiesNow {
  * a plain-folder list holds `+ADDR` / `-ADDR` lines, replayed in order.
  */
 export function parseList(text: string, clock: JiffiesNow | undefined): ListEntry[] {
-  // The kernel prints each address once: a list of them. A plain folder's `+`, `-` and `/`
+  // The kernel prints each address once: a list of them. (A list that changes while it is
+  // read, over several reads, can have one printed twice; the callers look addresses up in
+  // sets and maps, and a map of every entry to weed that out cost more than the rest of
+  // this together: 73-130 ms against 30-45 for 100 000.) A plain folder's `+`, `-` and `/`
   // lines are commands, replayed in order on a map, made the first time one comes.
   const list: ListEntry[] = [];
   let map: Map<string, ListEntry> | undefined;

@@ -147,7 +147,11 @@ export class MatchThread<M> {
         workerData: { setup: opts.setup, progress, ring },
         resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
       });
-      w.on('message', (msg: FromMatchThread) => ('failed' in msg ? this.#lost(this.#saidFailure() ?? new Error('the matching thread failed')) : this.#answer(msg)));
+      w.on('message', (msg: FromMatchThread) => {
+        // a late answer of a thread given up is still read (#answer); its late word of failure is not news
+        if (!('failed' in msg)) this.#answer(msg);
+        else if (this.#worker === w) this.#lost(this.#saidFailure() ?? new Error('the matching thread failed'));
+      });
       w.on('error', (err) => this.#lost(err));
       w.on('exit', (code) => {
         if (this.#worker === w) this.#lost(new Error(`the matching thread exited (code ${code})`));

@@ -724,7 +724,13 @@ interface LatencyStats {
 }
 
 function latencyStats(ns: number[]): LatencyStats {
-  const ok = ns.filter((x) => x >= 0).sort((a, b) => a - b);
+  // each probe with its index, fastest first; a missed probe (-1) is counted, not ranked
+  const ranked = ns
+    .map((x, i) => [x, i] as const)
+    .filter(([x]) => x >= 0)
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const ok = ranked.map(([x]) => x);
+  const worst = ranked.slice(-5).reverse();
   // milliseconds, to the microsecond
   const ms = (x: number) => Math.round(x / 1000) / 1000;
   return {
@@ -734,13 +740,8 @@ function latencyStats(ns: number[]): LatencyStats {
     p90Ms: ms(pct(ok, 0.9)),
     p99Ms: ms(pct(ok, 0.99)),
     maxMs: ms(ok[ok.length - 1]!),
-    worstMs: ok.slice(-5).reverse().map(ms),
-    worstAt: ns
-      .map((x, i) => [x, i] as const)
-      .filter(([x]) => x >= 0)
-      .sort((a, b) => b[0] - a[0])
-      .slice(0, 5)
-      .map(([, i]) => i),
+    worstMs: worst.map(([x]) => ms(x)),
+    worstAt: worst.map(([, i]) => i),
   };
 }
 

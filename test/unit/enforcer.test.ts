@@ -100,7 +100,7 @@ test('verify after a flood: the bans a full list still holds stay, in the order 
   lists.lists.set('BLOCKER', [addr(4999), addr(3), addr(4997), addr(4998)]);
   now += 10;
   e.apply(block(addr(3))); // re-banned: the longer ban stays, taken in last
-  lists.lists.set('BLOCKER', [addr(4999), addr(3), addr(4997), addr(4998)]);
+  lists.lists.set('BLOCKER', [addr(4999), addr(3), addr(4997), addr(4998), addr(4997)]); // one printed twice: a list read while it changed
   assert.equal(e.verify(), 4996);
   assert.equal(e.activeCount, 4);
   const w = lines.find((l) => String(l['msg']).includes('evicted 4996'));
@@ -112,6 +112,27 @@ test('verify after a flood: the bans a full list still holds stay, in the order 
     [addr(3), addr(4999)],
   );
   assert.equal(e.verify(), 0);
+});
+
+test('verify after a few new bans: the oldest the full list dropped are forgotten, the rest keep their order', () => {
+  const lists = new MemoryLists();
+  lists.lists.set('BLOCKER', []);
+  const { lines, log } = logCollector();
+  let now = 1_000_000;
+  const e = new Enforcer({ writer: lists, log, capacity: 8, now: () => now });
+  const addr = (i: number) => `198.51.100.${i}`;
+  for (let i = 0; i < 10; i++) {
+    now += 10;
+    e.apply(block(addr(i)));
+  }
+  lists.lists.set('BLOCKER', [9, 4, 2, 7, 3, 8, 6, 5, 4].map(addr)); // 0 and 1 pushed out; 4 printed twice
+  assert.equal(e.verify(), 2);
+  assert.deepEqual(lines.find((l) => String(l['msg']).includes('evicted 2'))?.['sample'], [addr(0), addr(1)]);
+  e.setMaxEntries(3);
+  assert.deepEqual(
+    e.snapshot().map((b) => b.ip),
+    [addr(7), addr(8), addr(9)],
+  );
 });
 
 test('verify reports bans the kernel evicted from a full list, with the fix', () => {
