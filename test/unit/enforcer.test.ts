@@ -83,24 +83,32 @@ test('bans past their bantime are neither primed nor saved', () => {
   assert.deepEqual(e.snapshot(), []);
 });
 
-test('verify after a flood: the bans a full list still holds stay, in the order they were taken, and the oldest gone are named', () => {
+/** An enforcer on a list of `capacity` (MemoryLists); `apply` takes a decision 10 ms after the one before, `run` bans addr(0) to addr(count - 1). */
+function afterBans(capacity: number, count: number, addr: (i: number) => string) {
   const lists = new MemoryLists();
   lists.lists.set('BLOCKER', []);
   const { lines, log } = logCollector();
-  let now = 1_000_000;
-  const e = new Enforcer({ writer: lists, log, capacity: 4, now: () => now });
+  const clock = { now: 1_000_000 };
+  const e = new Enforcer({ writer: lists, log, capacity, now: () => clock.now });
+  const apply = (d: ReturnType<typeof block>) => {
+    clock.now += 10;
+    e.apply(d);
+  };
+  const run = () => {
+    for (let i = 0; i < count; i++) apply(block(addr(i)));
+  };
+  return { lists, lines, e, apply, run };
+}
+
+test('verify after a flood: the bans a full list still holds stay, in the order they were taken, and the oldest gone are named', () => {
   const addr = (i: number) => `198.18.${i >> 8}.${i & 255}`;
+  const { lists, lines, e, apply, run } = afterBans(4, 5000, addr);
   // a long ban of the address that will be re-banned last (kept as it is, taken again)
-  e.apply({ ...block(addr(3)), bantime: 86_400 });
-  for (let i = 0; i < 5000; i++) {
-    now += 10;
-    e.apply(block(addr(i)));
-  }
-  // the kernel list holds four of them, in an order of its own
-  lists.lists.set('BLOCKER', [addr(4999), addr(3), addr(4997), addr(4998)]);
-  now += 10;
-  e.apply(block(addr(3))); // re-banned: the longer ban stays, taken in last
-  lists.lists.set('BLOCKER', [addr(4999), addr(3), addr(4997), addr(4998), addr(4997)]); // one printed twice: a list read while it changed
+  apply({ ...block(addr(3)), bantime: 86_400 });
+  run();
+  apply(block(addr(3))); // re-banned: the longer ban stays, taken in last
+  // the kernel list holds four of them, in an order of its own, one printed twice (read while it changed)
+  lists.lists.set('BLOCKER', [addr(4999), addr(3), addr(4997), addr(4998), addr(4997)]);
   assert.equal(e.verify(), 4996);
   assert.equal(e.activeCount, 4);
   const w = lines.find((l) => String(l['msg']).includes('evicted 4996'));
@@ -115,16 +123,9 @@ test('verify after a flood: the bans a full list still holds stay, in the order 
 });
 
 test('verify after a few new bans: the oldest the full list dropped are forgotten, the rest keep their order', () => {
-  const lists = new MemoryLists();
-  lists.lists.set('BLOCKER', []);
-  const { lines, log } = logCollector();
-  let now = 1_000_000;
-  const e = new Enforcer({ writer: lists, log, capacity: 8, now: () => now });
   const addr = (i: number) => `198.51.100.${i}`;
-  for (let i = 0; i < 10; i++) {
-    now += 10;
-    e.apply(block(addr(i)));
-  }
+  const { lists, lines, e, run } = afterBans(8, 10, addr);
+  run();
   lists.lists.set('BLOCKER', [9, 4, 2, 7, 3, 8, 6, 5, 4].map(addr)); // 0 and 1 pushed out; 4 printed twice
   assert.equal(e.verify(), 2);
   assert.deepEqual(lines.find((l) => String(l['msg']).includes('evicted 2'))?.['sample'], [addr(0), addr(1)]);
