@@ -114,7 +114,7 @@ function buildProgram(io: Io, setCode: (c: number) => void): Command {
       const year = Number(o.year);
       if (!Number.isInteger(year) || year < 1970 || year > 9999) throw new ExitError(`--year '${o.year}' is not a year: give one from 1970 to 9999, such as --year ${new Date().getUTCFullYear()}`, ExitCode.USAGE);
       const { config } = loadConfig(o.config);
-      const report = await replayLog(config, await logChunks(log, io), year);
+      const report = await replayLog(config, logChunks(log, io), year);
       // --json keeps stdout to the one object; what the daemon would skip is said on stderr.
       if (o.json && report.skipped.length > 0) io.stderr.write(`banban test: ${describeSkipped(report)}\n`);
       io.stdout.write(o.json ? `${JSON.stringify(jsonReport(report))}\n` : describeReport(report));
@@ -280,7 +280,7 @@ async function runDaemon(o: RunOptions, io: Io): Promise<number> {
  * loop each piece. The command waits on nothing else meanwhile; a FIFO
  * (`<(journalctl ...)`) blocks a read until its writer writes, as it should.
  */
-async function logChunks(file: string, io: Io): Promise<Iterable<Buffer> | AsyncIterable<Buffer>> {
+function logChunks(file: string, io: Io): Iterable<Buffer> | AsyncIterable<Buffer> {
   if (file === '-') return io.stdin as AsyncIterable<Buffer>;
   let fd: number;
   try {

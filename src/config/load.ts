@@ -1027,12 +1027,12 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-/** A short description of a value for messages: "a list", "the number 3", "nothing". */
 /** A value left empty: no node at all (`key:`), or a YAML null (`~`, `null`). */
 function isBlank(node: YamlNode | null): boolean {
   return node === null || (isScalar(node) && node.value === null);
 }
 
+/** A short description of a value for messages: "a list", "the number 3", "nothing". */
 function describe(node: unknown): string {
   if (node === null || node === undefined) return 'nothing';
   if (isMap(node)) return 'a map';
