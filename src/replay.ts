@@ -27,20 +27,15 @@ import { isEmpty, type SkipReason } from './match/match-wire.js';
 import type { MatchResult } from './match/matcher.js';
 import { LineSplitter } from './source/log-file.js';
 import { ReplayClock } from './source/syslog-line.js';
+import { ReplayMatches } from './replay-matches.js';
 import { BanEngine } from './track/ban-engine.js';
 
-export interface ReplayMatch {
-  line: number;
-  kind: 'good' | 'bad';
-  blocktype?: string;
-  ip: string;
-  /** inside ignorenets: matched, never counted */
-  ignored?: true;
-}
+export type { ReplayMatch } from './replay-matches.js';
 
 export interface ReplayReport {
   lines: number;
-  matches: ReplayMatch[];
+  /** in line order; JSON.stringify gives them as an array */
+  matches: ReplayMatches;
   blocked: { ip: string; target: string; blocktype: string }[];
   unblocked: string[];
   /** pattern `where` -> hits (counted) */
@@ -83,7 +78,7 @@ export async function replayLog(config: Config, chunks: AsyncIterable<Buffer | s
 
 /** The engine's side: lines in file order, counted, decided and written into the report. */
 class Replay {
-  readonly report: ReplayReport = { lines: 0, matches: [], blocked: [], unblocked: [], hits: {}, uncounted: {}, patterns: {}, repeated: [], rejected: [], skipped: [], undated: 0, backwards: 0, finally: {} };
+  readonly report: ReplayReport = { lines: 0, matches: new ReplayMatches(), blocked: [], unblocked: [], hits: {}, uncounted: {}, patterns: {}, repeated: [], rejected: [], skipped: [], undated: 0, backwards: 0, finally: {} };
   /** the latest time seen so far */
   #latest = -Infinity;
   readonly #engine: BanEngine;
@@ -149,15 +144,11 @@ class Replay {
     if (v.rejected) report.rejected.push({ line: n, rule: v.rejected.rule.where, reason: v.rejected.reason });
     if (v.kind === 'good') {
       this.#hit(v.rule);
-      const m: ReplayMatch = { line: n, kind: 'good', ip: v.ip.text };
-      if (out.ignored.length > 0 && isIgnored(out.ignored, m.ip)) m.ignored = true;
-      report.matches.push(m);
+      report.matches.push(n, undefined, v.ip, out.ignored.length > 0 && isIgnored(out.ignored, v.ip));
     } else if (v.kind === 'bad') {
       for (const o of v.offences) {
         this.#hit(o.rule);
-        const m: ReplayMatch = { line: n, kind: 'bad', blocktype: o.blocktype, ip: o.ip.text };
-        if (out.ignored.length > 0 && isIgnored(out.ignored, m.ip)) m.ignored = true;
-        report.matches.push(m);
+        report.matches.push(n, o.blocktype, o.ip, out.ignored.length > 0 && isIgnored(out.ignored, o.ip));
       }
     }
     for (const d of out.decisions) {
@@ -176,6 +167,6 @@ class Replay {
   }
 }
 
-function isIgnored(ignored: readonly ParsedIp[], ip: string): boolean {
-  return ignored.some((x) => x.text === ip);
+function isIgnored(ignored: readonly ParsedIp[], ip: ParsedIp): boolean {
+  return ignored.some((x) => x.text === ip.text);
 }

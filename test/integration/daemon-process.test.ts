@@ -282,6 +282,9 @@ describe('banban test', { timeout: 60_000 }, () => {
       const r = await runCli(['test', '-c', conf, '--json', join(dir, 'auth.log')]);
       assert.equal(r.code, 0, r.stderr);
       const report = JSON.parse(r.stdout);
+      // the matches are written from their columns, the rest by JSON.stringify: one object, keys in their order, no spaces
+      assert.equal(r.stdout, `${JSON.stringify(report)}\n`);
+      assert.deepEqual(Object.keys(report), ['lines', 'matches', 'repeated', 'rejected', 'blocked', 'unblocked', 'finally', 'undated', 'backwards']);
       assert.equal(report.lines, 7);
       assert.equal(report.matches.length, 6);
       assert.deepEqual(report.matches[5], { line: 6, kind: 'good', ip: '198.51.100.3' });

@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseIp, type ParsedIp } from '../../src/lib/ip.js';
+import { ReplayMatches, type ReplayMatch } from '../../src/replay-matches.js';
+
+const ip = (text: string): ParsedIp => {
+  const p = parseIp(text);
+  if (!p.ok) throw new Error(`${text}: ${p.reason}`);
+  return p.value;
+};
+
+test('the matches as JSON are, byte for byte, what JSON.stringify makes of them, across many chunks', () => {
+  const addrs = ['0.0.0.0', '255.255.255.255', '192.0.2.7', '10.1.20.255', '2001:db8::1', '::', 'fe80::1:2:3:4', '::ffff:198.51.100.9'].map(ip);
+  // a name JSON must escape, and one in UTF-8 past ASCII
+  const blocktypes = [undefined, 'ssh', 'odd"name\\', 'été'];
+  const lines = [1, 9, 10, 99, 100, 65_535, 2 ** 32 + 5, 2 ** 40];
+  const m = new ReplayMatches();
+  const expected: ReplayMatch[] = [];
+  for (let i = 0; i < 40_000; i++) {
+    const a = addrs[i % addrs.length]!;
+    const bt = blocktypes[(i >> 3) % blocktypes.length];
+    const ignored = i % 7 === 0;
+    const line = i < lines.length ? lines[i]! : 2 ** 40 + i;
+    m.push(line, bt, a, ignored);
+    const e: ReplayMatch = bt === undefined ? { line, kind: 'good', ip: a.text } : { line, kind: 'bad', blocktype: bt, ip: a.text };
+    if (ignored) e.ignored = true;
+    expected.push(e);
+  }
+  const chunks = m.jsonChunks();
+  assert.ok(chunks.length > 5, `40 000 matches fill several chunks (${chunks.length})`);
+  assert.equal(Buffer.concat(chunks).toString('utf8'), JSON.stringify(expected));
+  assert.equal(JSON.stringify(m), JSON.stringify(expected));
+  assert.deepEqual([...m], expected);
+  assert.equal(m.length, 40_000);
+  assert.equal(m.ignored, expected.filter((e) => e.ignored).length);
+  assert.deepEqual(m.at(7), expected[7]);
+  assert.equal(m.at(40_000), undefined);
+  assert.equal(m.at(-1), undefined);
+});
+
+test('no matches are an empty JSON array', () => {
+  const m = new ReplayMatches();
+  assert.equal(Buffer.concat(m.jsonChunks()).toString(), '[]');
+  assert.deepEqual([...m], []);
+});
