@@ -321,13 +321,15 @@ function unreadableLog(file: string, err: NodeJS.ErrnoException): ExitError {
 }
 
 /**
- * `banban test --json`: one object, `lines` and `matches` first. The matches are written from
- * their columns (replay-matches.ts), the rest by JSON.stringify: the same text as stringifying it all.
+ * `banban test --json`: one object. The matches and the repeated ends are written from their
+ * columns (replay-matches.ts), the rest by JSON.stringify: the same text as stringifying it all.
  */
 function writeJsonReport(out: Writable, r: ReplayReport): void {
-  const rest = JSON.stringify({ repeated: r.repeated, rejected: r.rejected, blocked: r.blocked, unblocked: r.unblocked, finally: r.finally, undated: r.undated, backwards: r.backwards });
+  const rest = JSON.stringify({ rejected: r.rejected, blocked: r.blocked, unblocked: r.unblocked, finally: r.finally, undated: r.undated, backwards: r.backwards });
   out.write(`{"lines":${r.lines},"matches":`);
   for (const chunk of r.matches.jsonChunks()) out.write(chunk);
+  out.write(',"repeated":');
+  for (const chunk of r.repeated.jsonChunks()) out.write(chunk);
   out.write(`,${rest.slice(1)}\n`);
 }
 

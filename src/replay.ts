@@ -27,10 +27,10 @@ import { isEmpty, type SkipReason } from './match/match-wire.js';
 import type { MatchResult } from './match/matcher.js';
 import { LineSplitter } from './source/log-file.js';
 import { ReplayClock } from './source/syslog-line.js';
-import { ReplayMatches } from './replay-matches.js';
+import { RepeatedEnds, ReplayMatches } from './replay-matches.js';
 import { BanEngine } from './track/ban-engine.js';
 
-export type { ReplayMatch } from './replay-matches.js';
+export type { RepeatedEnd, ReplayMatch } from './replay-matches.js';
 
 export interface ReplayReport {
   lines: number;
@@ -45,7 +45,7 @@ export interface ReplayReport {
   /** pattern `where` -> the pattern as written */
   patterns: Record<string, string>;
   /** matches not counted (nor in `matches`): a connection's end its process had written already (a blocktype's endpatterns) */
-  repeated: { line: number; blocktype: string; ip: string }[];
+  repeated: RepeatedEnds;
   /** lines where a pattern matched but captured no usable address */
   rejected: { line: number; rule: string; reason: string }[];
   /** lines the daemon would never match (as datagrams: too long, a NUL byte); blank lines are not listed */
@@ -78,7 +78,7 @@ export async function replayLog(config: Config, chunks: AsyncIterable<Buffer | s
 
 /** The engine's side: lines in file order, counted, decided and written into the report. */
 class Replay {
-  readonly report: ReplayReport = { lines: 0, matches: new ReplayMatches(), blocked: [], unblocked: [], hits: {}, uncounted: {}, patterns: {}, repeated: [], rejected: [], skipped: [], undated: 0, backwards: 0, finally: {} };
+  readonly report: ReplayReport = { lines: 0, matches: new ReplayMatches(), blocked: [], unblocked: [], hits: {}, uncounted: {}, patterns: {}, repeated: new RepeatedEnds(), rejected: [], skipped: [], undated: 0, backwards: 0, finally: {} };
   /** the latest time seen so far */
   #latest = -Infinity;
   readonly #engine: BanEngine;
@@ -138,7 +138,7 @@ class Replay {
     const out = this.#engine.apply(found, now);
     const v = out.verdict;
     for (const o of out.repeated) {
-      report.repeated.push({ line: n, blocktype: o.blocktype, ip: o.ip.text });
+      report.repeated.push(n, o.blocktype, o.ip);
       this.#uncounted.set(o.rule, (this.#uncounted.get(o.rule) ?? 0) + 1);
     }
     if (v.rejected) report.rejected.push({ line: n, rule: v.rejected.rule.where, reason: v.rejected.reason });

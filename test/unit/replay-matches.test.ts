@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseIp, type ParsedIp } from '../../src/lib/ip.js';
-import { ReplayMatches, type ReplayMatch } from '../../src/replay-matches.js';
+import { RepeatedEnds, ReplayMatches, type RepeatedEnd, type ReplayMatch } from '../../src/replay-matches.js';
 
 const ip = (text: string): ParsedIp => {
   const p = parseIp(text);
@@ -38,8 +38,24 @@ test('the matches as JSON are, byte for byte, what JSON.stringify makes of them,
   assert.equal(m.at(-1), undefined);
 });
 
-test('no matches are an empty JSON array', () => {
-  const m = new ReplayMatches();
-  assert.equal(Buffer.concat(m.jsonChunks()).toString(), '[]');
-  assert.deepEqual([...m], []);
+test('the repeated ends, which have no kind, are as JSON what JSON.stringify makes of them', () => {
+  const r = new RepeatedEnds();
+  const expected: RepeatedEnd[] = [];
+  for (let i = 0; i < 30_000; i++) {
+    const a = ip(i % 3 === 0 ? `2001:db8::${(i % 65_535).toString(16)}` : `198.18.${i % 256}.${(i * 7) % 256}`);
+    const blocktype = i % 2 === 0 ? 'sshd' : 'odd"name';
+    r.push(i + 1, blocktype, a);
+    expected.push({ line: i + 1, blocktype, ip: a.text });
+  }
+  assert.equal(Buffer.concat(r.jsonChunks()).toString('utf8'), JSON.stringify(expected));
+  assert.deepEqual([...r], expected);
+  assert.equal(r.ignored, 0);
+});
+
+test('no entries are an empty JSON array', () => {
+  for (const m of [new ReplayMatches(), new RepeatedEnds()]) {
+    assert.equal(Buffer.concat(m.jsonChunks()).toString(), '[]');
+    assert.deepEqual([...m], []);
+    assert.equal(m.length, 0);
+  }
 });

@@ -98,7 +98,7 @@ blocktypes:
   ];
   const r = await replayLog(c, [Buffer.from([...conn(40, 1), ...conn(41, 2)].join('\n'))], 2025);
   assert.deepEqual([...r.matches].map((m) => m.line), [1, 3]);
-  assert.deepEqual(r.repeated, [{ line: 2, blocktype: 'ssh', ip: '192.0.2.9' }, { line: 4, blocktype: 'ssh', ip: '192.0.2.9' }]);
+  assert.deepEqual([...r.repeated], [{ line: 2, blocktype: 'ssh', ip: '192.0.2.9' }, { line: 4, blocktype: 'ssh', ip: '192.0.2.9' }]);
   assert.deepEqual(r.hits, { 'blocktypes.ssh.endpatterns[0]': 2, 'blocktypes.ssh.endpatterns[1]': 0 });
   assert.deepEqual(r.uncounted, { 'blocktypes.ssh.endpatterns[0]': 0, 'blocktypes.ssh.endpatterns[1]': 2 });
   assert.deepEqual(r.blocked, [{ ip: '192.0.2.9', target: 'BLOCKER', blocktype: 'ssh' }], 'two connections, two offences: minocc 2');
