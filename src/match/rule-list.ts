@@ -407,7 +407,11 @@ function commonHead(alts: readonly string[]): string {
  * joined expressions of every preset, made as the corpus's first lines come).
  */
 function groupCount(source: string): number {
-  return new RegExp(`(?:${source})|`, 'l').exec('')!.length - 1;
+  try {
+    return new RegExp(`(?:${source})|`, 'l').exec('')!.length - 1;
+  } catch {
+    return -1; // not expected (runsInLinearTime said yes); the rules are then asked one by one
+  }
 }
 
 /** The literal that every rule requires, when they all require the same one (prefilter.ts). */
