@@ -51,7 +51,7 @@ interface Kind {
 }
 
 const CHUNK = 256 * 1024;
-/** more than one match can take: a line number, the longest middle is checked separately, an IPv6 address, the end */
+/** room for an entry besides its middle: `,{"line":` and up to 16 digits; an address (IPv6 text is at most 39); its end */
 const MATCH_ROOM = 32 + 48 + 24;
 /** in a match's code, above its kind's number */
 const IGNORED = 2;

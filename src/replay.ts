@@ -25,9 +25,9 @@ import type { ParsedIp } from './lib/ip.js';
 import { BatchMatcher, batchMatcherSetup } from './match/batch-matcher.js';
 import { isEmpty, type SkipReason } from './match/match-wire.js';
 import type { MatchResult } from './match/matcher.js';
+import { RepeatedEnds, ReplayMatches } from './replay-matches.js';
 import { LineSplitter } from './source/log-file.js';
 import { ReplayClock } from './source/syslog-line.js';
-import { RepeatedEnds, ReplayMatches } from './replay-matches.js';
 import { BanEngine } from './track/ban-engine.js';
 
 export type { RepeatedEnd, ReplayMatch } from './replay-matches.js';
