@@ -10,7 +10,8 @@
  * 40 ms and printing them 35 ms of a 520 ms run; with every preset, the
  * 25 000 connection ends not counted again (`repeated`) 20-30 ms more.
  * Here an entry is 16 bytes in typed arrays (its line, what it is, its
- * address) and the JSON is written straight into buffers.
+ * address; an IPv6 address's text is kept beside them) and the JSON is
+ * written straight into buffers.
  *
  * Two lists of a report are kept so: its matches (ReplayMatch, with their
  * `kind`) and its repeated ends (RepeatedEnd, a blocktype's, no `kind`).
@@ -120,7 +121,9 @@ class Entries<T extends ReplayMatch | RepeatedEnd> {
     this.#length = i + 1;
   }
 
+  /** The entry at `i`; as Array.prototype.at, a negative `i` counts from the end. */
   at(i: number): T | undefined {
+    if (i < 0) i += this.#length;
     if (!Number.isInteger(i) || i < 0 || i >= this.#length) return undefined;
     const code = this.#codes[i]!;
     const k = this.#kinds[code >>> 2]!;
@@ -161,12 +164,7 @@ class Entries<T extends ReplayMatch | RepeatedEnd> {
       at = code & V6 ? writeAscii(buf, at, this.#v6[this.#addrs[i]!]!) : writeV4(buf, at, this.#addrs[i]!);
       at += (code & IGNORED ? CLOSE_IGNORED : CLOSE).copy(buf, at);
     }
-    if (at === buf.length) {
-      chunks.push(buf);
-      buf = Buffer.allocUnsafe(1);
-      at = 0;
-    }
-    buf[at++] = 0x5d; // ]
+    buf[at++] = 0x5d; // ] (an entry leaves at least 20 of MATCH_ROOM's bytes free)
     chunks.push(buf.subarray(0, at));
     return chunks;
   }
@@ -215,7 +213,7 @@ function v4Text(word: number): string {
   return `${word >>> 24}.${(word >>> 16) & 255}.${(word >>> 8) & 255}.${word & 255}`;
 }
 
-/** Writes a whole number >= 0 (a line number) in decimal at `at`; returns the end. */
+/** Writes a line number (a whole number from 0 to 2^53, as JSON writes it) in decimal at `at`; returns the end. */
 function writeInteger(buf: Buffer, at: number, n: number): number {
   if (n < 10) {
     buf[at] = 48 + n;

@@ -35,7 +35,9 @@ test('the matches as JSON are, byte for byte, what JSON.stringify makes of them,
   assert.equal(m.ignored, expected.filter((e) => e.ignored).length);
   assert.deepEqual(m.at(7), expected[7]);
   assert.equal(m.at(40_000), undefined);
-  assert.equal(m.at(-1), undefined);
+  assert.deepEqual(m.at(-1), expected[39_999], 'a negative index counts from the end, as Array.prototype.at');
+  assert.equal(m.at(-40_001), undefined);
+  assert.equal(m.at(1.5), undefined);
 });
 
 test('the repeated ends, which have no kind, are as JSON what JSON.stringify makes of them', () => {
