@@ -2,7 +2,9 @@
  * The shipped presets as the loader reads them, made once at build time
  * (`npm run build` writes dist/bin/presets.cache.json; load.ts,
  * writePresetCache), so that a start does not parse their YAML and vet
- * their patterns again.
+ * their patterns again, nor read each pattern for what the matcher needs
+ * of it (Rule.literals: with every preset, 10-17 ms of `banban test` on
+ * the bench corpus, most of it in the first lines).
  *
  * Why: with every preset included, reading the ten files took about 25 ms
  * of each start's ~145 (YAML parsing, cold, most of it), against ~12 ms
@@ -26,10 +28,11 @@
 import { readFileSync } from 'node:fs';
 import type { BlocktypePart, IncludedPart } from './load.js';
 import type { ConfigProblem } from './problems.js';
-import type { Rule } from './schema.js';
+import { patternLiterals } from '../match/prefilter.js';
+import type { Rule, RuleLiterals } from './schema.js';
 
 /** bumped whenever what is kept changes */
-const FORMAT = 2;
+const FORMAT = 3;
 
 interface CachedRule {
   source: string;
@@ -40,6 +43,8 @@ interface CachedRule {
   byPid?: true;
   perProcess?: true;
   linear?: true;
+  /** Rule.literals: what the matcher reads from the pattern (match/prefilter.ts), worked out at build time */
+  literals: RuleLiterals;
 }
 
 interface CachedPart extends Omit<BlocktypePart, 'at' | 'patterns' | 'endpatterns'> {
@@ -91,7 +96,16 @@ export function cacheText(presets: Record<string, CachedPreset>): string {
 }
 
 function cachedRule(r: Rule): CachedRule {
-  return { source: r.source, re: r.regex.source, flags: r.regex.flags, where: r.where, ...(r.byPid ? { byPid: true } : {}), ...(r.perProcess ? { perProcess: true } : {}), ...(r.linear ? { linear: true } : {}) };
+  return {
+    source: r.source,
+    re: r.regex.source,
+    flags: r.regex.flags,
+    where: r.where,
+    ...(r.byPid ? { byPid: true } : {}),
+    ...(r.perProcess ? { perProcess: true } : {}),
+    ...(r.linear ? { linear: true } : {}),
+    literals: patternLiterals(r.regex.source, r.regex.flags),
+  };
 }
 
 /** One cache file, read the first time a preset is asked of it. */
@@ -150,5 +164,21 @@ export class PresetCache {
 
 function rule(c: CachedRule): Rule {
   if (typeof c.source !== 'string' || typeof c.re !== 'string' || typeof c.flags !== 'string' || typeof c.where !== 'string') throw new Error('malformed cached rule');
-  return { source: c.source, regex: new RegExp(c.re, c.flags), where: c.where, ...(c.byPid === true ? { byPid: true as const } : {}), ...(c.perProcess === true ? { perProcess: true as const } : {}), ...(c.linear === true ? { linear: true as const } : {}) };
+  return {
+    source: c.source,
+    regex: new RegExp(c.re, c.flags),
+    where: c.where,
+    ...(c.byPid === true ? { byPid: true as const } : {}),
+    ...(c.perProcess === true ? { perProcess: true as const } : {}),
+    ...(c.linear === true ? { linear: true as const } : {}),
+    literals: literals(c.literals),
+  };
+}
+
+/** A cached rule's literals, each field checked for its type (a wrong one would change what lines a rule is asked). */
+function literals(l: RuleLiterals | undefined): RuleLiterals {
+  const word = (v: unknown) => v === undefined || typeof v === 'string';
+  const words = (v: unknown) => v === undefined || (Array.isArray(v) && v.every((w) => typeof w === 'string'));
+  if (l === null || typeof l !== 'object' || !word(l.prefix) || !words(l.prefixes) || !words(l.words) || !word(l.required)) throw new Error('malformed cached literals');
+  return l;
 }

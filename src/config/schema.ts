@@ -30,6 +30,24 @@ export interface Rule {
   readonly perProcess?: true;
   /** V8's linear-time engine can run it (match/regex-engine.ts), so the backtracking fallback covers it */
   readonly linear?: true;
+  /**
+   * What the matcher reads from `regex`'s text (match/prefilter.ts, ruleLiterals), worked out
+   * ahead: the shipped presets' cache (preset-cache.ts) carries it, so that a start does not read
+   * their patterns again. Always what prefilter.ts would work out from `regex`; absent, it is.
+   */
+  readonly literals?: RuleLiterals;
+}
+
+/** A pattern's literals (match/prefilter.ts): each absent when the pattern has none. */
+export interface RuleLiterals {
+  /** literalPrefix */
+  readonly prefix?: string;
+  /** literalPrefixes */
+  readonly prefixes?: readonly string[];
+  /** messageWords */
+  readonly words?: readonly string[];
+  /** requiredLiteral */
+  readonly required?: string;
 }
 
 export interface Blocktype {

@@ -50,7 +50,7 @@
 import type { Rule } from '../config/schema.js';
 import type { ParsedIp } from '../lib/ip.js';
 import type { Offence, RejectedAddress, Verdict } from '../pipeline.js';
-import { keyCode, keyLengthFor, literalPrefix, literalPrefixes, messageStart } from './prefilter.js';
+import { keyCode, keyLengthFor, messageStart, ruleLiterals } from './prefilter.js';
 import { RuleList, sessionTag } from './rule-list.js';
 
 const NONE: Verdict = { kind: 'none' };
@@ -84,7 +84,7 @@ export interface MatcherConfig {
 export function deferredPrefixes(
   blocktypes: MatcherConfig['blocktypes'],
   b: MatcherConfig['blocktypes'][number],
-  prefixesOf: (r: Rule) => readonly string[] | undefined = (r) => literalPrefixes(r.regex.source, r.regex.flags),
+  prefixesOf: (r: Rule) => readonly string[] | undefined = (r) => ruleLiterals(r).prefixes,
 ): { blocktype: string; prefixes: string[] }[] {
   return (b.deferTo ?? []).flatMap((name) => {
     const other = blocktypes.find((x) => x.name === name && x !== b);
@@ -163,14 +163,14 @@ export class Matcher {
     const every = [...config.goodpatterns, ...sessionpatterns, ...config.blocktypes.flatMap((b) => b.patterns)];
     const k = keyLengthFor(every);
     this.#keyLength = k;
-    const prefixesOf = new Map(every.map((r) => [r, literalPrefixes(r.regex.source, r.regex.flags)] as const));
+    const prefixesOf = new Map(every.map((r) => [r, ruleLiterals(r).prefixes] as const));
     const keysOf = new Map(every.map((r) => [r, prefixesOf.get(r)?.map((w) => w.slice(0, k))] as const));
     const deferred = new Map(
       config.blocktypes.map((b) => [b, deferredPrefixes(config.blocktypes, b, (r) => prefixesOf.get(r)).flatMap((d) => d.prefixes)] as const),
     );
     const byProcess = config.blocktypes.flatMap((b) => b.patterns.filter((r) => r.byPid || r.perProcess));
     // the programs those rules are for (their literal prefixes; none without such rules), or undefined: any program
-    const sessionPrograms = byProcess.map((r) => literalPrefix(r.regex.source, r.regex.flags) ?? '');
+    const sessionPrograms = byProcess.map((r) => ruleLiterals(r).prefix ?? '');
     const noted = sessionPrograms.includes('') ? undefined : [...new Set(sessionPrograms)];
     const route = (key: string | undefined): Route => {
       const list = (rules: readonly Rule[]) => {

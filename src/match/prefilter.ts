@@ -22,8 +22,39 @@
  * A pattern with none of them (a top-level `|`, the `i` flag) is always tried.
  * The filter never changes what matches, only how fast.
  */
-import type { Rule } from '../config/schema.js';
+import type { Rule, RuleLiterals } from '../config/schema.js';
 import { classEnd, groupEnd, hasTopLevelAlternation, literalAt, parsePattern, type PatternNode } from './regex-source.js';
+
+/** A pattern's literals, each of the functions below, worked out once. */
+export function patternLiterals(source: string, flags: string): RuleLiterals {
+  const prefix = literalPrefix(source, flags);
+  const prefixes = prefix !== undefined ? [prefix] : literalPrefixes(source, flags);
+  const words = messageWords(source, flags);
+  const required = requiredLiteral(source, flags);
+  return {
+    ...(prefix !== undefined ? { prefix } : {}),
+    ...(prefixes !== undefined ? { prefixes } : {}),
+    ...(words !== undefined ? { words } : {}),
+    ...(required !== undefined ? { required } : {}),
+  };
+}
+
+const literalsMade = new WeakMap<Rule, RuleLiterals>();
+
+/**
+ * A rule's literals: those it carries (Rule.literals, from the presets' cache), or worked out from
+ * its pattern once per rule (the matcher asks for them per program key, and a rule without a
+ * prefix is in every key's list).
+ */
+export function ruleLiterals(rule: Rule): RuleLiterals {
+  if (rule.literals !== undefined) return rule.literals;
+  let l = literalsMade.get(rule);
+  if (l === undefined) {
+    l = patternLiterals(rule.regex.source, rule.regex.flags);
+    literalsMade.set(rule, l);
+  }
+  return l;
+}
 
 /** The literal text every match must start with, or undefined. */
 export function literalPrefix(source: string, flags: string): string | undefined {

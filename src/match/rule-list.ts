@@ -60,7 +60,7 @@
 import type { Rule } from '../config/schema.js';
 import { parseIp, type Parsed, type ParsedIp } from '../lib/ip.js';
 import type { RejectedAddress } from '../pipeline.js';
-import { literalPrefix, messageCode, messageStart, messageWords, requiredLiteral } from './prefilter.js';
+import { messageCode, messageStart, ruleLiterals } from './prefilter.js';
 import { runsInLinearTime } from './regex-engine.js';
 import { captureGroups, fixedHead, groupEnd, hasTopLevelAlternation, isQuantifier, syntaxChars } from './regex-source.js';
 
@@ -111,21 +111,6 @@ interface Joined {
 
 type Unit = Single | Joined;
 
-/**
- * A rule's literal prefix and message words (prefilter.ts), found once per
- * rule: the matcher makes a list per program key (matcher.ts), and a rule
- * without a prefix is in every one of them.
- */
-const literals = new WeakMap<Rule, { prefix: string | undefined; words: readonly string[] | undefined }>();
-function literalsOf(rule: Rule): { prefix: string | undefined; words: readonly string[] | undefined } {
-  let l = literals.get(rule);
-  if (l === undefined) {
-    l = { prefix: literalPrefix(rule.regex.source, rule.regex.flags), words: messageWords(rule.regex.source, rule.regex.flags) };
-    literals.set(rule, l);
-  }
-  return l;
-}
-
 /** the message key of a line whose key no rule names (messageCode is never negative but for -1) */
 const ANY_MESSAGE = -1;
 
@@ -152,8 +137,8 @@ export class RuleList {
   /** `byMessage: false`: every line is asked the same units (tests of the joining alone) */
   constructor(rules: readonly Rule[], opts: { byMessage?: boolean } = {}) {
     this.rules = rules;
-    this.#prefixes = rules.map((r) => literalsOf(r).prefix);
-    this.#keys = rules.map((r) => (opts.byMessage === false ? undefined : literalsOf(r).words?.map((w) => messageCode(w, 0))));
+    this.#prefixes = rules.map((r) => ruleLiterals(r).prefix);
+    this.#keys = rules.map((r) => (opts.byMessage === false ? undefined : ruleLiterals(r).words?.map((w) => messageCode(w, 0))));
     this.#named = new Set(this.#keys.flatMap((k) => k ?? []));
     // every key some rule names, null until made: one lookup a line tells a named key from any other and finds its units
     this.#byMessage = new Map([...this.#named].map((code) => [code, null]));
@@ -282,7 +267,7 @@ function units(rules: readonly Rule[], prefixes: readonly (string | undefined)[]
   let run: (Alternative & { rule: Rule; i: number })[] = [];
   const single = (rule: Rule, i: number): Single => {
     const prefix = prefixes[i];
-    const inf = requiredLiteral(rule.regex.source, rule.regex.flags);
+    const inf = ruleLiterals(rule).required;
     // The required literal is worth a search only where it says more than the prefix.
     const infix = inf !== undefined && (prefix === undefined || !prefix.includes(inf)) && inf.length > (prefix === undefined ? 0 : 4) ? inf : undefined;
     return { rule, prefix, infix };
@@ -416,6 +401,6 @@ function groupCount(source: string): number {
 
 /** The literal that every rule requires, when they all require the same one (prefilter.ts). */
 function sharedLiteral(rules: readonly Rule[]): string | undefined {
-  const lits = new Set(rules.map((r) => requiredLiteral(r.regex.source, r.regex.flags)));
+  const lits = new Set(rules.map((r) => ruleLiterals(r).required));
   return lits.size === 1 ? [...lits][0] : undefined;
 }

@@ -10,14 +10,19 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { parseConfig, PRESET_DIR, presetsFromCache, readIncluded, shippedPresets, writePresetCache, type IncludedPart } from '../../src/config/load.js';
 import { cacheEntry, cacheText, PresetCache } from '../../src/config/preset-cache.js';
+import type { Rule } from '../../src/config/schema.js';
+import { patternLiterals, ruleLiterals } from '../../src/match/prefilter.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'banban-preset-cache-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-/** RegExps compared by what they are, not by identity */
+/** RegExps compared by what they are, not by identity; a rule's literals (the cache's alone) left out: a test of their own holds them */
 function plain(part: IncludedPart | undefined): unknown {
-  return JSON.parse(JSON.stringify(part, (_k, v: unknown) => (v instanceof RegExp ? { re: v.source, flags: v.flags } : v)));
+  return JSON.parse(JSON.stringify(part, (k, v: unknown) => (k === 'literals' ? undefined : v instanceof RegExp ? { re: v.source, flags: v.flags } : v)));
 }
+
+/** every rule of a part */
+const rulesOf = (part: IncludedPart): Rule[] => [...part.goodpatterns, ...part.sessionpatterns, ...part.blocktypes.flatMap((b) => [...(b.patterns ?? []), ...(b.endpatterns ?? [])])];
 
 const presetFile = (name: string) => path.join(PRESET_DIR, `${name}.yml`);
 
@@ -35,6 +40,24 @@ test('every shipped preset comes out of the cache as the loader reads it from it
     // and the rules work: a fresh RegExp each, with the loader's flags
     for (const r of [...cached!.goodpatterns, ...cached!.blocktypes.flatMap((b) => b.patterns ?? [])]) assert.ok(r.regex instanceof RegExp && !r.regex.global, r.where);
   }
+});
+
+test("every cached rule carries the literals the matcher would work out from its pattern, and uses them", () => {
+  const file = path.join(dir, 'literals.cache.json');
+  writePresetCache(file);
+  const cache = new PresetCache(file);
+  let n = 0;
+  for (const name of shippedPresets()) {
+    const text = readFileSync(presetFile(name), 'utf8');
+    for (const r of rulesOf(cache.get(name, text, presetFile(name))!)) {
+      assert.deepEqual(r.literals, patternLiterals(r.regex.source, r.regex.flags), r.where);
+      assert.equal(ruleLiterals(r), r.literals, `${r.where}: the matcher takes them as they are`);
+      n++;
+    }
+    // read from the YAML, a rule has none, and the matcher works them out
+    for (const r of rulesOf(readIncluded(name, text, presetFile(name)))) assert.equal(r.literals, undefined, r.where);
+  }
+  assert.ok(n >= 70, `${n} rules`);
 });
 
 test('a preset edited in place is read from its YAML, not the cache', () => {
@@ -86,7 +109,9 @@ test('a cache made by another V8 or format, or one that is damaged, is ignored a
     ['a null entry', JSON.stringify({ ...c, presets: { sshd: null } })],
     ['rules not a list', JSON.stringify({ ...c, presets: { sshd: { ...c.presets['sshd'], goodpatterns: 7 } } })],
     ['a rule that is not one', JSON.stringify({ ...c, presets: { sshd: { ...c.presets['sshd'], goodpatterns: [{ source: 'x' }] } } })],
-    ['a pattern V8 refuses', JSON.stringify({ ...c, presets: { sshd: { ...c.presets['sshd'], goodpatterns: [{ source: 'x', re: '(', flags: '', where: 'goodpatterns[0]' }] } } })],
+    ['a pattern V8 refuses', JSON.stringify({ ...c, presets: { sshd: { ...c.presets['sshd'], goodpatterns: [{ source: 'x', re: '(', flags: '', where: 'goodpatterns[0]', literals: {} }] } } })],
+    ['a rule without its literals', JSON.stringify({ ...c, presets: { sshd: { ...c.presets['sshd'], goodpatterns: [{ source: 'x', re: 'x', flags: '', where: 'goodpatterns[0]' }] } } })],
+    ['literals of the wrong type', JSON.stringify({ ...c, presets: { sshd: { ...c.presets['sshd'], goodpatterns: [{ source: 'x', re: 'x', flags: '', where: 'goodpatterns[0]', literals: { prefixes: 'sshd' } }] } } })],
   ];
   for (const [what, body] of variants) {
     const file = path.join(dir, 'bad.cache.json');
