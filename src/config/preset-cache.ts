@@ -31,7 +31,7 @@ import type { ConfigProblem } from './problems.js';
 import { patternLiterals } from '../match/prefilter.js';
 import type { Rule, RuleLiterals } from './schema.js';
 
-/** bumped whenever what is kept changes */
+/** bumped whenever what is kept changes (the build writes the cache with the code that reads it, so a change in what prefilter.ts answers is rewritten anyway) */
 const FORMAT = 3;
 
 interface CachedRule {
@@ -175,10 +175,22 @@ function rule(c: CachedRule): Rule {
   };
 }
 
-/** A cached rule's literals, each field checked for its type (a wrong one would change what lines a rule is asked). */
+/**
+ * A cached rule's literals, checked for the shapes patternLiterals gives: non-empty texts and
+ * lists, and `prefixes` that are `[prefix]` when there is a prefix. A damaged value would change
+ * which lines a rule is asked, and so could silently switch it off: then the YAML is read.
+ */
 function literals(l: RuleLiterals | undefined): RuleLiterals {
-  const word = (v: unknown) => v === undefined || typeof v === 'string';
-  const words = (v: unknown) => v === undefined || (Array.isArray(v) && v.every((w) => typeof w === 'string'));
-  if (l === null || typeof l !== 'object' || !word(l.prefix) || !words(l.prefixes) || !words(l.words) || !word(l.required)) throw new Error('malformed cached literals');
-  return l;
+  const text = (v: unknown) => v === undefined || (typeof v === 'string' && v.length > 0);
+  const texts = (v: unknown) => v === undefined || (Array.isArray(v) && v.length > 0 && v.every((w) => typeof w === 'string' && w.length > 0));
+  const ok =
+    l !== null &&
+    typeof l === 'object' &&
+    text(l.prefix) &&
+    texts(l.prefixes) &&
+    texts(l.words) &&
+    text(l.required) &&
+    (l.prefix === undefined || (l.prefixes?.length === 1 && l.prefixes[0] === l.prefix));
+  if (!ok) throw new Error('malformed cached literals');
+  return l!;
 }

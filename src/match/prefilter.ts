@@ -159,7 +159,7 @@ export function requiredLiteral(source: string, flags: string): string | undefin
 export function keyLengthFor(rules: readonly Rule[]): number {
   let k = 4;
   for (const r of rules) {
-    for (const p of literalPrefixes(r.regex.source, r.regex.flags) ?? []) k = Math.min(k, p.length);
+    for (const p of ruleLiterals(r).prefixes ?? []) k = Math.min(k, p.length);
   }
   return Math.max(1, k);
 }

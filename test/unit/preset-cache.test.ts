@@ -112,6 +112,10 @@ test('a cache made by another V8 or format, or one that is damaged, is ignored a
     ['a pattern V8 refuses', JSON.stringify({ ...c, presets: { sshd: { ...c.presets['sshd'], goodpatterns: [{ source: 'x', re: '(', flags: '', where: 'goodpatterns[0]', literals: {} }] } } })],
     ['a rule without its literals', JSON.stringify({ ...c, presets: { sshd: { ...c.presets['sshd'], goodpatterns: [{ source: 'x', re: 'x', flags: '', where: 'goodpatterns[0]' }] } } })],
     ['literals of the wrong type', JSON.stringify({ ...c, presets: { sshd: { ...c.presets['sshd'], goodpatterns: [{ source: 'x', re: 'x', flags: '', where: 'goodpatterns[0]', literals: { prefixes: 'sshd' } }] } } })],
+    // well-typed but not what patternLiterals gives: each would ask the rule of no line at all
+    ...[{ prefixes: [] }, { prefixes: [''] }, { words: [] }, { prefix: 'sshd', prefixes: ['ssh'] }, { prefix: '' }].map(
+      (l): [string, string] => [`literals ${JSON.stringify(l)}`, JSON.stringify({ ...c, presets: { sshd: { ...c.presets['sshd'], goodpatterns: [{ source: 'x', re: 'x', flags: '', where: 'goodpatterns[0]', literals: l }] } } })],
+    ),
   ];
   for (const [what, body] of variants) {
     const file = path.join(dir, 'bad.cache.json');
