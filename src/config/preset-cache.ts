@@ -26,9 +26,9 @@
  * preset's cached form against the loader's own.
  */
 import { readFileSync } from 'node:fs';
+import { patternLiterals } from '../match/prefilter.js';
 import type { BlocktypePart, IncludedPart } from './load.js';
 import type { ConfigProblem } from './problems.js';
-import { patternLiterals } from '../match/prefilter.js';
 import type { Rule, RuleLiterals } from './schema.js';
 
 /** bumped whenever what is kept changes (the build writes the cache with the code that reads it, so a change in what prefilter.ts answers is rewritten anyway) */
