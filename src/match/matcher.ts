@@ -84,12 +84,11 @@ export interface MatcherConfig {
 export function deferredPrefixes(
   blocktypes: MatcherConfig['blocktypes'],
   b: MatcherConfig['blocktypes'][number],
-  prefixesOf: (r: Rule) => readonly string[] | undefined = (r) => ruleLiterals(r).prefixes,
 ): { blocktype: string; prefixes: string[] }[] {
   return (b.deferTo ?? []).flatMap((name) => {
     const other = blocktypes.find((x) => x.name === name && x !== b);
     if (other === undefined) return [];
-    return [{ blocktype: name, prefixes: [...new Set(other.patterns.flatMap((r) => prefixesOf(r) ?? []))].sort() }];
+    return [{ blocktype: name, prefixes: [...new Set(other.patterns.flatMap((r) => ruleLiterals(r).prefixes ?? []))].sort() }];
   });
 }
 
@@ -163,11 +162,8 @@ export class Matcher {
     const every = [...config.goodpatterns, ...sessionpatterns, ...config.blocktypes.flatMap((b) => b.patterns)];
     const k = keyLengthFor(every);
     this.#keyLength = k;
-    const prefixesOf = new Map(every.map((r) => [r, ruleLiterals(r).prefixes] as const));
-    const keysOf = new Map(every.map((r) => [r, prefixesOf.get(r)?.map((w) => w.slice(0, k))] as const));
-    const deferred = new Map(
-      config.blocktypes.map((b) => [b, deferredPrefixes(config.blocktypes, b, (r) => prefixesOf.get(r)).flatMap((d) => d.prefixes)] as const),
-    );
+    const keysOf = new Map(every.map((r) => [r, ruleLiterals(r).prefixes?.map((w) => w.slice(0, k))] as const));
+    const deferred = new Map(config.blocktypes.map((b) => [b, deferredPrefixes(config.blocktypes, b).flatMap((d) => d.prefixes)] as const));
     const byProcess = config.blocktypes.flatMap((b) => b.patterns.filter((r) => r.byPid || r.perProcess));
     // the programs those rules are for (their literal prefixes; none without such rules), or undefined: any program
     const sessionPrograms = byProcess.map((r) => ruleLiterals(r).prefix ?? '');
