@@ -25,7 +25,7 @@ import type { ParsedIp } from './lib/ip.js';
 import { BatchMatcher, batchMatcherSetup } from './match/batch-matcher.js';
 import { isEmpty, type SkipReason } from './match/match-wire.js';
 import type { MatchResult } from './match/matcher.js';
-import { RepeatedEnds, ReplayMatches } from './replay-matches.js';
+import { ReplayEntries, type RepeatedEnds, type ReplayMatches } from './replay-matches.js';
 import { LineSplitter } from './source/log-file.js';
 import { ReplayClock } from './source/syslog-line.js';
 import { BanEngine } from './track/ban-engine.js';
@@ -78,7 +78,7 @@ export async function replayLog(config: Config, chunks: AsyncIterable<Buffer | s
 
 /** The engine's side: lines in file order, counted, decided and written into the report. */
 class Replay {
-  readonly report: ReplayReport = { lines: 0, matches: new ReplayMatches(), blocked: [], unblocked: [], hits: {}, uncounted: {}, patterns: {}, repeated: new RepeatedEnds(), rejected: [], skipped: [], undated: 0, backwards: 0, finally: {} };
+  readonly report: ReplayReport = { lines: 0, matches: ReplayEntries.matches(), blocked: [], unblocked: [], hits: {}, uncounted: {}, patterns: {}, repeated: ReplayEntries.repeatedEnds(), rejected: [], skipped: [], undated: 0, backwards: 0, finally: {} };
   /** the latest time seen so far */
   #latest = -Infinity;
   readonly #engine: BanEngine;

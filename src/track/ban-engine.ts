@@ -151,12 +151,15 @@ export class BanEngine {
   }
 }
 
-/** `verdict` less the offences of `drop` (a 'none' verdict when none is left) */
+/** `verdict` less the offences of `drop`, some of its own (a 'none' verdict when none is left) */
 function withoutOffences(verdict: Verdict & { kind: 'bad' }, drop: readonly Offence[]): Verdict {
-  const offences = verdict.offences.filter((o) => !drop.includes(o));
+  // All of them, mostly: a line is one connection's end, for one blocktype.
+  const offences = drop.length === verdict.offences.length ? NO_OFFENCES : verdict.offences.filter((o) => !drop.includes(o));
   if (offences.length > 0) return verdict.rejected ? { kind: 'bad', offences, rejected: verdict.rejected } : { kind: 'bad', offences };
-  return verdict.rejected ? { kind: 'none', rejected: verdict.rejected } : { kind: 'none' };
+  return verdict.rejected ? { kind: 'none', rejected: verdict.rejected } : NOTHING_LEFT;
 }
+
+const NOTHING_LEFT: Verdict = { kind: 'none' };
 
 const NO_IPS: readonly ParsedIp[] = [];
 const NO_DECISIONS: readonly Decision[] = [];

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseIp, type ParsedIp } from '../../src/lib/ip.js';
-import { RepeatedEnds, ReplayMatches, type RepeatedEnd, type ReplayMatch } from '../../src/replay-matches.js';
+import { ReplayEntries, type RepeatedEnd, type ReplayMatch } from '../../src/replay-matches.js';
 
 const ip = (text: string): ParsedIp => {
   const p = parseIp(text);
@@ -14,7 +14,7 @@ test('the matches as JSON are, byte for byte, what JSON.stringify makes of them,
   // a name JSON must escape, and one in UTF-8 past ASCII
   const blocktypes = [undefined, 'ssh', 'odd"name\\', 'été'];
   const lines = [1, 9, 10, 99, 100, 65_535, 2 ** 32 + 5, 2 ** 40];
-  const m = new ReplayMatches();
+  const m = ReplayEntries.matches();
   const expected: ReplayMatch[] = [];
   for (let i = 0; i < 40_000; i++) {
     const a = addrs[i % addrs.length]!;
@@ -41,7 +41,7 @@ test('the matches as JSON are, byte for byte, what JSON.stringify makes of them,
 });
 
 test('the repeated ends, which have no kind, are as JSON what JSON.stringify makes of them', () => {
-  const r = new RepeatedEnds();
+  const r = ReplayEntries.repeatedEnds();
   const expected: RepeatedEnd[] = [];
   for (let i = 0; i < 30_000; i++) {
     const a = ip(i % 3 === 0 ? `2001:db8::${(i % 65_535).toString(16)}` : `198.18.${i % 256}.${(i * 7) % 256}`);
@@ -54,8 +54,24 @@ test('the repeated ends, which have no kind, are as JSON what JSON.stringify mak
   assert.equal(r.ignored, 0);
 });
 
+test('a blocktype whose name is longer than a buffer still gets its entries written, one buffer each', () => {
+  const long = `b${'x'.repeat(300_000)}`;
+  const m = ReplayEntries.matches();
+  const r = ReplayEntries.repeatedEnds();
+  const expected: ReplayMatch[] = [];
+  const expectedEnds: RepeatedEnd[] = [];
+  for (let i = 1; i <= 5; i++) {
+    m.push(i, long, ip('192.0.2.1'), false);
+    r.push(i, long, ip('2001:db8::1'));
+    expected.push({ line: i, kind: 'bad', blocktype: long, ip: '192.0.2.1' });
+    expectedEnds.push({ line: i, blocktype: long, ip: '2001:db8::1' });
+  }
+  assert.equal(Buffer.concat(m.jsonChunks()).toString('utf8'), JSON.stringify(expected));
+  assert.equal(Buffer.concat(r.jsonChunks()).toString('utf8'), JSON.stringify(expectedEnds));
+});
+
 test('no entries are an empty JSON array', () => {
-  for (const m of [new ReplayMatches(), new RepeatedEnds()]) {
+  for (const m of [ReplayEntries.matches(), ReplayEntries.repeatedEnds()]) {
     assert.equal(Buffer.concat(m.jsonChunks()).toString(), '[]');
     assert.deepEqual([...m], []);
     assert.equal(m.length, 0);
