@@ -123,9 +123,9 @@ export class ResultWriter {
     if (found.seen) {
       ints.push(this.#str(found.seen.session));
       const first = v.kind === 'good' ? v.ip : v.kind === 'bad' ? v.offences[0]?.ip : undefined;
-      if (found.seen.ip === first && found.seen.start !== true) ints.push(1);
+      if (found.seen.ip === first && !found.seen.start) ints.push(1);
       else {
-        ints.push(found.seen.start === true ? 2 : 0);
+        ints.push(found.seen.start ? 2 : 0);
         this.#ip(found.seen.ip);
       }
     } else {
@@ -258,13 +258,13 @@ export function readResults(r: WireResults, table: RuleTable, each: (report: Lin
       (byPid ??= []).push({ blocktype: bt, rule: ruleOf, session: strs[ints[i++]!]! });
     }
     const seenSession = ints[i++]!;
-    let seen: { session: string; ip: ParsedIp; start?: true } | undefined;
+    let seen: { session: string; ip: ParsedIp; start: boolean } | undefined;
     if (seenSession >= 0) {
       const first = good ? good.ip : offences?.[0]?.ip;
       const how = ints[i++];
       if (how === 1 && first === undefined) throw new Error(`match results give line ${line} the verdict's address as its session's, but the verdict has none`);
       const session = strs[seenSession]!;
-      seen = how === 1 ? { session, ip: first! } : how === 2 ? { session, ip: address(), start: true } : { session, ip: address() };
+      seen = how === 1 ? { session, ip: first!, start: false } : { session, ip: address(), start: how === 2 };
     }
     const result: MatchResult = seen ? { verdict, byPid, seen } : byPid ? { verdict, byPid } : { verdict };
     each({ line, cut, found: result });

@@ -61,7 +61,7 @@ export interface MatchResult {
   /** blocktype patterns that matched by process id: their address is the one `session` showed before */
   readonly byPid?: readonly { blocktype: string; session: string; rule: Rule }[];
   /** this line's process (`prog[pid]`) and the address it named; `start`: named by a sessionpattern, where a connection starts */
-  readonly seen?: { session: string; ip: ParsedIp; start?: true };
+  readonly seen?: { session: string; ip: ParsedIp; start: boolean };
 }
 
 const NOTHING: MatchResult = { verdict: NONE, byPid: undefined, seen: undefined };
@@ -265,5 +265,5 @@ function seenOf(route: Route, text: string, ip: ParsedIp, msgAt: number, start: 
   if (!n.all && (n.some.length === 0 || !startsWithAny(text, n.some))) return undefined;
   const session = sessionTag(text, msgAt);
   if (session === undefined) return undefined;
-  return start ? { session, ip, start } : { session, ip };
+  return { session, ip, start };
 }

@@ -80,7 +80,7 @@ export class BanEngine {
    */
   apply(found: MatchResult, now: number): Outcome {
     let verdict = found.verdict;
-    if (found.seen) this.sessions.note(found.seen.session, found.seen.ip, now, found.seen.start === true);
+    if (found.seen) this.sessions.note(found.seen.session, found.seen.ip, now, found.seen.start);
     if (found.byPid) verdict = this.#resolveByPid(verdict, found.byPid, now);
     if (verdict.kind === 'none') return { verdict, ignored: NO_IPS, decisions: NO_DECISIONS, repeated: NO_OFFENCES };
     if (verdict.kind === 'good') {
