@@ -25,7 +25,7 @@
  *     (a test holds it to that), in buffers of about CHUNK bytes that are
  *     the caller's to keep.
  */
-import { ipWord, type ParsedIp } from './lib/ip.js';
+import { formatIpBytes, ipWord, putIpWord, type ParsedIp } from './lib/ip.js';
 
 export interface ReplayMatch {
   line: number;
@@ -260,8 +260,11 @@ function kindOf(kind: 'good' | 'bad', blocktype: string | undefined, withKind: b
   return { kind, blocktype, middle: Buffer.from(`${withKind ? `,"kind":"${kind}"` : ''}${bt},"ip":"`) };
 }
 
+/** an IPv4 address kept as its word, as text (formatIpBytes, as parseIp gives it) */
 function v4Text(word: number): string {
-  return `${word >>> 24}.${(word >>> 16) & 255}.${(word >>> 8) & 255}.${word & 255}`;
+  const bytes = new Uint8Array(4);
+  putIpWord(bytes, 0, word);
+  return formatIpBytes(bytes);
 }
 
 /** Writes a line number (a whole number from 0 to 2^53, as JSON writes it) in decimal at `at`; returns the end. */
