@@ -120,6 +120,12 @@ export class Daemon {
       now: this.#wall,
     });
     this.#log.info({ ip_list_tot: capacity ?? null }, capacity === undefined ? 'xt_recent ip_list_tot unknown (module not loaded?)' : 'kernel list capacity');
+    this.#prepareConntrack(config);
+  }
+
+  /** The conntrack shell is forked while the daemon is small: before the state is read, or at a reload that first resets connections. */
+  #prepareConntrack(config: Config): void {
+    if (!this.#opts.dryRun && config.blocktypes.some((b) => b.resetconns)) this.#conntrack.prepare();
   }
 
   /** Loads config and state, binds the socket, starts the timers. Throws ConfigError or SocketError. */
@@ -255,6 +261,7 @@ export class Daemon {
     const closing = oldMatching.close().finally(() => this.#closing.delete(closing));
     this.#closing.add(closing);
     const minocc = new Map(config.blocktypes.map((b) => [b.name, b.minocc]));
+    this.#prepareConntrack(config);
     this.#engine = new BanEngine(config, this.#engine.windows.withCap(config.maxTracked, (name) => minocc.get(name)), this.#engine.sessions);
     for (const w of loaded.warnings) this.#log.warn({ file: w.file, line: w.line, key: w.key }, w.message);
     this.#enforcer.setMaxEntries(config.maxTracked);

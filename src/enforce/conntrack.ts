@@ -30,17 +30,20 @@
  *     file in a private temporary folder). An older conntrack that refuses
  *     -R is detected on the first batch with flows to cut, and banban falls
  *     back to two calls per address;
- *   - conntrack runs at nice 19;
+ *   - conntrack is started by a small shell the daemon forks once
+ *     (spawn-helper.ts), at nice 19: a fork of the daemon itself blocks
+ *     its thread (4 ms with a million windows) and makes it fault on the
+ *     pages it writes afterwards, each time;
  *   - an address cut within `dedupMs` is not cut again;
  *   - a missing binary is reported once; blocking goes on without it, and the
  *     binary is looked for again after `recheckMs`.
  */
-import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { setPriority, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseIp, type ParsedIp } from '../lib/ip.js';
 import type { Logger } from '../lib/log.js';
+import { SpawnHelper } from './spawn-helper.js';
 
 export interface ConntrackOptions {
   command?: string;
@@ -73,8 +76,9 @@ export class ConntrackKiller {
   readonly #maxQueue: number;
   readonly #dedupMs: number;
   readonly #recheckMs: number;
-  readonly #timeoutMs: number;
   readonly #batchMax: number;
+  /** one shell per call that may run at once (`concurrency`), started when first needed or by `prepare` */
+  readonly #shells: SpawnHelper[];
   readonly #now: () => number;
   /** whether this conntrack reads batches (-R); cleared on the first refusal */
   #batch: boolean;
@@ -101,7 +105,7 @@ export class ConntrackKiller {
     this.#maxQueue = opts.maxQueue ?? 10_000;
     this.#dedupMs = opts.dedupMs ?? 10_000;
     this.#recheckMs = opts.recheckMs ?? 300_000;
-    this.#timeoutMs = opts.timeoutMs ?? 30_000;
+    this.#shells = Array.from({ length: this.#concurrency }, () => new SpawnHelper({ timeoutMs: opts.timeoutMs ?? 30_000 }));
     this.#batchMax = opts.batchMax ?? 5000;
     this.#gapMs = opts.gapMs ?? 1000;
     this.#batch = opts.batch ?? true;
@@ -143,6 +147,15 @@ export class ConntrackKiller {
         if (this.#running === 0 && this.#gapTimer === undefined) for (const resolve of this.#idle.splice(0)) resolve();
       });
     }
+  }
+
+  /**
+   * Starts the shell that runs conntrack (the one fork of the daemon it
+   * costs), if it is not running: the daemon calls this at start and on a
+   * reload whose config resets connections, while it is small.
+   */
+  prepare(): void {
+    for (const s of this.#shells) s.start();
   }
 
   /** Resolves when nothing is queued or running (tests, shutdown). */
@@ -206,6 +219,7 @@ export class ConntrackKiller {
       this.stats.completed += ips.length;
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
+      if (this.#closed) return; // what was running when the daemon stopped
       if (e.code === 'ENOENT') return this.#missing();
       if (/invalid option|unknown option|illegal option|load-file/i.test(e.message)) {
         this.log.info({ err: e.message }, 'this conntrack cannot read batches (-R, conntrack-tools 1.4.6+): cutting flows one address at a time');
@@ -237,31 +251,18 @@ export class ConntrackKiller {
     return live;
   }
 
-  /** Runs conntrack and hands over its standard output line by line, as it comes (a busy table is large). */
-  #list(args: string[], each: (line: string) => void): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(this.#command, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: this.#timeoutMs });
-      niceQuietly(child.pid);
-      let rest = '';
-      let stderr = '';
-      child.stdout.setEncoding('latin1');
-      child.stdout.on('data', (chunk: string) => {
-        const lines = (rest + chunk).split('\n');
-        rest = lines.pop()!;
-        for (const l of lines) each(l);
-      });
-      child.stderr.setEncoding('utf8');
-      child.stderr.on('data', (chunk: string) => {
-        if (stderr.length < 4096) stderr += chunk;
-      });
-      child.on('error', reject);
-      child.on('close', (code) => {
-        if (rest !== '') each(rest);
-        // conntrack -L ends with "N flow entries have been shown." on stderr, exit 0
-        if (code === 0) resolve();
-        else reject(new Error(`conntrack ${args.join(' ')}: ${stderr.trim() || `exit ${String(code)}`}`));
-      });
-    });
+  /** Runs conntrack and hands over its standard output line by line (a busy table is large). */
+  async #list(args: string[], each: (line: string) => void): Promise<void> {
+    const r = await this.#shell().run(this.#command, args, each);
+    // conntrack -L ends with "N flow entries have been shown." on stderr, exit 0
+    if (r.code !== 0) throw new Error(`conntrack ${args.join(' ')}: ${r.stderr.trim() || `exit ${r.code}`}`);
+  }
+
+  /** The shell with the fewest calls waiting. */
+  #shell(): SpawnHelper {
+    let best = this.#shells[0]!;
+    for (const s of this.#shells) if (s.pending < best.pending) best = s;
+    return best;
   }
 
   #missing(): void {
@@ -279,31 +280,29 @@ export class ConntrackKiller {
       this.stats.completed++;
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
+      if (this.#closed) return;
       if (e.code === 'ENOENT') return this.#missing();
       this.stats.failed++;
       this.log.warn({ ip: ip.text, err: e.message }, 'conntrack failed to delete flows');
     }
   }
 
-  #run(args: string[]): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const child = execFile(this.#command, args, { timeout: this.#timeoutMs, windowsHide: true, maxBuffer: 4 << 20 }, (err, _stdout, stderr) => {
-        if (err === null) return resolve();
-        // Exit 1 with "0 flow entries have been deleted" only means there was nothing to cut.
-        if (typeof err.code === 'number' && err.code === 1 && /\b0 flow entries/.test(String(stderr))) return resolve();
-        reject(err.code === 'ENOENT' ? err : new Error(`conntrack ${args.join(' ')}: ${String(stderr).trim() || err.message}`));
-      });
-      niceQuietly(child.pid);
-    });
+  async #run(args: string[]): Promise<void> {
+    const r = await this.#shell().run(this.#command, args);
+    if (r.code === 0) return;
+    // Exit 1 with "0 flow entries have been deleted" only means there was nothing to cut.
+    if (r.code === 1 && /\b0 flow entries/.test(r.stderr)) return;
+    throw new Error(`conntrack ${args.join(' ')}: ${r.stderr.trim() || `exit ${r.code}`}`);
   }
 
-  /** Stops taking work and removes the temporary folder (shutdown, tests); calls already running finish on their own. */
+  /** Stops taking work and removes the temporary folder (shutdown, tests); a call already running finishes, then its shell ends. */
   close(): void {
     this.#closed = true;
     clearTimeout(this.#gapTimer);
     this.#gapTimer = undefined;
     for (const resolve of this.#idle.splice(0)) resolve();
     this.#queue.length = 0;
+    for (const s of this.#shells) s.close();
     if (this.#tmpDir !== undefined) rmSync(this.#tmpDir, { recursive: true, force: true });
     this.#tmpDir = undefined;
   }
@@ -314,16 +313,6 @@ export class ConntrackKiller {
       if (now - at < this.#dedupMs && this.#recent.size <= this.#maxQueue * 4) break;
       this.#recent.delete(ip);
     }
-  }
-}
-
-/** A delete costs conntrack milliseconds of CPU: on a small machine it must not starve the daemon's own line processing. */
-function niceQuietly(pid: number | undefined): void {
-  if (pid === undefined) return;
-  try {
-    setPriority(pid, 19);
-  } catch {
-    // already gone
   }
 }
 

@@ -14,7 +14,7 @@
  * interrupted, and the namespace is deleted.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readdirSync } from 'node:fs';
 import { onEmergency, pidAlive, run, runOk } from '../e2e/lib/proc.js';
 import { killNamespaceProcesses } from '../e2e/lib/netns.js';
 
@@ -186,12 +186,40 @@ export class NetProcess {
     }
   }
 
-  /** CPU seconds of the children it has waited for (cutime + cstime): the conntrack calls of a daemon */
-  childCpuSeconds(): number | undefined {
+  /** Minor page faults so far (minflt): a fork makes the parent fault on each page it writes afterwards. */
+  minorFaults(): number | undefined {
     try {
       const s = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
-      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-      return (Number(f[13]) + Number(f[14])) / 100;
+      return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[7]); // minflt (field 10)
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * CPU seconds of its children: those it has waited for (cutime + cstime),
+   * and those still running with what they have waited for. A daemon's
+   * conntrack calls are children of its helper shell, which lives as long
+   * as the daemon.
+   */
+  childCpuSeconds(): number | undefined {
+    const fields = (pid: number | string): string[] => {
+      const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return s.slice(s.lastIndexOf(')') + 2).split(' ');
+    };
+    try {
+      const own = fields(this.pid);
+      let ticks = Number(own[13]) + Number(own[14]);
+      for (const name of readdirSync('/proc')) {
+        if (!/^\d+$/.test(name)) continue;
+        try {
+          const f = fields(name);
+          if (Number(f[1]) === this.pid) ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]); // ppid (field 4)
+        } catch {
+          // ended meanwhile
+        }
+      }
+      return ticks / 100;
     } catch {
       return undefined;
     }

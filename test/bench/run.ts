@@ -646,6 +646,8 @@ async function bans(b: Bench): Promise<Record<string, unknown>> {
     bansPerSecond: number;
     linesPerSecondAfter: number;
     daemonCpuMicrosPerLineAfter: number | null;
+    /** the daemon's minor page faults while the lines after the flood went through */
+    minorFaultsAfter: number | null;
     childCpuSeconds: number | null;
     banned: number;
     listed: boolean;
@@ -667,14 +669,17 @@ async function bans(b: Bench): Promise<Record<string, unknown>> {
       const listed = (await b.net!.exec('grep', ['-q', `src=${last} `, b.net!.listPath('FLOOD')])).code === 0;
       // right away, while the flood's conntrack calls drain: ordinary lines
       const cpu0 = d.proc.cpuSeconds();
+      const faults0 = d.proc.minorFaults();
       const after = await b.send(d.socket, { file: b.corpus.wire });
       const cpu1 = d.proc.cpuSeconds();
+      const faults1 = d.proc.minorFaults();
       const children = d.proc.childCpuSeconds();
       await d.stop(); // conntrack calls still queued die with the daemon's process group
       const row: Row = {
         bansPerSecond: r0(o.floodCount / (flood.done_ns / 1e9)),
         linesPerSecondAfter: r0((after.sent + 1) / (after.done_ns / 1e9)),
         daemonCpuMicrosPerLineAfter: cpu0 !== undefined && cpu1 !== undefined ? r2(((cpu1 - cpu0) * 1e6) / (after.sent + 1)) : null,
+        minorFaultsAfter: faults0 !== undefined && faults1 !== undefined ? faults1 - faults0 : null,
         childCpuSeconds: children ?? null,
         banned: d.logCount('blocked'),
         listed,
@@ -683,7 +688,7 @@ async function bans(b: Bench): Promise<Record<string, unknown>> {
       rows[resetconns ? 'on' : 'off'].push(row);
       say(
         `bans resetconns=${resetconns} rep ${rep + 1}: ${fmtInt(row.bansPerSecond)} bans/s, then ${fmtInt(row.linesPerSecondAfter)} lines/s ` +
-          `(daemon ${row.daemonCpuMicrosPerLineAfter} us CPU/line; conntrack children ${row.childCpuSeconds} CPU s; ${row.banned} "blocked" logged; ${row.leftovers} temp files left)`,
+          `(daemon ${row.daemonCpuMicrosPerLineAfter} us CPU/line, ${row.minorFaultsAfter} page faults; conntrack children ${row.childCpuSeconds} CPU s; ${row.banned} "blocked" logged; ${row.leftovers} temp files left)`,
       );
     }
   }
@@ -693,6 +698,7 @@ async function bans(b: Bench): Promise<Record<string, unknown>> {
     linesPerSecondAfter: Math.max(...rs.map((r) => r.linesPerSecondAfter)),
     linesRuns: rs.map((r) => r.linesPerSecondAfter),
     daemonCpuMicrosPerLineAfter: rs[0]!.daemonCpuMicrosPerLineAfter === null ? null : Math.min(...rs.map((r) => r.daemonCpuMicrosPerLineAfter!)),
+    minorFaultsAfter: rs[0]!.minorFaultsAfter === null ? null : median(rs.map((r) => r.minorFaultsAfter!)),
     conntrackCpuSeconds: rs[0]!.childCpuSeconds === null ? null : median(rs.map((r) => r.childCpuSeconds!)),
     lastAddressListed: rs.every((r) => r.listed),
     blockedLogged: rs.map((r) => r.banned),
@@ -982,6 +988,11 @@ function table(res: Results): string {
       '3',
       'daemon CPU per line right after the flood, on / off',
       `${get<number>(bn, 'resetconnsOn', 'daemonCpuMicrosPerLineAfter') ?? 'n/a'} / ${get<number>(bn, 'resetconnsOff', 'daemonCpuMicrosPerLineAfter') ?? 'n/a'} µs`,
+    );
+    row(
+      '3',
+      "daemon's page faults while those lines went through, on / off (median)",
+      `${fmtInt(get<number>(bn, 'resetconnsOn', 'minorFaultsAfter'))} / ${fmtInt(get<number>(bn, 'resetconnsOff', 'minorFaultsAfter'))}`,
     );
   }
   const lt = f.latency as { idle?: LatencyStats; loaded?: LatencyStats & { backgroundLinesPerSecond: number }; loadedPhases?: LatencyStats[] } | undefined;
