@@ -144,7 +144,8 @@ export class SpawnHelper {
     // An idle shell does not keep the process alive; a pending request's timer does.
     child.unref();
     for (const s of [child.stdin, child.stdout, child.stderr]) (s as unknown as { unref?: () => void }).unref?.();
-    child.on('error', (err) => this.#lost(shell, err));
+    // not ENOENT's code: that would read as "conntrack not found"
+    child.on('error', (err) => this.#lost(shell, new Error(`could not start the helper shell ${this.#shellPath}: ${err.message}`)));
     child.on('close', (code, signal) => this.#lost(shell, new Error(`the helper shell ${this.#shellPath} ended (${signal ?? `exit ${String(code)}`})${shell.stderr ? `: ${shell.stderr.trim()}` : ''}`)));
   }
 

@@ -106,3 +106,8 @@ test('close ends the shell, which removes its folder and nothing else; later cal
     rmSync(scratch, { recursive: true, force: true });
   }
 });
+
+test('a helper shell that cannot start fails each call with a message naming it, not as a missing program', async () => {
+  const h = helper({ shell: '/nonexistent/sh' });
+  await assert.rejects(h.run('true', []), (e: NodeJS.ErrnoException) => e.code === undefined && /could not start the helper shell \/nonexistent\/sh/.test(e.message));
+});
