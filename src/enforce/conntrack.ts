@@ -41,7 +41,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseIp, type ParsedIp } from '../lib/ip.js';
+import { ownText, parseIp, type ParsedIp } from '../lib/ip.js';
 import type { Logger } from '../lib/log.js';
 import { SpawnHelper } from './spawn-helper.js';
 
@@ -124,20 +124,21 @@ export class ConntrackKiller {
       this.#missingSince = undefined;
     }
     if (this.#closed) return;
-    const last = this.#recent.get(ip.text);
+    const text = ownText(ip); // kept for dedupMs, and queued: not a view of the log line
+    const last = this.#recent.get(text);
     if (last !== undefined && now - last < this.#dedupMs) {
       this.stats.deduplicated++;
       return;
     }
     // Kept in time order (delete, then set), so trimming stops at the first young entry.
-    this.#recent.delete(ip.text);
-    this.#recent.set(ip.text, now);
+    this.#recent.delete(text);
+    this.#recent.set(text, now);
     this.#trimRecent(now);
     if (this.#queue.length >= this.#maxQueue) {
       this.#queue.shift();
       this.stats.dropped++;
     }
-    this.#queue.push(ip);
+    this.#queue.push(text === ip.text ? ip : { text, family: ip.family, bytes: ip.bytes });
     // Start after this burst of datagrams has been handled, so one process takes them all.
     if (!this.#scheduled) {
       this.#scheduled = true;

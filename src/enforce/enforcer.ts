@@ -37,7 +37,7 @@
  * (state file) and must be comparable after a reboot.
  */
 import type { Config } from '../config/schema.js';
-import { parseIp } from '../lib/ip.js';
+import { ownText, parseIp } from '../lib/ip.js';
 import { RateLimiter, type Logger } from '../lib/log.js';
 import type { Decision } from '../pipeline.js';
 import type { ListWriter } from './backend.js';
@@ -145,18 +145,19 @@ export class Enforcer {
       }
       const at = this.#now();
       const until = at + d.bantime * 1000;
-      const prev = this.#bans.get(d.target)?.get(d.ip.text);
+      const ip = ownText(d.ip); // kept as long as the ban
+      const prev = this.#bans.get(d.target)?.get(ip);
       // Of an active ban and this one, the one that lasts longer is kept, with its own blocktype (the
       // restart measures it by that blocktype's bantime): a blocktype of a short bantime cannot
       // shorten a long ban of the same address in the same list.
-      const ban: ActiveBan = prev !== undefined && prev.until > until ? prev : { ip: d.ip.text, target: d.target, blocktype: d.blocktype, at, until, written: prev?.written };
+      const ban: ActiveBan = prev !== undefined && prev.until > until ? prev : { ip, target: d.target, blocktype: d.blocktype, at, until, written: prev?.written };
       if (prev !== undefined && recent(prev.written, at)) {
         this.rewritesSkipped++;
         this.#remember(ban);
         this.#log.info({ ip: d.ip.text, target: d.target, blocktype: d.blocktype, offences: d.offences, written: false }, 'blocked');
       } else {
         this.#remember(ban);
-        this.#command(d.target, '+', d.ip.text);
+        this.#command(d.target, '+', ip);
         this.#log.info({ ip: d.ip.text, target: d.target, blocktype: d.blocktype, offences: d.offences }, 'blocked');
       }
       if (d.resetconns) this.#conntrack?.kill(d.ip);
@@ -167,10 +168,11 @@ export class Enforcer {
       return;
     }
     const at = this.#now();
+    const ip = ownText(d.ip); // kept for a while as a recent unblock
     for (const target of d.targets) {
-      this.#bans.get(target)?.delete(d.ip.text);
-      if (recent(this.#unblocked.get(target)?.get(d.ip.text), at) && !this.#pending.get(target)?.has(d.ip.text)) this.rewritesSkipped++;
-      else this.#command(target, '-', d.ip.text);
+      this.#bans.get(target)?.delete(ip);
+      if (recent(this.#unblocked.get(target)?.get(ip), at) && !this.#pending.get(target)?.has(ip)) this.rewritesSkipped++;
+      else this.#command(target, '-', ip);
     }
     this.#log.info({ ip: d.ip.text, targets: d.targets }, 'unblocked');
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { NetSet, parseCidr, parseIp } from '../../src/lib/ip.js';
+import { NetSet, ownText, parseIp, parseCidr } from '../../src/lib/ip.js';
 
 const GOOD: [string, string][] = [
   ['192.0.2.7', '192.0.2.7'],
@@ -19,6 +19,15 @@ for (const [raw, canonical] of GOOD) {
     assert.equal(r.value.text, canonical);
   });
 }
+
+test('ownText gives the same canonical text, cut out of a log line or not, for both families', () => {
+  const line = 'sshd[4242]: Failed password for root from 203.0.113.117 port 50022 ssh2';
+  for (const raw of [/from (\S+) port/.exec(line)![1]!, '192.0.2.7', '255.255.255.255', '2001:db8::1', '::ffff:198.51.100.200']) {
+    const ip = parseIp(raw);
+    assert.ok(ip.ok);
+    assert.equal(ownText(ip.value), ip.value.text);
+  }
+});
 
 const BAD = [
   '192.030.0.6', '01.2.3.4', '1.2.3', '1.2.3.4.5', '256.1.1.1', '１.２.３.４', 'fe80::1%eth0', '[2001:db8::1]',
