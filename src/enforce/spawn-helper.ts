@@ -104,6 +104,8 @@ export class SpawnHelper {
   readonly #pending = new Map<number, Request>();
   #nextId = 1;
   #closed = false;
+  /** why the last `start` failed, until one succeeds */
+  #startError: Error | undefined;
 
   constructor(opts: SpawnHelperOptions = {}) {
     this.#timeoutMs = opts.timeoutMs ?? 30_000;
@@ -116,11 +118,25 @@ export class SpawnHelper {
     return this.#pending.size;
   }
 
-  /** Starts the shell now, if it is not running: call it while the daemon is small, since this is the fork. */
+  /**
+   * Starts the shell now, if it is not running: call it while the daemon is
+   * small, since this is the fork. Never throws: what kept it from starting
+   * (no temporary folder, no /bin/sh) is what the next `run` fails with,
+   * and that `run` tries again.
+   */
   start(): void {
     if (this.#closed || (this.#shell !== undefined && !this.#shell.dead)) return;
-    const dir = mkdtempSync(join(tmpdir(), 'banban-spawn-'));
-    const child = spawn(this.#shellPath, ['-c', SCRIPT, 'banban-spawn', dir], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    let dir: string | undefined;
+    let child: ChildProcessByStdio<Writable, Readable, Readable>;
+    try {
+      dir = mkdtempSync(join(tmpdir(), 'banban-spawn-'));
+      child = spawn(this.#shellPath, ['-c', SCRIPT, 'banban-spawn', dir], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    } catch (err) {
+      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+      this.#startError = new Error(`could not start the helper shell ${this.#shellPath}: ${(err as Error).message}`);
+      return;
+    }
+    this.#startError = undefined;
     const shell: Shell = { child, dir, stderr: '', dead: false };
     this.#shell = shell;
     try {
@@ -160,7 +176,8 @@ export class SpawnHelper {
     }
     if (this.#closed) return Promise.reject(new Error('the helper shell is closed'));
     this.start();
-    const shell = this.#shell!;
+    const shell = this.#shell;
+    if (shell === undefined) return Promise.reject(this.#startError ?? new Error('the helper shell is not running'));
     const id = this.#nextId++;
     return new Promise<SpawnResult>((resolve, reject) => {
       const timer = setTimeout(() => this.#timedOut(shell, command, args), this.#timeoutMs);

@@ -111,3 +111,17 @@ test('a helper shell that cannot start fails each call with a message naming it,
   const h = helper({ shell: '/nonexistent/sh' });
   await assert.rejects(h.run('true', []), (e: NodeJS.ErrnoException) => e.code === undefined && /could not start the helper shell \/nonexistent\/sh/.test(e.message));
 });
+
+test('no temporary folder to work in: starting throws nothing, each call fails saying why, and a later call starts the shell once it can', async () => {
+  const tmp = process.env['TMPDIR'];
+  const h = helper();
+  try {
+    process.env['TMPDIR'] = '/nonexistent/banban-tmp';
+    h.start(); // the daemon calls this in its constructor: it must not throw
+    await assert.rejects(h.run('true', []), /could not start the helper shell \/bin\/sh: .*ENOENT.*\/nonexistent\/banban-tmp/);
+  } finally {
+    if (tmp === undefined) delete process.env['TMPDIR'];
+    else process.env['TMPDIR'] = tmp;
+  }
+  assert.equal((await h.run('true', [])).code, 0);
+});
