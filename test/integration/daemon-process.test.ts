@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -119,6 +119,59 @@ describe('the daemon process', { timeout: 60_000 }, () => {
     const { code } = await d.exited;
     assert.equal(code, 0);
     assert.equal(existsSync(sock), false);
+  });
+});
+
+describe('resetconns: conntrack through the helper shell', { timeout: 60_000 }, () => {
+  test('the daemon forks one shell at start, conntrack runs under it, and at SIGTERM the shell ends and leaves no folder', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'banban-it-'));
+    try {
+      for (const d of ['proc', 'bin', 'tmp']) mkdirSync(join(dir, d));
+      writeFileSync(join(dir, 'proc', 'BLOCKER'), '');
+      // a conntrack that records who started it and with what, and lists no flow (the host's table is not touched)
+      const calls = join(dir, 'calls');
+      writeFileSync(join(dir, 'bin', 'conntrack'), `#!/bin/sh\necho "$PPID $*" >> ${calls}\necho "conntrack v1.4.7 (conntrack-tools): 0 flow entries have been shown." >&2\n`, { mode: 0o755 });
+      const sock = join(dir, 'banban.sock');
+      const conf = join(dir, 'banban.yml');
+      writeFileSync(conf, config(dir, sock).replace('    minocc: 3\n', '    minocc: 3\n    resetconns: true\n'));
+      const d = startDaemon(['run', '-c', conf], { env: { ...process.env, PATH: `${join(dir, 'bin')}:${process.env['PATH'] ?? ''}`, TMPDIR: join(dir, 'tmp') } });
+      try {
+        await d.waitFor((l) => l.msg === 'listening', 'listening');
+        const pid = d.proc.pid!;
+        const children = () =>
+          readdirSync('/proc')
+            .filter((n) => /^\d+$/.test(n))
+            .filter((n) => {
+              try {
+                const st = readFileSync(`/proc/${n}/stat`, 'utf8');
+                return Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+              } catch {
+                return false;
+              }
+            });
+        const shells = children();
+        assert.equal(shells.length, 1, `one child process of the daemon, before any ban: ${shells.join(', ')}`);
+        const shell = shells[0]!;
+        assert.match(readFileSync(`/proc/${shell}/cmdline`, 'utf8'), /^\/bin\/sh\0-c\0/);
+        assert.deepEqual(readdirSync(join(dir, 'tmp')).filter((n) => n.startsWith('banban-spawn-')).length, 1);
+
+        await sendDatagrams(sock, [FAIL('192.0.2.7'), FAIL('192.0.2.7'), FAIL('192.0.2.7')]);
+        await d.waitFor((l) => l.msg === 'blocked' && l['ip'] === '192.0.2.7', 'the block');
+        for (let i = 0; i < 100 && !existsSync(calls); i++) await new Promise((r) => setTimeout(r, 50));
+        assert.deepEqual(readFileSync(calls, 'utf8').trim().split('\n'), [`${shell} -L`], 'conntrack listed the flows once, started by the shell');
+        assert.deepEqual(children(), [shell], 'and the daemon forked nothing more');
+
+        d.proc.kill('SIGTERM');
+        assert.equal((await d.exited).code, 0);
+        for (let i = 0; i < 100 && existsSync(`/proc/${shell}`); i++) await new Promise((r) => setTimeout(r, 20));
+        assert.equal(existsSync(`/proc/${shell}`), false, 'the shell ended with the daemon');
+        assert.deepEqual(readdirSync(join(dir, 'tmp')), [], 'and nothing is left in TMPDIR');
+      } finally {
+        if (d.proc.exitCode === null) d.proc.kill('SIGKILL');
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
