@@ -233,8 +233,7 @@ function entriesJson(c: Columns): Buffer[] {
 /** Writes entries from the `next.i`-th at `at` until `buf` has no room for another or none is left; returns the end, `next.i` the first not written. */
 function fillJson(buf: Buffer, at: number, next: { i: number }, c: Columns): number {
   const { n, lines, codes, addrs, v6, middles } = c;
-  let i = next.i;
-  for (; i < n; i++) {
+  for (let i = next.i; i < n; i++) {
     const code = codes[i]!;
     const middle = middles[code >>> 2]!;
     if (at + middle.length + MATCH_ROOM > buf.length) break;
@@ -244,8 +243,11 @@ function fillJson(buf: Buffer, at: number, next: { i: number }, c: Columns): num
     at = put(buf, at, middle);
     at = code & V6 ? writeAscii(buf, at, v6[addrs[i]!]!) : writeV4(buf, at, addrs[i]!);
     at = put(buf, at, code & IGNORED ? CLOSE_IGNORED : CLOSE);
+    // Kept in the loop, not stored once after it: V8 compiles this loop while it runs (OSR), when a
+    // store after it has never run and has no type feedback, and it threw the compiled code away
+    // where the loop ended (8 times a run with every preset, `--trace-deopt`).
+    next.i = i + 1;
   }
-  next.i = i;
   return at;
 }
 
