@@ -25,7 +25,7 @@
  *     (a test holds it to that), in buffers of about CHUNK bytes that are
  *     the caller's to keep.
  */
-import { formatIpBytes, ipWord, putIpWord, type ParsedIp } from './lib/ip.js';
+import { ipv4FromWord, ipWord, type ParsedIp } from './lib/ip.js';
 
 export interface ReplayMatch {
   line: number;
@@ -150,7 +150,7 @@ export class ReplayEntries<T extends ReplayMatch | RepeatedEnd> {
     const code = this.#codes[i]!;
     const k = this.#kinds[code >>> 2]!;
     const line = this.#lines[i]!;
-    const ip = code & V6 ? this.#v6[this.#addrs[i]!]! : v4Text(this.#addrs[i]!);
+    const ip = code & V6 ? this.#v6[this.#addrs[i]!]! : ipv4FromWord(this.#addrs[i]!).text;
     if (!this.#withKind) return { line, blocktype: k.blocktype!, ip } as T;
     const m: ReplayMatch = k.blocktype === undefined ? { line, kind: k.kind, ip } : { line, kind: k.kind, blocktype: k.blocktype, ip };
     if (code & IGNORED) m.ignored = true;
@@ -260,13 +260,6 @@ function put(buf: Uint8Array, at: number, bytes: Uint8Array): number {
 function kindOf(kind: 'good' | 'bad', blocktype: string | undefined, withKind: boolean): Kind {
   const bt = blocktype === undefined ? '' : `,"blocktype":${JSON.stringify(blocktype)}`;
   return { kind, blocktype, middle: Buffer.from(`${withKind ? `,"kind":"${kind}"` : ''}${bt},"ip":"`) };
-}
-
-/** an IPv4 address kept as its word, as text (formatIpBytes, as parseIp gives it) */
-function v4Text(word: number): string {
-  const bytes = new Uint8Array(4);
-  putIpWord(bytes, 0, word);
-  return formatIpBytes(bytes);
 }
 
 /** Writes a line number (a whole number from 0 to 2^53, as JSON writes it) in decimal at `at`; returns the end. */

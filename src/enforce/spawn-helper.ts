@@ -20,7 +20,7 @@
  *     of a private folder (0700); the shell answers `id status` on its
  *     stdout when it ends. `run` resolves with the exit status and stderr,
  *     and, when asked, hands over stdout line by line from the file (a busy
- *     conntrack table lists megabytes);
+ *     conntrack table lists megabytes), each line cut to OUTPUT_LINE_MAX;
  *   - requests run one after the other, in the order given;
  *   - the shell and what it starts run at nice 19 (set once on the shell;
  *     children inherit it), in a process group of their own, so that a
@@ -37,6 +37,7 @@ import { createReadStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { LineSplitter } from '../source/log-file.js';
 
 /**
  * The shell's whole program. `$1` is its private folder, kept in `dir`
@@ -62,6 +63,11 @@ cd / || exit 0
 rm -f -- "$dir/$id.out" "$dir/$id.err"
 rmdir -- "$dir"
 `;
+
+/** longest line of a program's output handed over (conntrack's are a few hundred bytes); more of a line is cut */
+const OUTPUT_LINE_MAX = 65536;
+/** longest answer line of the shell (`id status`) */
+const ANSWER_MAX = 64;
 
 export interface SpawnResult {
   /** exit status; 128 + N for a program killed by signal N */
@@ -144,13 +150,8 @@ export class SpawnHelper {
     } catch {
       // gone already: its exit is reported below
     }
-    let rest = '';
-    child.stdout.setEncoding('latin1');
-    child.stdout.on('data', (chunk: string) => {
-      const lines = (rest + chunk).split('\n');
-      rest = lines.pop()!;
-      for (const l of lines) this.#answer(shell, l);
-    });
+    const answers = new LineSplitter(ANSWER_MAX, (buf, start, end) => this.#answer(shell, buf.toString('latin1', start, end)));
+    child.stdout.on('data', (chunk: Buffer) => answers.push(chunk));
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (chunk: string) => {
       if (shell.stderr.length < 4096) shell.stderr += chunk;
@@ -226,19 +227,15 @@ export class SpawnHelper {
       return req.resolve({ code, stderr });
     }
     const each = req.onLine;
-    let rest = '';
-    const stream = createReadStream(out, { encoding: 'latin1' });
-    stream.on('data', (chunk) => {
-      const lines = (rest + (chunk as string)).split('\n');
-      rest = lines.pop()!;
-      for (const l of lines) each(l);
-    });
+    const lines = new LineSplitter(OUTPUT_LINE_MAX, (buf, start, end) => each(buf.toString('latin1', start, end)));
+    const stream = createReadStream(out);
+    stream.on('data', (chunk) => lines.push(chunk as Buffer));
     stream.on('error', (e) => {
       done();
       req.reject(e);
     });
     stream.on('end', () => {
-      if (rest !== '') each(rest);
+      lines.end();
       done();
       req.resolve({ code, stderr });
     });

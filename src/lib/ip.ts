@@ -207,7 +207,14 @@ export function putIpWord(bytes: Uint8Array, w: number, word: number): void {
  * anew already.
  */
 export function ownText(ip: ParsedIp): string {
-  return ip.family === 4 && ip.text.length >= 13 ? ip.bytes.join('.') : ip.text;
+  return ip.family === 4 && ip.text.length >= 13 ? formatIpBytes(ip.bytes) : ip.text;
+}
+
+/** The IPv4 address kept as its 32-bit word (`ipWord`), as parseIp would give it. */
+export function ipv4FromWord(word: number): ParsedIp {
+  const bytes = new Uint8Array(4);
+  putIpWord(bytes, 0, word);
+  return { text: formatIpBytes(bytes), family: 4, bytes };
 }
 
 /**

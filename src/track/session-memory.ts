@@ -23,7 +23,7 @@
  * holds the live processes, not `cap` stale ones whose lookups miss the
  * CPU's cache.
  */
-import { formatIpBytes, ipWord, putIpWord, type ParsedIp } from '../lib/ip.js';
+import { ipv4FromWord, ipWord, type ParsedIp } from '../lib/ip.js';
 
 export class SessionMemory {
   readonly #cap: number;
@@ -126,8 +126,6 @@ export class SessionMemory {
     if (slot === undefined || now - this.#at[slot]! > this.#ttlMs) return undefined;
     const v6 = this.#v6[slot];
     if (v6 !== undefined) return v6;
-    const bytes = new Uint8Array(4);
-    putIpWord(bytes, 0, this.#v4[slot]!);
-    return { text: formatIpBytes(bytes), family: 4, bytes };
+    return ipv4FromWord(this.#v4[slot]!);
   }
 }
