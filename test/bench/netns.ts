@@ -186,6 +186,30 @@ export class NetProcess {
     }
   }
 
+  /**
+   * user + system CPU seconds per thread (/proc/PID/task/TID/stat), by
+   * thread id. Node names every thread of its own `node`, so callers tell
+   * them apart by id: the main thread's is the process id. Threads that
+   * ended are not counted.
+   */
+  threadCpuSeconds(): Map<number, number> | undefined {
+    try {
+      const out = new Map<number, number>();
+      for (const tid of readdirSync(`/proc/${this.pid}/task`)) {
+        try {
+          const s = readFileSync(`/proc/${this.pid}/task/${tid}/stat`, 'utf8');
+          const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+          out.set(Number(tid), (Number(f[11]) + Number(f[12])) / 100);
+        } catch {
+          // ended meanwhile
+        }
+      }
+      return out;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Minor page faults so far (minflt): a fork makes the parent fault on each page it writes afterwards. */
   minorFaults(): number | undefined {
     try {

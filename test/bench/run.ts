@@ -502,7 +502,7 @@ type Kind = 'csink' | 'bare' | ConfigKind;
 
 async function socketThroughput(b: Bench, kinds: Kind[]): Promise<Record<string, unknown>> {
   const o = b.o;
-  const runs: Record<string, { linesPerSecond: number; cpuMicrosPerLine: number | null; stats?: Record<string, number> | undefined }[]> = {};
+  const runs: Record<string, { linesPerSecond: number; cpuMicrosPerLine: number | null; threadMicrosPerLine: Record<string, number> | undefined; stats?: Record<string, number> | undefined }[]> = {};
   for (let rep = 0; rep < o.reps; rep++) {
     // rotate the order, so no receiver always runs first or last
     const order = kinds.map((_, i) => kinds[(i + rep) % kinds.length]!);
@@ -510,17 +510,21 @@ async function socketThroughput(b: Bench, kinds: Kind[]): Promise<Record<string,
       const rcv = kind === 'csink' || kind === 'bare' ? await b.startSink(kind) : await b.startDaemon(kind, b.config(kind));
       await b.send(rcv.socket, { file: b.corpus.wire, count: o.warm });
       const cpu0 = rcv.proc.cpuSeconds();
+      const threads0 = rcv.proc.threadCpuSeconds();
       const res = await b.send(rcv.socket, { file: b.corpus.wire });
       const cpu1 = rcv.proc.cpuSeconds();
+      const threads1 = rcv.proc.threadCpuSeconds();
       await rcv.stop();
       const lines = res.sent + 1;
       const row = {
         linesPerSecond: r0(lines / (res.done_ns / 1e9)),
         cpuMicrosPerLine: cpu0 !== undefined && cpu1 !== undefined ? r2(((cpu1 - cpu0) * 1e6) / lines) : null,
+        threadMicrosPerLine: threadsPerLine(rcv.proc.pid, threads0, threads1, lines),
         ...(kind !== 'csink' && kind !== 'bare' ? { stats: pickStats(rcv.stats()) } : {}),
       };
       (runs[kind] ??= []).push(row);
-      say(`throughput ${kind} rep ${rep + 1}: ${fmtInt(row.linesPerSecond)} lines/s${row.cpuMicrosPerLine !== null ? `, ${row.cpuMicrosPerLine} us CPU per line` : ''}`);
+      const perThread = row.threadMicrosPerLine ? ` (${Object.entries(row.threadMicrosPerLine).map(([n, us]) => `${n} ${us}`).join(', ')})` : '';
+      say(`throughput ${kind} rep ${rep + 1}: ${fmtInt(row.linesPerSecond)} lines/s${row.cpuMicrosPerLine !== null ? `, ${row.cpuMicrosPerLine} us CPU per line${perThread}` : ''}`);
     }
   }
   const out: Record<string, unknown> = {};
@@ -530,10 +534,37 @@ async function socketThroughput(b: Bench, kinds: Kind[]): Promise<Record<string,
       medianLinesPerSecond: median(rs.map((r) => r.linesPerSecond)),
       runs: rs.map((r) => r.linesPerSecond),
       cpuMicrosPerLine: rs[0]!.cpuMicrosPerLine === null ? null : Math.min(...rs.map((r) => r.cpuMicrosPerLine!)),
+      threadMicrosPerLine: medianPerThread(rs.map((r) => r.threadMicrosPerLine)),
       ...(rs[0]!.stats ? { daemonStats: rs[0]!.stats } : {}),
     };
   }
   return out;
+}
+
+/**
+ * CPU µs per line between two readings (threadCpuSeconds) of the main
+ * thread (its id is the process's), of the busiest other thread (a
+ * daemon's matching thread, match-worker.ts; nothing else of Node's is
+ * that busy), and of the rest together (V8's collector and compiler
+ * helpers, libuv's pool).
+ */
+function threadsPerLine(pid: number, a: Map<number, number> | undefined, b: Map<number, number> | undefined, lines: number): Record<string, number> | undefined {
+  if (!a || !b) return undefined;
+  const used = [...b].map(([tid, s]) => [tid, s - (a.get(tid) ?? 0)] as const);
+  const others = used.filter(([tid]) => tid !== pid).sort((x, y) => y[1] - x[1]);
+  const us = (s: number) => r2((s * 1e6) / lines);
+  return {
+    main: us(used.find(([tid]) => tid === pid)?.[1] ?? 0),
+    busiestOther: us(others[0]?.[1] ?? 0),
+    rest: us(others.slice(1).reduce((t, [, s]) => t + s, 0)),
+  };
+}
+
+/** per thread name, the median over the runs that have it */
+function medianPerThread(rows: (Record<string, number> | undefined)[]): Record<string, number> | undefined {
+  const names = new Set(rows.flatMap((r) => Object.keys(r ?? {})));
+  if (names.size === 0) return undefined;
+  return Object.fromEntries([...names].map((n) => [n, median(rows.flatMap((r) => (r?.[n] !== undefined ? [r[n]] : [])))]));
 }
 
 function pickStats(s: Record<string, number> | undefined): Record<string, number> | undefined {

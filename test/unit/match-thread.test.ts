@@ -104,6 +104,19 @@ test('an address a batch names again crosses once, and comes back as one object;
   assert.throws(() => readResults({ ints, strs: out.results.strs }, new RuleTable(config), () => {}), /name address 5 of a batch that has 0/);
 });
 
+test('a process a batch names again crosses once, and comes back as one string', () => {
+  const lines = [failed('192.0.2.7', 1), failed('192.0.2.8', 1), failed('192.0.2.9', 2), failed('192.0.2.7', 1)];
+  const ring = new RingWriter(new SharedArrayBuffer(1 << 16));
+  for (const l of lines) ring.write(Buffer.from(l));
+  const out = new BatchMatcher(batchMatcherSetup(config, MAX_DATAGRAM)).datagrams(ring.bytes, 0, lines.length);
+  assert.deepEqual(out.results.strs.filter((x) => x.startsWith('sshd[')), ['sshd[1]', 'sshd[2]'], 'two processes, each sent once');
+  const sessions: string[] = [];
+  readResults(structuredClone(out.results), new RuleTable(config), (r) => {
+    if (r.skipped === undefined && r.found?.seen) sessions.push(r.found.seen.session);
+  });
+  assert.deepEqual(sessions, ['sshd[1]', 'sshd[1]', 'sshd[2]', 'sshd[1]']);
+});
+
 test('a batch that fails part-way leaves nothing of itself in the next batch\'s results', () => {
   const bm = new BatchMatcher(batchMatcherSetup(config, MAX_DATAGRAM));
   const broken = new RingWriter(new SharedArrayBuffer(1 << 16));

@@ -88,3 +88,42 @@ test("a process's end is claimed once per bit, again once it names another addre
   assert.equal(m.claimEnd('sshd[3]', 1, 3004), true);
   assert.equal(m.claimEnd('sshd[4]', 1, 3004), true);
 });
+
+test('over 200 000 random notes and lookups the memory answers as a plain ordered Map of it would', () => {
+  // The model: processes in the order first noted, each with its last address and time.
+  const cap = 64;
+  const ttl = 1000;
+  const model = new Map<string, { ip: ParsedIp; at: number }>();
+  const m = new SessionMemory(cap, ttl);
+  let seed = 11;
+  const rnd = (n: number) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff;
+    return Math.floor((seed / 0x80000000) * n);
+  };
+  const tags = Array.from({ length: 300 }, (_, i) => `${['sshd', 'postfix/smtpd', 'x'][i % 3]}[${rnd(100_000)}]`);
+  const ips = Array.from({ length: 50 }, (_, i) => ip(i % 5 === 0 ? `2001:db8::${i}` : `192.0.2.${i}`));
+  let now = 0;
+  for (let k = 0; k < 200_000; k++) {
+    now += rnd(10) === 0 ? rnd(1500) : rnd(3);
+    const tag = tags[rnd(tags.length)]!;
+    if (rnd(2) === 0) {
+      const a = ips[rnd(ips.length)]!;
+      const had = model.get(tag);
+      if (had) {
+        had.ip = a;
+        had.at = now;
+      } else {
+        for (const [first, e] of model) {
+          if (model.size < cap && now - e.at <= ttl) break;
+          model.delete(first);
+        }
+        model.set(tag, { ip: a, at: now });
+      }
+      m.note(tag, a, now);
+    }
+    const asked = tags[rnd(tags.length)]!;
+    const e = model.get(asked);
+    assert.deepEqual(m.get(asked, now), e && now - e.at <= ttl ? e.ip : undefined, `step ${k}: ${asked}`);
+    assert.equal(m.size, model.size, `step ${k}`);
+  }
+});
