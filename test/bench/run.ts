@@ -564,7 +564,7 @@ function threadsPerLine(pid: number, a: Map<number, number> | undefined, b: Map<
 function medianPerThread(rows: (Record<string, number> | undefined)[]): Record<string, number> | undefined {
   const names = new Set(rows.flatMap((r) => Object.keys(r ?? {})));
   if (names.size === 0) return undefined;
-  return Object.fromEntries([...names].map((n) => [n, median(rows.flatMap((r) => (r?.[n] !== undefined ? [r[n]] : [])))]));
+  return Object.fromEntries([...names].map((n) => [n, r2(median(rows.flatMap((r) => (r?.[n] !== undefined ? [r[n]] : []))))]));
 }
 
 function pickStats(s: Record<string, number> | undefined): Record<string, number> | undefined {
@@ -974,6 +974,15 @@ function table(res: Results): string {
 
   const tp = f.throughput as Record<string, { linesPerSecond: number; cpuMicrosPerLine: number | null; daemonStats?: Record<string, number> }> | undefined;
   const cpu = (k: string) => (tp?.[k]?.cpuMicrosPerLine ? `, ${tp[k].cpuMicrosPerLine} µs CPU/line` : '');
+  /** the daemon's CPU per line by thread, medians of the runs (socketThroughput) */
+  const threads = (k: string) => {
+    const t = (tp?.[k] as { threadMicrosPerLine?: Record<string, number> } | undefined)?.threadMicrosPerLine;
+    return t ? `${r2(t.main)} / ${r2(t.busiestOther)} / ${r2(t.rest)} µs` : undefined;
+  };
+  const threadRow = (n: string, k: string, what: string) => {
+    const t = threads(k);
+    if (t) row(n, `${what}: CPU per line of the main thread / the matching thread / the rest (medians of the runs)`, t);
+  };
   if (tp?.ten) {
     const g = goalOf(1, 'daemon throughput / bare unix-dgram loop');
     const st = tp.ten.daemonStats;
@@ -986,6 +995,7 @@ function table(res: Results): string {
         `${lps(tp['ten-nobans'].linesPerSecond)}${cpu('ten-nobans')}; ${fmtInt(st2?.blocks)} bans${tp.bare ? `; ${r3(tp['ten-nobans'].linesPerSecond / tp.bare.linesPerSecond)} of the bare loop` : ''}`,
       );
     }
+    threadRow('1', 'ten', 'daemon, 10-pattern config');
     if (tp.bare) row('1', 'bare unix-dgram receive loop (ceiling)', `${lps(tp.bare.linesPerSecond)}${cpu('bare')}`);
     if (tp.csink) row('1', 'C receive loop (machine and sender)', `${lps(tp.csink.linesPerSecond)}${cpu('csink')}`);
     if (tp.bare) row('1', '**daemon / bare loop**', ratio(g), '>= 0.85', g?.met);
@@ -1058,6 +1068,7 @@ function table(res: Results): string {
     const g2 = goalOf(6, 'replay speed, all presets / 10 patterns');
     if (sc.throughputRatio !== undefined) {
       row('6', `**daemon, every preset (${sc.presetPatterns} patterns) / 10 patterns**`, `${lps(get<number>(sc, 'throughputPresets'))}${cpu('presets')}${banWork(tp?.presets?.daemonStats)} = ${ratio(g1, String(sc.throughputRatio))}`, '>= 0.8', g1?.met);
+      threadRow('6', 'presets', 'daemon, every preset');
     }
     if (sc.throughputUnusedRatio !== undefined) {
       row('6', `daemon, 10 patterns + presets of services not in the corpus (${sc.unusedPatterns} patterns in all) / 10 patterns`, `${lps(get<number>(sc, 'throughputUnused'))} = ${sc.throughputUnusedRatio}`);
