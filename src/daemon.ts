@@ -30,7 +30,7 @@
  *     slice at a time: lines keep flowing); at shutdown, at once.
  * All timers are unref'd: only the socket keeps the process alive.
  */
-import type { Config } from './config/schema.js';
+import { DEFAULTS, type Config } from './config/schema.js';
 import { loadConfig } from './config/load.js';
 import { ConfigError, formatProblem } from './config/problems.js';
 import type { ListWriter } from './enforce/backend.js';
@@ -38,6 +38,7 @@ import { ConntrackKiller } from './enforce/conntrack.js';
 import { bansUnder, Enforcer, type ActiveBan, type BanDropReason } from './enforce/enforcer.js';
 import { readIpListTot, XtRecentLists, missingListHint } from './enforce/xt-recent.js';
 import { monotonicMs, type Clock } from './lib/clock.js';
+import { ExitCode, ExitError } from './lib/exit-codes.js';
 import { parseIp } from './lib/ip.js';
 import { RateLimiter, type Logger } from './lib/log.js';
 import { batchMatcherSetup } from './match/batch-matcher.js';
@@ -345,12 +346,23 @@ export class Daemon {
     const maxTimes = Math.max(SAVED_TIMES_READ, ...config.blocktypes.map((b) => b.minocc));
     // max_tracked is per blocktype (windows) and per list (bans): the file holds at most that many of each.
     const lists = new Set(config.blocktypes.map((b) => b.target)).size;
-    const loaded = readStateFile(config.stateFile, { maxWindows: config.maxTracked * config.blocktypes.length, maxBans: config.maxTracked * lists, maxTimes }, wall);
+    const dryRun = this.#opts.dryRun ?? false;
+    const limits = { maxWindows: config.maxTracked * config.blocktypes.length, maxBans: config.maxTracked * lists, maxTimes };
+    const loaded = readStateFile(config.stateFile, limits, wall, { readOnly: dryRun });
     if (loaded.kind === 'none') return;
+    if (loaded.kind === 'not-a-file') {
+      // The loader refuses this too (banban check); here it appeared since.
+      throw new ExitError(
+        `state_file ${config.stateFile} is ${loaded.what}, not a file: banban keeps its windows and bans in a file there; point state_file (or --state-file) at a file, such as ${DEFAULTS.stateFile}`,
+        ExitCode.CONFIG,
+      );
+    }
     if (loaded.kind === 'corrupt') {
       this.#log.warn(
         { stateFile: config.stateFile, setAsideTo: loaded.setAsideTo ?? null, reason: loaded.reason },
-        'the state file is unusable and was set aside; starting with no saved windows or bans',
+        dryRun
+          ? 'the state file is unusable and was left as it is (dry run); starting with no saved windows or bans'
+          : 'the state file is unusable and was set aside; starting with no saved windows or bans',
       );
       return;
     }

@@ -10,7 +10,7 @@
  * ignored and the default used silently, which for an intrusion-prevention
  * tool means blocking far more or far less than the admin asked for.
  */
-import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -33,6 +33,7 @@ import { compileRule } from '../match/rules.js';
 import { DEFAULTS, FIELDS, TARGET_NAME_RE, type Blocktype, type Config, type Rule } from './schema.js';
 import { cacheEntry, cacheText, PresetCache } from './preset-cache.js';
 import { ConfigError, type ConfigProblem } from './problems.js';
+import { fileKind } from '../state/state-file.js';
 
 export interface LoadResult {
   config: Config;
@@ -354,6 +355,7 @@ class Loader {
     const maxTracked = this.#integer(entries.get('max_tracked'), 1, MAX_MAX_TRACKED, DEFAULTS.maxTracked);
     let stateFile = this.#absPath(entries.get('state_file'), DEFAULTS.stateFile);
     if (this.#overrides.stateFile !== undefined) stateFile = path.resolve(this.#overrides.stateFile);
+    this.#checkStateFile(stateFile, socket, entries.get('state_file')?.value ?? top);
     const maxLine = this.#integer(entries.get('max_line'), 256, 65535, DEFAULTS.maxLine);
     // A blocktype's windows keep minocc-1 times of 4 bytes for up to max_tracked addresses.
     for (const bt of blocktypes) {
@@ -447,6 +449,27 @@ class Loader {
       this.#error(e.value, e.path, `is ${Buffer.byteLength(s)} bytes long; a UNIX socket path can have at most ${MAX_SOCKET_PATH_BYTES} bytes`);
     }
     return s;
+  }
+
+  /**
+   * A state file the daemon can write: it renames whatever it finds there and cannot read
+   * (state/state-file.ts), so a folder, this config or the socket must never be named.
+   */
+  #checkStateFile(file: string, socket: string, node: YamlNode | null | undefined): void {
+    const key = this.#overrides.stateFile !== undefined ? '--state-file' : 'state_file';
+    const fix = `give the path of a file of its own, such as ${DEFAULTS.stateFile}`;
+    if (!file.startsWith('/')) return; // said already
+    if (file.endsWith('/')) return this.#error(node, key, `${file} names a folder; ${fix}`);
+    const abs = path.resolve(file);
+    if (abs === path.resolve(this.#file)) return this.#error(node, key, `${file} is this config file, which banban would write its state over; ${fix}`);
+    if (abs === path.resolve(socket)) return this.#error(node, key, `${file} is the socket's path too; ${fix}`);
+    let st: Stats;
+    try {
+      st = statSync(abs);
+    } catch {
+      return; // not there yet (made at the first save), or its folder cannot be read: said when saving
+    }
+    if (!st.isFile()) this.#error(node, key, `${file} is ${fileKind(st)}, not a file; ${fix}`);
   }
 
   #absPath(e: Entry | undefined, dflt: string): string {

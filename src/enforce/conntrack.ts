@@ -195,8 +195,8 @@ export class ConntrackKiller {
    * tells which of these addresses have flows at all, and in which
    * direction; then one `conntrack -R FILE` deletes just those, a `-D` line
    * (a walk) per address and direction found. Under a flood most banned
-   * addresses have no live flow, so a batch of 500 costs one or two walks
-   * instead of a thousand. The ban is in the kernel list before this runs,
+   * addresses have no live flow, so a batch of 5 000 (batchMax) costs one or
+   * two walks instead of ten thousand. The ban is in the kernel list before this runs,
    * so a flow that is not in the dump can only be one the firewall already
    * refuses. On a conntrack without -R, falls back for good.
    */

@@ -12,7 +12,7 @@
  *     state file at all is set aside (renamed `.corrupt-<time>`) with a
  *     warning: the daemon starts empty rather than not at all.
  */
-import { closeSync, fsync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fsync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
 import { TARGET_NAME_RE } from '../config/schema.js';
 import type { ActiveBan } from '../enforce/enforcer.js';
@@ -226,8 +226,27 @@ function removeLeftovers(path: string): void {
   }
   for (const name of names) {
     const m = name.startsWith(prefix) ? /^(\d+)(?:\.bg)?\.tmp$/.exec(name.slice(prefix.length)) : null;
-    if (m !== null && Number(m[1]) !== process.pid) rmSync(join(dir, name), { force: true });
+    if (m !== null && Number(m[1]) !== process.pid && !running(Number(m[1]))) rmSync(join(dir, name), { force: true });
   }
+}
+
+/** whether a process of that id runs (one of another user's counts: EPERM) */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** what a path that is not a regular file is, for messages */
+export function fileKind(st: Stats): string {
+  if (st.isDirectory()) return 'a folder';
+  if (st.isSocket()) return 'a socket';
+  if (st.isFIFO()) return 'a named pipe';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  return 'not a regular file';
 }
 
 /**
@@ -270,17 +289,22 @@ function* atomicWriteSteps(path: string, pieces: Iterable<string>, tmpTag: strin
 export type LoadedState =
   | { kind: 'none' }
   | { kind: 'loaded'; state: SavedState; skipped: number }
-  | { kind: 'corrupt'; reason: string; setAsideTo: string | undefined };
+  | { kind: 'corrupt'; reason: string; setAsideTo: string | undefined }
+  /** something other than a file is there (a folder, a socket): never renamed, never written over */
+  | { kind: 'not-a-file'; what: string };
 
 /**
  * Reads the state file; a corrupt one is renamed out of the way so the next
  * save does not meet it again. Temporary files that saves of an earlier
- * process left beside it (killed in the middle of one) are removed.
+ * process left beside it (killed in the middle of one) are removed; those of
+ * a process still running (another banban's save under way) are not.
+ * `readOnly` (a dry run): nothing is removed or renamed.
  */
-export function readStateFile(path: string, limits: DecodeLimits, now: number): LoadedState {
-  removeLeftovers(path);
+export function readStateFile(path: string, limits: DecodeLimits, now: number, opts: { readOnly?: boolean } = {}): LoadedState {
+  if (opts.readOnly !== true) removeLeftovers(path);
   // Whatever cannot be read is set aside, never left to be overwritten by the next save.
   const setAside = (reason: string): LoadedState => {
+    if (opts.readOnly === true) return { kind: 'corrupt', reason, setAsideTo: undefined };
     const aside = `${path}.corrupt-${new Date(now).toISOString().replace(/[:.]/g, '-')}`;
     try {
       renameSync(path, aside);
@@ -291,7 +315,9 @@ export function readStateFile(path: string, limits: DecodeLimits, now: number): 
   };
   let text: string;
   try {
-    const size = statSync(path).size;
+    const st = statSync(path);
+    if (!st.isFile()) return { kind: 'not-a-file', what: fileKind(st) };
+    const size = st.size;
     if (size > MAX_STATE_READ) {
       return setAside(`it is ${Math.round(size / 2 ** 20)} MiB, more than can be read back (banban writes at most ${MAX_STATE_CHARS / 2 ** 20} MiB)`);
     }

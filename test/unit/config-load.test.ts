@@ -679,3 +679,21 @@ test('formatProblem keeps the caret under the column on a long line', () => {
   assert.ok(out[1]!.length <= 80);
   assert.equal(out[1]![out[2]!.indexOf('^')], 'Y');
 });
+
+test('a state_file the daemon would write over something else is refused, naming what is there', () => {
+  const tmp = mkdtempSync(path.join(tmpdir(), 'banban-statefile-'));
+  try {
+    const at = (file: string) => yaml(`state_file: ${file}`, 'socket: /run/banban.sock', ...MINIMAL.trimEnd().split('\n'));
+    // the daemon renames what it cannot read there: a folder would be moved away
+    assertError(at(tmp), 'state_file', 1, /is a folder, not a file; give the path of a file of its own, such as \/var\/lib\/banban\/state\.json/);
+    assertError(at(`${tmp}/`), 'state_file', 1, /names a folder/);
+    assertError(at('/etc/banban.yml'), 'state_file', 1, /is this config file/);
+    assertError(at('/run/banban.sock'), 'state_file', 1, /is the socket's path too/);
+    // a file, or none yet (made at the first save), is fine
+    writeFileSync(path.join(tmp, 'state.json'), '');
+    assert.equal(load(at(path.join(tmp, 'state.json'))).config.stateFile, path.join(tmp, 'state.json'));
+    assert.equal(load(at(path.join(tmp, 'new', 'state.json'))).config.stateFile, path.join(tmp, 'new', 'state.json'));
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});

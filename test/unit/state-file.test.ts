@@ -49,14 +49,40 @@ test('a save in slices that is cancelled leaves the state file as it was and no 
   assert.deepEqual(readdirSync(sub), ['state.json']);
 });
 
+// above the largest process id Linux hands out (2^22): no process has these
+const GONE = [4_194_305, 4_194_306];
+
 test('reading the state removes what saves of an earlier process left behind, and nothing else', () => {
   const sub = mkdtempSync(join(dir, 'leftovers-'));
   const file = join(sub, 'state.json');
   writeFileAtomic(file, encodeState({ savedAt: 1_700_000_000_000, windows: [], bans: [] }));
-  const keep = ['state.json', 'other.json', '.state.json.x.tmp', `.state.json.${process.pid}.tmp`];
-  for (const f of [...keep.slice(1), '.state.json.12345.tmp', '.state.json.999.bg.tmp']) writeFileSync(join(sub, f), 'x');
+  // a process still running (here the test runner, this one's parent) may be saving: its file stays
+  const keep = ['state.json', 'other.json', '.state.json.x.tmp', `.state.json.${process.pid}.tmp`, `.state.json.${process.ppid}.bg.tmp`];
+  for (const f of [...keep.slice(1), `.state.json.${GONE[0]}.tmp`, `.state.json.${GONE[1]}.bg.tmp`]) writeFileSync(join(sub, f), 'x');
   assert.equal(readStateFile(file, LIMITS, Date.now()).kind, 'loaded');
   assert.deepEqual(readdirSync(sub).sort(), keep.sort());
+});
+
+test('read only (a dry run), a corrupt state file and what earlier saves left stay as they are', () => {
+  const sub = mkdtempSync(join(dir, 'readonly-'));
+  const file = join(sub, 'state.json');
+  writeFileSync(file, '{"version":1,"savedAt":1,"bans":[');
+  writeFileSync(join(sub, `.state.json.${GONE[0]}.tmp`), 'x');
+  const before = readdirSync(sub).sort();
+  const r = readStateFile(file, LIMITS, Date.now(), { readOnly: true });
+  assert.equal(r.kind, 'corrupt');
+  assert.equal(r.kind === 'corrupt' ? r.setAsideTo : 'x', undefined);
+  assert.deepEqual(readdirSync(sub).sort(), before);
+});
+
+test('a folder where the state file should be is reported, never renamed', () => {
+  const sub = mkdtempSync(join(dir, 'folder-'));
+  const file = join(sub, 'state.json');
+  mkdirSync(file);
+  writeFileSync(join(file, 'keep.txt'), 'x');
+  assert.deepEqual(readStateFile(file, LIMITS, Date.now()), { kind: 'not-a-file', what: 'a folder' });
+  assert.deepEqual(readdirSync(sub), ['state.json']);
+  assert.ok(existsSync(join(file, 'keep.txt')));
 });
 
 test('entries that fail validation are skipped and counted, never trusted', () => {
@@ -113,7 +139,7 @@ test('a save that would be too long to read back keeps every ban and as many win
   assert.equal(told, false, 'nothing said when everything fits');
 });
 
-test('a state file that cannot be read (too large to read back, a folder) is set aside, never left for the next save to overwrite', () => {
+test('a state file too large to read back is set aside, never left for the next save to overwrite', () => {
   const huge = join(dir, 'huge.json');
   writeFileSync(huge, '');
   truncateSync(huge, 0x1fffffe8 + 1); // sparse: no disk used
@@ -122,10 +148,4 @@ test('a state file that cannot be read (too large to read back, a folder) is set
   assert.equal(existsSync(huge), false);
   assert.ok(r.kind === 'corrupt' && r.setAsideTo !== undefined && statSync(r.setAsideTo).size === 0x1fffffe8 + 1);
   rmSync(r.kind === 'corrupt' ? r.setAsideTo! : huge);
-  const folder = join(dir, 'folder.json');
-  mkdirSync(folder);
-  const f = readStateFile(folder, LIMITS, Date.UTC(2026, 10, 23));
-  assert.ok(f.kind === 'corrupt' && /cannot read it: EISDIR/.test(f.reason), JSON.stringify(f));
-  assert.equal(existsSync(folder), false);
-  assert.ok(f.kind === 'corrupt' && f.setAsideTo !== undefined && existsSync(f.setAsideTo));
 });
