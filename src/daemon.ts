@@ -313,12 +313,24 @@ export class Daemon {
         }
         continue;
       }
+      if (this.#enforcer.capacity === undefined) this.#learnCapacity();
       if (known && before === id) continue;
       const primed = this.#enforcer.prime(target);
       if (primed > 0 || known) {
         this.#log.info({ target, primed }, known ? `list ${target} was made anew: active bans written again` : `list ${target} primed with active bans`);
       }
     }
+  }
+
+  /**
+   * ip_list_tot once xt_recent is there: unknown at start when banban started before the first
+   * `-m recent` rule, and without it a full list's evictions would read as bans lifted from outside.
+   */
+  #learnCapacity(): void {
+    const capacity = readIpListTot(this.#opts.ipListTotPath);
+    if (capacity === undefined) return;
+    this.#enforcer.capacity = capacity;
+    this.#log.info({ ip_list_tot: capacity }, 'kernel list capacity (xt_recent loaded since start)');
   }
 
   #rebindLostSocket(): void {

@@ -91,7 +91,7 @@ export class Enforcer {
   readonly #writer: ListWriter;
   readonly #log: Logger;
   readonly #conntrack: ConntrackKiller | undefined;
-  readonly #capacity: number | undefined;
+  #capacity: number | undefined;
   readonly #dryRun: boolean;
   #maxEntries: number;
   readonly #now: () => number;
@@ -114,6 +114,16 @@ export class Enforcer {
   rewritesSkipped = 0;
   writeErrors = 0;
   evictions = 0;
+
+  /** ip_list_tot, the most addresses a kernel list keeps; undefined while xt_recent has not said */
+  get capacity(): number | undefined {
+    return this.#capacity;
+  }
+
+  /** ip_list_tot read later: xt_recent loads with the first `-m recent` rule, which may come after banban. */
+  set capacity(n: number | undefined) {
+    this.#capacity = n;
+  }
 
   constructor(opts: EnforcerOptions) {
     this.#writer = opts.writer;
