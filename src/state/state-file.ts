@@ -246,7 +246,7 @@ export function fileKind(st: Stats): string {
   if (st.isSocket()) return 'a socket';
   if (st.isFIFO()) return 'a named pipe';
   if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
-  return 'not a regular file';
+  return 'neither a file nor a folder';
 }
 
 /**
