@@ -72,11 +72,12 @@ function recent(at: number | undefined, now: number): boolean {
 export interface ActiveBan {
   readonly ip: string;
   readonly target: string;
-  readonly blocktype: string;
+  /** blocktype, at and until change in place when the address is banned again (Enforcer.apply) */
+  blocktype: string;
   /** wall-clock ms when it was decided */
-  readonly at: number;
+  at: number;
   /** wall-clock ms after which it is no longer re-primed */
-  readonly until: number;
+  until: number;
   /** wall-clock ms when the kernel last took it (this process only: not saved) */
   written?: number;
   /** when this process took it in, as a count (#remember; not saved): the order of its list's map, which `verify` makes again */
@@ -155,12 +156,25 @@ export class Enforcer {
       }
       const at = this.#now();
       const until = at + d.bantime * 1000;
-      const ip = ownText(d.ip); // kept as long as the ban
-      const prev = this.#bans.get(d.target)?.get(ip);
-      // Of an active ban and this one, the one that lasts longer is kept, with its own blocktype (the
-      // restart measures it by that blocktype's bantime): a blocktype of a short bantime cannot
-      // shorten a long ban of the same address in the same list.
-      const ban: ActiveBan = prev !== undefined && prev.until > until ? prev : { ip, target: d.target, blocktype: d.blocktype, at, until, written: prev?.written };
+      const prev = this.#bans.get(d.target)?.get(d.ip.text);
+      let ban: ActiveBan;
+      if (prev === undefined) {
+        ban = { ip: ownText(d.ip), target: d.target, blocktype: d.blocktype, at, until }; // its own text: kept as long as the ban
+      } else {
+        // Of an active ban and this one, the one that lasts longer is kept, with its own blocktype (the
+        // restart measures it by that blocktype's bantime): a blocktype of a short bantime cannot
+        // shorten a long ban of the same address in the same list. Changed in place, not replaced:
+        // a persistent attacker is banned again every minocc offences, and each replaced record
+        // (with its text) was garbage in the old generation, most of what filled it between full
+        // collections under the bench's stream.
+        if (until >= prev.until) {
+          prev.blocktype = d.blocktype;
+          prev.at = at;
+          prev.until = until;
+        }
+        ban = prev;
+      }
+      const ip = ban.ip;
       if (prev !== undefined && recent(prev.written, at)) {
         this.rewritesSkipped++;
         this.#remember(ban);
