@@ -267,11 +267,25 @@ test('apache, vsftpd, proftpd, pure-ftpd: the address is read where the server w
     ['vsftpd[812]: [pid 813] [x] FAIL LOGIN: Client "198.51.100.67", ] FAIL LOGIN: Client "203.0.113.10"', '203.0.113.10', false],
     ['vsftpd[812]: [pid 813] [x] OK LOGIN: Client "198.51.100.66", anon password "] FAIL LOGIN: Client "203.0.113.10"', '203.0.113.10', false],
     ['vsftpd[812]: [pid 813] [x] FAIL LOGIN: Client "198.51.100.66", "] FAIL LOGIN: Client "203.0.113.10"', '203.0.113.10', false],
-    ['vsftpd[812]: [pid 813] [ftp] OK LOGIN: Client "192.0.2.112", anon password "guest@"', '192.0.2.112', true],
+    // an anonymous login is no good line: anyone may make one (and it is no failure either)
+    ['vsftpd[812]: [pid 813] [ftp] OK LOGIN: Client "192.0.2.112", anon password "guest@"', '192.0.2.112', false],
     ['vsftpd[1]: [pid 1] [x] FAIL LOGIN: Client "6.6.6.6"] FAIL LOGIN: Client "192.0.2.111"', '192.0.2.111', false],
     ['proftpd[1]: ftp.example.org (host[192.0.2.100]) - USER x (y[6.6.6.6]) - USER z (Login failed): Incorrect password.', '192.0.2.100', true],
     ['pure-ftpd: (?@192.0.2.120) [WARNING] Authentication failed for user [x] (?@6.6.6.6) [WARNING] Authentication failed for user [y]', '192.0.2.120', true],
   ]);
+});
+
+test('a login anyone can make lifts nobody\'s counts: vsftpd\'s anonymous login is not a good line, an account\'s is', () => {
+  assert.equal(matcher.match('vsftpd[812]: [pid 813] [ftp] OK LOGIN: Client "192.0.2.112", anon password "guest@"').kind, 'none');
+  assert.equal(matcher.match('vsftpd[812]: [pid 813] [bob] OK LOGIN: Client "192.0.2.112"').kind, 'good');
+});
+
+test('sshd cuts a message at 500 characters: a user name of backslashes cannot push a forged address to the end', () => {
+  // the attacker's user name: 107 backslashes (each written as four, escaped by the pre-auth child and by the monitor), then a forged tail
+  const forged = `sshd-session[5001]: Connection closed by invalid user ${'\\'.repeat(428)}xxx 198.51.100.1 port 22 [preauth]`;
+  assert.equal(matcher.match(forged).kind, 'none');
+  // a user name without one still counts, the gh-2185 one included
+  assert.deepEqual(captured('sshd[1300]: Connection closed by authenticating user test 127.0.0.1 192.0.2.11 port 46039 [preauth]'), ['192.0.2.11']);
 });
 
 test("lines of current releases (beyond fail2ban's corpus) are caught, and routine lines are not", () => {
