@@ -115,7 +115,7 @@ export function readIncluded(name: string, text: string, file: string): Included
 /** An `include:` entry of this shape names a shipped preset; anything else is a path. */
 const PRESET_NAME_RE = /^[a-z0-9-]+$/;
 /** The only keys an included file may hold. */
-const INCLUDED_KEYS = ['goodpatterns', 'sessionpatterns', 'blocktypes'];
+const INCLUDED_KEYS = ['goodpatterns', 'sessionpatterns', 'blocktypes', 'caveat'];
 
 /** Names of the shipped presets, sorted. */
 export function shippedPresets(): string[] {
@@ -799,6 +799,13 @@ class Loader {
       } else {
         this.#unknownKey(e, name, '', INCLUDED_KEYS, BT_KEYS);
       }
+    }
+    // What an admin must know before relying on this file: said as a warning wherever it is included
+    // (banban check, and the daemon's start), with this file's name and line.
+    const caveat = entries.get('caveat');
+    if (caveat !== undefined) {
+      const text = this.#string(caveat, 'a sentence on what the admin must know');
+      if (text !== undefined) this.#warn(caveat.value, caveat.path, text);
     }
     const goodpatterns = this.#patterns(entries.get('goodpatterns'), 'goodpatterns');
     const sessionpatterns = this.#patterns(entries.get('sessionpatterns'), 'sessionpatterns');

@@ -240,11 +240,13 @@ test('with includes, blocktypes may be left out; without any blocktype at all it
   }
 });
 
-test('every shipped preset holds only goodpatterns, sessionpatterns and blocktypes, anchored patterns, and the agreed defaults', () => {
+test('every shipped preset holds only goodpatterns, sessionpatterns, blocktypes and a caveat, anchored patterns, and the agreed defaults', () => {
   for (const name of SHIPPED) {
     const text = readFileSync(path.join(PRESET_DIR, `${name}.yml`), 'utf8');
     const doc = parse(text) as { goodpatterns?: string[]; sessionpatterns?: string[]; blocktypes: Record<string, { target: string; bantime: number; minocc: number; interval: number; resetconns: boolean; patterns: string[] }> };
-    assert.deepEqual(Object.keys(doc).filter((k) => !['goodpatterns', 'sessionpatterns', 'blocktypes'].includes(k)), [], name);
+    assert.deepEqual(Object.keys(doc).filter((k) => !['goodpatterns', 'sessionpatterns', 'blocktypes', 'caveat'].includes(k)), [], name);
+    // a caveat is a known gap an admin must hear of when including the preset: nginx's cut lines, so far
+    assert.equal('caveat' in doc, name === 'nginx', `${name}: caveat`);
     assert.deepEqual(Object.keys(doc.blocktypes), [name], `${name} defines one blocktype named after it`);
     const bt = doc.blocktypes[name]!;
     assert.equal(bt.target, 'BLOCKER', name);
@@ -261,9 +263,11 @@ test('every shipped preset holds only goodpatterns, sessionpatterns and blocktyp
   }
 });
 
-test('banban check on a config including every preset prints the merged result and no warnings', async () => {
+test("banban check on a config including every preset prints the merged result and no warning but the nginx preset's caveat", async () => {
   const res = await runCli(['check', '-c', path.join(FIXTURES, 'all-presets.yml')]);
-  assert.equal(res.stderr, '', 'no warnings');
+  const warnings = res.stderr.split('\n').filter((l) => / warning: /.test(l));
+  assert.equal(warnings.length, 1, res.stderr);
+  assert.match(warnings[0]!, /presets\/nginx\.yml:\d+:\d+: warning: caveat: a client can make this preset count an address of its choosing/);
   assert.equal(res.code, 0);
   assert.match(res.stdout, new RegExp(`^include {5}sshd, postfix, dovecot, exim, nginx, apache, vsftpd, proftpd, pure-ftpd, pam-generic$`, 'm'));
   assert.match(res.stdout, /^ {2}sshd: \d+ patterns \+ \d+ endpatterns \(patterns from sshd\), block in BLOCKER after 3 within 600s for 3600s, reset connections$/m);
