@@ -126,4 +126,26 @@ describe("one connection's end is one offence, through the shipped sshd preset, 
     const want = kinds.map(({ name, counted, repeated }) => ({ name, counted, repeated }));
     assert.deepEqual(got, want, `sshd's lines:\n${sshd.join('\n')}`);
   });
+
+  it('a user name of backslashes that fills the 500 characters sshd keeps of a message cannot end the line in a forged address that counts', async () => {
+    // sshd escapes a backslash as two, and this line twice (the pre-auth child, then the monitor's
+    // "%s [preauth]"): 108 of them and the forged tail make 500 characters, and sshd cuts the real
+    // " ADDR port N [preauth]" off. Seen on this machine's OpenSSH through rsyslog.
+    const forged = '198.51.100.1';
+    const user = `${'\\'.repeat(108)}xxx ${forged} port 22 [preauth]`;
+    await sshLogin(tb.client, SERVER4, SSH_WRONG_PASSWORD, { bind: CLIENT4_IGNORED, user });
+    const cut = new RegExp(`sshd\\[\\d+\\]: Connection closed by invalid user \\\\{432}xxx ${escape(forged)} port 22 \\[preauth\\]$`);
+    await waitFor('the cut end line in rsyslog', async () => (await lines(cut)).length === 1);
+    const line = (await lines(cut))[0]!;
+    assert.ok(!line.includes(CLIENT4_IGNORED), `sshd cut the real peer off: ${line}`);
+    const log = join(dir, 'cut.log');
+    writeFileSync(log, `${line}\n`);
+    const config = join(dir, 'cut.yml');
+    writeFileSync(config, 'include: [sshd]\nblocktypes: {sshd: {minocc: 1}}\n');
+    const r = await run(process.execPath, [daemonMain, 'test', '--json', '-c', config, log]);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as { matches: { ip: string }[]; blocked: { ip: string }[] };
+    assert.deepEqual(report.matches.map((m) => m.ip), [], 'the forged address is not counted');
+    assert.deepEqual(report.blocked, []);
+  });
 });
