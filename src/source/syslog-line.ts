@@ -6,7 +6,8 @@
  *   - BSD / RSYSLOG_TraditionalFileFormat / syslog-ng `$DATE $HOST $MSGHDR$MESSAGE`:
  *       `Nov 22 06:25:01 host sshd[123]: msg`
  *   - the same with an RFC 3339 timestamp (RSYSLOG_FileFormat, syslog-ng ts-format(iso)):
- *       `2026-11-22T06:25:01.123+00:00 host sshd[123]: msg`
+ *       `2026-11-22T06:25:01.123+00:00 host sshd[123]: msg`, or its offset
+ *       without the colon, as `journalctl -o short-iso` writes it before systemd 255 (`+0000`)
  *   - RFC 5424: `<PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG`, rebuilt as
  *       `app[procid]: msg` so the same patterns match
  *   - anything else is kept whole as the text ('bare'): patterns still decide.
@@ -15,7 +16,7 @@
  */
 import type { SyslogLine } from '../pipeline.js';
 
-const RFC3339_STAMP_RE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d) /;
+const RFC3339_STAMP_RE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:?\d\d) /;
 /** a token that is a tag (`prog:` / `prog[pid]:`), meaning the header had no host */
 const TAG_TOKEN_RE = /^[^\s:[\]]+(?:\[[^\]\s]*\])?:$/;
 

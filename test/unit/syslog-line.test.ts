@@ -10,6 +10,8 @@ const CASES: [string, string, string | undefined, string][] = [
   ['<38>Nov 22 06:25:01 web1 sshd[123]: x\n', 'sshd[123]: x', 'web1', 'bsd'],
   ['Nov 22 06:25:01 web1 sshd[123]: x\r\n', 'sshd[123]: x', 'web1', 'bsd'],
   ['2026-11-22T06:25:01.123456+01:00 web1 sshd[123]: x', 'sshd[123]: x', 'web1', 'rfc3339'],
+  // journalctl -o short-iso before systemd 255 (Debian 12's 252): the offset without its colon
+  ['2026-12-02T06:01:29+0000 web1 sshd[812]: x', 'sshd[812]: x', 'web1', 'rfc3339'],
   ['<13>Nov 22 06:25:01 sshd[123]: no host here', 'sshd[123]: no host here', undefined, 'bsd'],
   ['<13>Nov 22 06:25:01 postfix/smtpd[9]: x', 'postfix/smtpd[9]: x', undefined, 'bsd'],
   ['<38>1 2026-11-22T06:25:01.5Z web1 sshd 123 - - Failed password', 'sshd[123]: Failed password', 'web1', 'rfc5424'],
@@ -39,6 +41,13 @@ test('a header without a message gives an empty text', () => {
 test('a newline inside the message stays part of the one message', () => {
   const got = parseSyslogLine('Nov 22 06:25:01 web1 app: one\nNov 22 06:25:01 web1 sshd[1]: forged\n');
   assert.equal(got.text, 'app: one\nNov 22 06:25:01 web1 sshd[1]: forged');
+});
+
+test("the replay clock reads an RFC 3339 offset with or without its colon alike", () => {
+  const clock = new ReplayClock(2026);
+  const at = (line: string) => clock.timeOf(parseSyslogLine(line).stamp);
+  assert.equal(at('2026-12-02T07:01:29+0100 h sshd[1]: x'), Date.UTC(2026, 11, 2, 6, 1, 29));
+  assert.equal(at('2026-12-02T07:01:29+01:00 h sshd[1]: x'), Date.UTC(2026, 11, 2, 6, 1, 29));
 });
 
 test('the replay clock reads BSD stamps and rolls the year over at New Year', () => {
