@@ -267,7 +267,7 @@ test("banban check on a config including every preset prints the merged result a
   const res = await runCli(['check', '-c', path.join(FIXTURES, 'all-presets.yml')]);
   const warnings = res.stderr.split('\n').filter((l) => / warning: /.test(l));
   assert.equal(warnings.length, 1, res.stderr);
-  assert.match(warnings[0]!, /presets\/nginx\.yml:\d+:\d+: warning: caveat: a client can make this preset count an address of its choosing/);
+  assert.match(warnings[0]!, /presets\/nginx\.yml:\d+:\d+: warning: caveat: a client can make this preset's error-log pattern count an address of its choosing/);
   assert.equal(res.code, 0);
   assert.match(res.stdout, new RegExp(`^include {5}sshd, postfix, dovecot, exim, nginx, apache, vsftpd, proftpd, pure-ftpd, pam-generic$`, 'm'));
   assert.match(res.stdout, /^ {2}sshd: \d+ patterns \+ \d+ endpatterns \(patterns from sshd\), block in BLOCKER after 3 within 600s for 3600s, reset connections$/m);

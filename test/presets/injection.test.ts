@@ -288,6 +288,14 @@ test('sshd cuts a message at 500 characters: a user name of backslashes cannot p
   assert.deepEqual(captured('sshd[1300]: Connection closed by authenticating user test 127.0.0.1 192.0.2.11 port 46039 [preauth]'), ['192.0.2.11']);
 });
 
+test("nginx's access-log route: its line, nginx's own words alone, is caught; any other status or shape is not", () => {
+  assert.deepEqual(captured('nginx_auth: 192.0.2.80 401'), ['192.0.2.80']);
+  assert.deepEqual(captured('nginx_auth: 2001:db8::80 401'), ['2001:db8::80']);
+  for (const line of ['nginx_auth: 192.0.2.80 200', 'nginx_auth: x 192.0.2.80 401', 'nginx_auth: 192.0.2.80 401 x', 'nginx: 192.0.2.80 401']) {
+    assert.deepEqual(captured(line), [], line);
+  }
+});
+
 test("lines of current releases (beyond fail2ban's corpus) are caught, and routine lines are not", () => {
   const caught: [string, string][] = [
     ['sshd[812]: Failed password for root from 192.0.2.1 port 52311 ssh2', '192.0.2.1'],
