@@ -787,42 +787,64 @@ async function latency(b: Bench): Promise<Record<string, unknown>> {
   const conf = b.config('ten', { latency: probeBlocktype('LATENCY', 'banban-bench', 'probe') });
   const d = await b.startDaemon('latency', conf);
   await b.send(d.socket, { file: b.corpus.wire, count: o.warm });
+  // The machine's floor: the same probes answered by the C receive loop, which writes the list for
+  // every probe line and drops the rest. Run in turn with the daemon's phases, it tells a slow
+  // stretch of the host (both tails long) from a stall of the daemon's own (only its tail long).
+  const floorSocket = b.file('floor.sock');
+  const floor = b.net!.start(b.sender, ['sink', '--socket', floorSocket, '--sentinel-len', '0', '--list', b.net!.listPath('LATENCY')], b.file('floor.log'));
+  // it answers probes only (its list is LATENCY, not the sentinel's): ready once its socket is bound
+  for (let waited = 0; !existsSync(floorSocket); waited += 20) {
+    if (waited > 10_000) throw new Error(`the C receive loop did not bind ${floorSocket}: ${readFileSync(b.file('floor.log'), 'utf8')}`);
+    await sleep(20);
+  }
   const gapUs = o.probeGapMs * 1000;
-  const probe = async (start: number): Promise<number[]> => {
+  const probe = async (socket: string, start: number): Promise<number[]> => {
     const r = await b.net!.exec(
       b.sender,
-      ['probe', '--socket', d.socket, '--list', b.net!.listPath('LATENCY'), '--count', String(o.probes), '--start', String(start), '--template', PROBE_TEMPLATE, '--gap-us', String(gapUs)],
+      ['probe', '--socket', socket, '--list', b.net!.listPath('LATENCY'), '--count', String(o.probes), '--start', String(start), '--template', PROBE_TEMPLATE, '--gap-us', String(gapUs)],
       { timeoutMs: o.probes * 3000 + 60_000 },
     );
     if (r.code !== 0) throw new Error(`probe failed: ${r.stderr}`);
     return (JSON.parse(r.stdout) as { lat_ns: number[] }).lat_ns;
   };
-  const idle = await probe(13_000_000);
+  const idle = await probe(d.socket, 13_000_000);
   say(`latency idle: ${JSON.stringify(latencyStats(idle))}`);
+  const floorIdle = await probe(floorSocket, 13_050_000);
+  say(`latency idle, C floor: ${JSON.stringify(latencyStats(floorIdle))}`);
   // the background stream: the corpus over and over at bgRate, for the probes' duration and a margin;
   // twice, the better kept (the p99 of 300 probes is their 4th worst: one burst of other work on the machine moves it)
   const seconds = Math.ceil((o.probes * (gapUs + 1500)) / 1e6) + 3;
-  const phases: { stats: LatencyStats; backgroundLinesPerSecond: number; sentinelAfterStreamMs: number }[] = [];
-  for (let phase = 0; phase < Math.min(2, o.reps); phase++) {
+  const underStream = async (socket: string, start: number): Promise<{ stats: LatencyStats; backgroundLinesPerSecond: number }> => {
     const bgLog = b.file('bg.out');
-    const bg = b.net!.start(b.sender, ['send', '--socket', d.socket, '--file', b.corpus.wire, '--rate', String(o.bgRate), '--loop', '--duration', String(seconds)], bgLog);
+    const bg = b.net!.start(b.sender, ['send', '--socket', socket, '--file', b.corpus.wire, '--rate', String(o.bgRate), '--loop', '--duration', String(seconds)], bgLog);
     await sleep(1000);
-    const loaded = await probe(13_500_000 + phase * 100_000);
+    const loaded = await probe(socket, start);
     await bg.exited;
     const bgRes = JSON.parse(readFileSync(bgLog, 'utf8').trim().split('\n').pop()!) as SendResult;
+    return { stats: latencyStats(loaded), backgroundLinesPerSecond: r0(bgRes.sent / (bgRes.send_ns / 1e9)) };
+  };
+  const phases: { stats: LatencyStats; backgroundLinesPerSecond: number; sentinelAfterStreamMs: number }[] = [];
+  const floorPhases: LatencyStats[] = [];
+  for (let phase = 0; phase < Math.min(2, o.reps); phase++) {
+    const ran = await underStream(d.socket, 13_500_000 + phase * 100_000);
     // did the daemon keep up with the stream? the time to answer a sentinel right after it
     const t0 = Date.now();
     await b.ready(d.socket);
-    const p = { stats: latencyStats(loaded), backgroundLinesPerSecond: r0(bgRes.sent / (bgRes.send_ns / 1e9)), sentinelAfterStreamMs: Date.now() - t0 };
+    const p = { ...ran, sentinelAfterStreamMs: Date.now() - t0 };
     phases.push(p);
     say(`latency under ${fmtInt(p.backgroundLinesPerSecond)} lines/s (phase ${phase + 1}): ${JSON.stringify(p.stats)}`);
+    const f = await underStream(floorSocket, 13_750_000 + phase * 100_000);
+    floorPhases.push(f.stats);
+    say(`latency under ${fmtInt(f.backgroundLinesPerSecond)} lines/s, C floor (phase ${phase + 1}): ${JSON.stringify(f.stats)}`);
   }
+  await floor.stop(1000);
   await d.stop();
   const best = phases.reduce((a, x) => (x.stats.p99Ms < a.stats.p99Ms ? x : a));
   return {
     idle: latencyStats(idle),
     loaded: { ...best.stats, backgroundLinesPerSecond: best.backgroundLinesPerSecond, backgroundSeconds: seconds, sentinelAfterStreamMs: best.sentinelAfterStreamMs },
     loadedPhases: phases.map((p) => ({ ...p.stats, backgroundLinesPerSecond: p.backgroundLinesPerSecond })),
+    floor: { idle: latencyStats(floorIdle), loadedPhases: floorPhases },
     stats: pickStats(d.stats()),
   };
 }
@@ -1036,7 +1058,9 @@ function table(res: Results): string {
       `${fmtInt(get<number>(bn, 'resetconnsOn', 'minorFaultsAfter'))} / ${fmtInt(get<number>(bn, 'resetconnsOff', 'minorFaultsAfter'))}`,
     );
   }
-  const lt = f.latency as { idle?: LatencyStats; loaded?: LatencyStats & { backgroundLinesPerSecond: number }; loadedPhases?: LatencyStats[] } | undefined;
+  const lt = f.latency as
+    | { idle?: LatencyStats; loaded?: LatencyStats & { backgroundLinesPerSecond: number }; loadedPhases?: LatencyStats[]; floor?: { idle: LatencyStats; loadedPhases: LatencyStats[] } }
+    | undefined;
   if (lt) {
     const g = goalOf(4, 'ban latency p99 under the background stream');
     row('4', `ban latency idle, p50 / p99 (${lt.idle?.probes} bans)`, `${lt.idle?.p50Ms} / ${lt.idle?.p99Ms} ms (max ${lt.idle?.maxMs})`);
@@ -1048,6 +1072,13 @@ function table(res: Results): string {
       'p99 <= 2 ms',
       g?.met,
     );
+    if (lt.floor) {
+      row(
+        '4',
+        'the same probes answered by the C receive loop (the machine\'s floor), p99 idle / under the stream, each phase run right after the daemon\'s',
+        `${lt.floor.idle.p99Ms} / ${lt.floor.loadedPhases.map((p) => p.p99Ms).join(' and ')} ms (p50 ${lt.floor.idle.p50Ms} / ${lt.floor.loadedPhases.map((p) => p.p50Ms).join(' and ')})`,
+      );
+    }
   }
   const mem = f.memory as Record<string, unknown> | undefined;
   if (mem) {

@@ -30,7 +30,9 @@
  *       buffer one recv() at a time and drops them; a datagram of length L
  *       that holds "banban-bench[" is the sentinel, and "+ADDR" (the text
  *       after its last " from ") is written to the list. Shows what the
- *       machine and the sender manage with no JavaScript at all.
+ *       machine and the sender manage with no JavaScript at all. With
+ *       --sentinel-len 0 every datagram that holds "banban-bench[" is
+ *       acted on: the latency figure's floor, the probes answered in C.
  *
  * Addresses generated: v4 = 10.a.b.c from index K (10.0.0.0/8, 16.7 M),
  * v6 = 2001:db8:X:Y::1 (documentation prefix). Only text: no packet is sent
@@ -240,7 +242,7 @@ static __attribute__((noreturn)) int sink(const char *path, int sentinel_len, co
       if (errno == EINTR) continue;
       die("recv");
     }
-    if (n != sentinel_len || !list) continue;
+    if ((sentinel_len != 0 && n != sentinel_len) || !list) continue;
     buf[n] = 0;
     if (!strstr(buf, "banban-bench[")) continue;
     char *from = NULL;
