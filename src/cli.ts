@@ -18,7 +18,7 @@ import { DEFAULT_CONFIG_FILE, DEFAULTS, TARGET_NAME_RE, type Config } from './co
 import type { Daemon } from './daemon.js';
 import { XtRecentLists } from './enforce/xt-recent.js';
 import { ExitCode, ExitError } from './lib/exit-codes.js';
-import { parseIp } from './lib/ip.js';
+import { ipv6Network, parseIp } from './lib/ip.js';
 import type { LogFormat } from './lib/log.js';
 import type { NotifyOutcome } from './lib/systemd-notify.js';
 import { deferredPrefixes } from './match/matcher.js';
@@ -173,7 +173,12 @@ function buildProgram(io: Io, setCode: (c: number) => void): Command {
       for (const name of names) osCall(() => lists.write(name, '-', addr), `${o.procDir}/${name}`);
       const absent = names.filter((name) => !held.includes(name));
       if (names.length === 0) io.stdout.write(`${addr}: there are no lists in ${o.procDir}\n`);
-      else if (held.length === 0) io.stdout.write(`${addr} was in no list (${names.join(', ')}): nothing to unblock\n`);
+      else if (held.length === 0) {
+        // with ipv6_prefix, the lists hold networks: name the one the address would be in
+        const net = addr.includes(':') ? parseIp(addr) : undefined;
+        const hint = net?.ok && ipv6Network(net.value, 64).text !== addr ? ` (with ipv6_prefix set, give the network: ${ipv6Network(net.value, 64).text} for 64)` : '';
+        io.stdout.write(`${addr} was in no list (${names.join(', ')}): nothing to unblock${hint}\n`);
+      }
       else io.stdout.write(`unblocked ${addr} in ${held.join(', ')}${absent.length ? ` (it was not in ${absent.join(', ')})` : ''}\n`);
     });
 
@@ -242,7 +247,7 @@ async function runDaemon(o: RunOptions, io: Io): Promise<number> {
       log.info({ signal }, 'stopping');
       tell(systemd.stopping());
       running.stop().then(
-        () => log.flush(() => resolve(ExitCode.OK)),
+        (saved) => log.flush(() => resolve(saved ? ExitCode.OK : ExitCode.IOERR)),
         (err: unknown) => {
           log.fatal({ err: err instanceof Error ? err.stack : String(err) }, 'stopping failed');
           log.flush(() => resolve(ExitCode.SOFTWARE));

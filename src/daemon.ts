@@ -23,20 +23,22 @@
  *     /proc inode changes: a reboot, a firewall reload, `iptables -F`), is
  *     primed with the active bans; writes that failed are retried; a socket
  *     file deleted or replaced under us is bound again.
- *   - verify (every `verifyMs`): lists written to are read back, to catch
- *     the kernel's silent evictions from a full list.
+ *   - verify (every `verifyMs`, and at stop): every list with active bans is
+ *     read back, to catch the kernel's silent evictions from a full list
+ *     and bans lifted by hand; those bans end.
  *   - housekeeping (every `saveMs`): quiet windows pruned, expired bans
  *     dropped, state saved when anything changed, in the background (a
  *     slice at a time: lines keep flowing); at shutdown, at once.
  * All timers are unref'd: only the socket keeps the process alive.
  */
+import { existsSync } from 'node:fs';
 import { DEFAULTS, type Config } from './config/schema.js';
 import { loadConfig } from './config/load.js';
 import { ConfigError, formatProblem } from './config/problems.js';
 import type { ListWriter } from './enforce/backend.js';
 import { ConntrackKiller } from './enforce/conntrack.js';
 import { bansUnder, Enforcer, type ActiveBan, type BanDropReason } from './enforce/enforcer.js';
-import { readIpListTot, XtRecentLists, missingListHint } from './enforce/xt-recent.js';
+import { IP_LIST_TOT_PATH, readIpListTot, XtRecentLists, missingListHint } from './enforce/xt-recent.js';
 import { monotonicMs, type Clock } from './lib/clock.js';
 import { ExitCode, ExitError } from './lib/exit-codes.js';
 import { parseIp } from './lib/ip.js';
@@ -96,6 +98,8 @@ export class Daemon {
   #matching: MatchThread<number>;
   /** threads a reload replaced, still finishing the lines received before it: `stop` waits for them */
   readonly #closing = new Set<Promise<void>>();
+  /** resolves once the reports the current thread holds back (a reload's, `#startMatching`) are decided */
+  #drained: Promise<void> = Promise.resolve();
   #socket: SyslogSocket | undefined;
   #dirty = false;
   /** the save in the background, if one is under way (housekeeping) */
@@ -120,12 +124,20 @@ export class Daemon {
       maxEntries: config.maxTracked,
       now: this.#wall,
     });
-    this.#log.info({ ip_list_tot: capacity ?? null }, capacity === undefined ? 'xt_recent ip_list_tot unknown (module not loaded?)' : 'kernel list capacity');
+    this.#log.info(
+      { ip_list_tot: capacity ?? null },
+      capacity !== undefined
+        ? 'kernel list capacity'
+        : existsSync(opts.ipListTotPath ?? IP_LIST_TOT_PATH)
+          ? 'xt_recent ip_list_tot unknown: its parameter file is readable by root only; a full list\'s evictions are still reported'
+          : 'xt_recent ip_list_tot unknown (module not loaded yet: it loads with the first -m recent rule)',
+    );
     this.#prepareConntrack(config);
   }
 
   /** The conntrack shell is forked while the daemon is small: before the state is read, or at a reload that first resets connections. */
   #prepareConntrack(config: Config): void {
+    this.#conntrack.ipv6Prefix = config.ipv6Prefix;
     if (!this.#opts.dryRun && config.blocktypes.some((b) => b.resetconns)) this.#conntrack.prepare();
   }
 
@@ -138,18 +150,7 @@ export class Daemon {
     d.#bind(config);
     d.#watch();
     d.#timers.push(setInterval(() => d.#guard('watch', () => d.#watch()), opts.watchMs ?? 2000).unref());
-    // A list made anew since the last watch is primed first: read back before that, its bans would look
-    // removed from outside, and be forgotten.
-    d.#timers.push(
-      setInterval(
-        () =>
-          d.#guard('verify', () => {
-            d.#checkLists();
-            d.#enforcer.verify();
-          }),
-        opts.verifyMs ?? 10_000,
-      ).unref(),
-    );
+    d.#timers.push(setInterval(() => d.#guard('verify', () => d.#verify()), opts.verifyMs ?? 10_000).unref());
     d.#timers.push(setInterval(() => d.#guard('housekeeping', () => d.#housekeeping()), opts.saveMs ?? 60_000).unref());
     d.#log.info(
       { socket: config.socket, config: config.file, blocktypes: config.blocktypes.map((b) => b.name), targets: d.#engine.targets, dryRun: opts.dryRun ?? false },
@@ -202,18 +203,39 @@ export class Daemon {
     }
   }
 
-  #startMatching(config: Config): MatchThread<number> {
+  /**
+   * `after`: a reload's new thread. What it finds waits until the threads before it have reported
+   * every line they were given: it matches a small batch at once when it has none pending, while
+   * the old thread may still be on a flood's backlog, and a good login after the reload must not be
+   * decided before a bad line from before it. The hold lasts as long as the old thread's backlog,
+   * at most its ring (a few tens of ms of a flood); a thread that hangs is given up after
+   * close()'s timeout, and its lines matched here.
+   */
+  #startMatching(config: Config, after?: Promise<unknown>): MatchThread<number> {
+    const handle = (r: LineReport, receivedAt: number): void => {
+      try {
+        this.#onLine(r, receivedAt);
+      } catch (err) {
+        // A bug must not take the daemon down with it: log, count, go on with the next line.
+        this.stats.skipped++;
+        this.#limited('internal', { err: (err as Error).stack ?? String(err) }, 'internal error while handling a line; line skipped');
+      }
+    };
+    let held: [LineReport, number][] | undefined;
+    if (after !== undefined) {
+      const waiting: [LineReport, number][] = (held = []);
+      // close() reports what it could not match as dropped and does not throw; were it to, the held lines still go on
+      this.#drained = after.catch(() => undefined).then(() => {
+        held = undefined;
+        for (const [r, receivedAt] of waiting) handle(r, receivedAt);
+      });
+    }
     return new MatchThread<number>({
       setup: batchMatcherSetup(config, MAX_DATAGRAM),
       meta: () => this.#clock(),
       sink: (r, receivedAt) => {
-        try {
-          this.#onLine(r, receivedAt);
-        } catch (err) {
-          // A bug must not take the daemon down with it: log, count, go on with the next line.
-          this.stats.skipped++;
-          this.#limited('internal', { err: (err as Error).stack ?? String(err) }, 'internal error while handling a line; line skipped');
-        }
+        if (held !== undefined) held.push([r, receivedAt]);
+        else handle(r, receivedAt);
       },
       onFault: (err) => this.#log.error({ err: err.message }, 'the matching thread failed; its lines are matched on the main thread instead'),
       onDropped: (err) => {
@@ -238,6 +260,9 @@ export class Daemon {
     }
     const { config } = loaded;
     const old = this.#engine.config;
+    if (config.procDir !== old.procDir) {
+      this.#log.warn({ procDir: old.procDir, wanted: config.procDir }, `proc_dir changed: it takes effect at the next start; until then the lists in ${old.procDir} are written`);
+    }
     const socketChanged = config.socket !== old.socket || config.socketOwner !== old.socketOwner || config.socketGroup !== old.socketGroup;
     if (socketChanged) {
       const previous = this.#socket;
@@ -257,10 +282,10 @@ export class Daemon {
     // Lines received so far were sent under the old rules: they finish on the old thread, whose
     // findings go to the new engine (a blocktype gone by then is dropped there).
     this.#flush();
-    const oldMatching = this.#matching;
-    this.#matching = this.#startMatching(config);
-    const closing = oldMatching.close().finally(() => this.#closing.delete(closing));
+    const closing = this.#matching.close().finally(() => this.#closing.delete(closing));
     this.#closing.add(closing);
+    // the lines of the threads before it are decided first (those of an earlier reload's too)
+    this.#matching = this.#startMatching(config, Promise.all([this.#drained, closing]));
     const minocc = new Map(config.blocktypes.map((b) => [b.name, b.minocc]));
     this.#prepareConntrack(config);
     this.#engine = new BanEngine(config, this.#engine.windows.withCap(config.maxTracked, (name) => minocc.get(name)), this.#engine.sessions);
@@ -270,28 +295,45 @@ export class Daemon {
     const under = bansUnder(config, this.#wall());
     const forgotten = this.#enforcer.revise((b) => under(b).ban);
     if (forgotten > 0) this.#log.info({ bans: forgotten }, 'bans forgotten: their address is in ignorenets now, or their blocktype or list is gone; `banban unblock ADDR` lifts one from the kernel list');
-    this.#listIds.clear(); // look at every target afresh: new ones get primed
+    // New targets are primed (they are not known yet); a list known to exist, and the same since,
+    // is not: writing its active bans again would undo an admin's `banban unblock` that the next
+    // verify has not seen yet. Missing lists are looked at afresh, so the hint is given again.
+    for (const [target, id] of this.#listIds) if (id === undefined || !this.#engine.targets.includes(target)) this.#listIds.delete(target);
     this.#writer.keepOnly?.(this.#engine.targets);
     this.#watch();
     this.#log.info({ config: config.file, socket: config.socket, blocktypes: config.blocktypes.map((b) => b.name) }, 'reloaded');
     return true;
   }
 
-  /** Stops receiving, lets the lines already received be matched and decided, saves the state. */
-  async stop(): Promise<void> {
+  /**
+   * Stops receiving, lets the lines already received be matched and decided, saves the state.
+   * Resolves false when the state could not be saved (said in the log): this run's counts and bans
+   * are then not carried over.
+   */
+  async stop(): Promise<boolean> {
     for (const t of this.#timers) clearInterval(t);
     this.#socket?.close();
     this.#socket = undefined;
     this.#flush();
     // Lines a reload's old thread still holds are decided too, before the save.
     await Promise.all([...this.#closing, this.#matching.close()]);
-    // A save under way stops at its next slice; this one, written at once, has everything.
+    await this.#drained;
+    // A save under way stops at its next slice; this one, written at once, has everything. The lists
+    // are read back first, so a ban lifted by hand since the last verify is not saved to come back.
     if (this.#saving) this.#saving.cancelled = true;
-    this.#saveState();
+    this.#guard('verify', () => this.#verify());
+    const saved = this.#saveState();
     this.#conntrack.close();
     this.#writer.close?.();
     const e = this.#enforcer;
     this.#log.info({ ...this.stats, listWrites: e.writes, rewritesSkipped: e.rewritesSkipped, pending: e.pendingCount, activeBans: e.activeCount }, 'stopped');
+    return saved;
+  }
+
+  /** Lists made anew are primed first: read back before that, their bans would look lifted, and end. */
+  #verify(): void {
+    this.#checkLists();
+    if (this.#enforcer.verify() > 0) this.#dirty = true;
   }
 
   #watch(): void {
@@ -415,15 +457,20 @@ export class Daemon {
     );
   }
 
-  /** Saves now, before returning (at shutdown). */
-  #saveState(): void {
-    if (this.#opts.dryRun) return;
+  /** Saves now, before returning: the save at stop, which nothing retries. Returns false when it failed. */
+  #saveState(): boolean {
+    if (this.#opts.dryRun) return true;
     const file = this.#engine.config.stateFile;
     try {
       writeFileAtomic(file, this.#stateNow(this.#engine.windows.entries()));
       this.#dirty = false;
+      return true;
     } catch (err) {
-      this.#saveFailed(file, err as Error);
+      this.#log.error(
+        { stateFile: file, err: (err as Error).message },
+        'could not save the state file at stop: the counts and active bans of this run are lost to the next start (the kernel lists keep what they hold); make its folder writable, or set state_file',
+      );
+      return false;
     }
   }
 

@@ -27,7 +27,7 @@ import {
   type Scalar,
   type YAMLMap,
 } from 'yaml';
-import { parseCidr, NetSet, parseIp, type Cidr } from '../lib/ip.js';
+import { parseCidr, NetSet, parseIp, v6Mask, type Cidr } from '../lib/ip.js';
 import { resolveGroup, resolveUser, validId, MAX_ID, GROUP_FILE, PASSWD_FILE } from '../lib/passwd.js';
 import { compileRule } from '../match/rules.js';
 import { DEFAULTS, FIELDS, TARGET_NAME_RE, type Blocktype, type Config, type Rule } from './schema.js';
@@ -357,6 +357,14 @@ class Loader {
     if (this.#overrides.stateFile !== undefined) stateFile = path.resolve(this.#overrides.stateFile);
     this.#checkStateFile(stateFile, socket, entries.get('state_file')?.value ?? top);
     const maxLine = this.#integer(entries.get('max_line'), 256, 65535, DEFAULTS.maxLine);
+    const ipv6Prefix = this.#integer(entries.get('ipv6_prefix'), 48, 128, DEFAULTS.ipv6Prefix);
+    if (ipv6Prefix < 128 && entries.get('ipv6_prefix') !== undefined) {
+      this.#warn(
+        entries.get('ipv6_prefix')!.value,
+        'ipv6_prefix',
+        `IPv6 bans are written as /${ipv6Prefix} networks: every ip6tables rule that checks these lists needs '--mask ${v6Mask(ipv6Prefix)}' after '-m recent', or IPv6 bans do nothing (see examples/iptables.rules)`,
+      );
+    }
     // A blocktype's windows keep minocc-1 times of 4 bytes for up to max_tracked addresses.
     for (const bt of blocktypes) {
       const times = maxTracked * (bt.minocc - 1);
@@ -384,6 +392,7 @@ class Loader {
       maxTracked,
       stateFile,
       maxLine,
+      ipv6Prefix,
     };
   }
 
@@ -466,7 +475,9 @@ class Loader {
     let st: Stats;
     try {
       st = statSync(abs);
-    } catch {
+    } catch (err) {
+      // a file where a folder of its path should be: no save could ever be made there
+      if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') return this.#error(node, key, `a part of the path ${file} is a file, not a folder; ${fix}`);
       return; // not there yet (made at the first save), or its folder cannot be read: said when saving
     }
     if (!st.isFile()) this.#error(node, key, `${file} is ${fileKind(st)}, not a file; ${fix}`);

@@ -90,6 +90,8 @@ export interface Config {
   readonly stateFile: string;
   /** longest line (bytes) that is matched; longer datagrams are skipped, never matched */
   readonly maxLine: number;
+  /** IPv6 addresses are counted, banned and unblocked as their network of this many bits (128: each address) */
+  readonly ipv6Prefix: number;
 }
 
 export const DEFAULT_CONFIG_FILE = '/etc/banban.yml';
@@ -105,6 +107,7 @@ export const DEFAULTS = {
   bantime: 3600,
   stateFile: '/var/lib/banban/state.json',
   maxLine: 8192,
+  ipv6Prefix: 128,
 } as const;
 
 export interface FieldDoc {
@@ -136,6 +139,12 @@ export const FIELDS: readonly FieldDoc[] = [
   { key: 'state_file', type: 'path', default: DEFAULTS.stateFile, doc: 'Offence windows and active bans are saved here (atomically) on stop and every minute, and restored at start.' },
   { key: 'max_line', type: 'integer 256 to 65535', default: String(DEFAULTS.maxLine), doc: 'Longest syslog line, in bytes, that is matched. A longer datagram is skipped: a cut line could show a cut address.' },
   { key: 'max_tracked', type: 'integer >= 1', default: String(DEFAULTS.maxTracked), doc: 'Most addresses each blocktype tracks at once; the least recently seen is dropped first.' },
+  {
+    key: 'ipv6_prefix',
+    type: 'integer 48 to 128',
+    default: String(DEFAULTS.ipv6Prefix),
+    doc: 'IPv6 addresses are counted, blocked and unblocked as the network of this many bits they are in. At 64, a host (or subscriber) that hops between the addresses of its /64 is one attacker, and takes one entry of the kernel list. Below 128 the ip6tables rule must look addresses up the same way, with `--mask ffff:ffff:ffff:ffff::` (for 64) after `-m recent`, or IPv6 bans do nothing; `banban check` says so. A network holding an ignorenets address is ignored whole.',
+  },
 ];
 
 /**

@@ -41,7 +41,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ownText, parseIp, type ParsedIp } from '../lib/ip.js';
+import { ipv6Network, ownText, parseIp, type ParsedIp } from '../lib/ip.js';
 import type { Logger } from '../lib/log.js';
 import { SpawnHelper } from './spawn-helper.js';
 
@@ -95,6 +95,12 @@ export class ConntrackKiller {
   #gapTimer: NodeJS.Timeout | undefined;
   #idle: (() => void)[] = [];
   readonly stats: ConntrackStats = { requested: 0, completed: 0, failed: 0, dropped: 0, deduplicated: 0, skippedMissing: 0 };
+  /**
+   * config.ipv6Prefix: below 128 an IPv6 address to cut is a network, and a
+   * batch cuts the flows of every address in it that the table shows (one
+   * call per address without -R cuts only the network's own address).
+   */
+  ipv6Prefix = 128;
 
   constructor(
     readonly log: Logger,
@@ -206,10 +212,9 @@ export class ConntrackKiller {
       if (this.#closed) return;
       const live = await this.#liveFlows(ips);
       const lines: string[] = [];
-      for (const ip of ips) {
-        const family = ip.family === 6 ? '-f ipv6 ' : '';
-        if (live.src.has(ip.text)) lines.push(`-D ${family}-s ${ip.text}\n`);
-        if (live.dst.has(ip.text)) lines.push(`-D ${family}-d ${ip.text}\n`);
+      // the addresses the table showed (those of a banned network, with ipv6_prefix), each once
+      for (const [dir, found] of [['-s', live.src], ['-d', live.dst]] as const) {
+        for (const addr of found) lines.push(`-D ${addr.includes(':') ? '-f ipv6 ' : ''}${dir} ${addr}\n`);
       }
       if (lines.length > 0 && !this.#closed) {
         this.#tmpDir ??= mkdtempSync(join(tmpdir(), 'banban-conntrack-'));
@@ -235,9 +240,20 @@ export class ConntrackKiller {
     }
   }
 
-  /** Which of `ips` appear in the conntrack table as a flow's original source, and which as its destination. */
+  /**
+   * The addresses of `ips` (or in their networks: ipv6Prefix) that appear in
+   * the conntrack table as a flow's original source, and those that appear
+   * as its destination.
+   */
   async #liveFlows(ips: ParsedIp[]): Promise<{ src: Set<string>; dst: Set<string> }> {
     const wanted = new Set(ips.map((ip) => ip.text));
+    const prefix = this.ipv6Prefix;
+    // what a shown address is banned as: itself, or its network
+    const banned = (text: string): boolean => {
+      if (prefix >= 128 || !text.includes(':')) return wanted.has(text);
+      const ip = parseIp(text);
+      return ip.ok && wanted.has(ipv6Network(ip.value, prefix).text);
+    };
     const live = { src: new Set<string>(), dst: new Set<string>() };
     for (const family of [4, 6] as const) {
       if (!ips.some((ip) => ip.family === family)) continue;
@@ -245,8 +261,8 @@ export class ConntrackKiller {
         // `tcp 6 431999 ESTABLISHED src=A dst=B sport=.. dport=.. src=B dst=A ...`: the first pair is the original direction.
         const src = field(line, 'src=');
         const dst = field(line, 'dst=');
-        if (src !== undefined && wanted.has(src)) live.src.add(src);
-        if (dst !== undefined && wanted.has(dst)) live.dst.add(dst);
+        if (src !== undefined && banned(src)) live.src.add(src);
+        if (dst !== undefined && banned(dst)) live.dst.add(dst);
       });
     }
     return live;

@@ -28,9 +28,11 @@
  *   - any other failed write is kept as pending and retried by
  *     `retryPending`; for each (target, address) only the latest command is
  *     kept, so a later unblock supersedes a pending block;
- *   - `verify` reads a list back and reports active bans it no longer holds:
- *     the kernel drops the oldest entry of a full list (ip_list_tot) without
- *     a word, and an admin may have removed some by hand.
+ *   - `verify` reads back every list that has active bans and forgets the
+ *     bans it no longer holds, with a word: the kernel drops the oldest entry
+ *     of a full list (ip_list_tot) silently, and an admin may have lifted
+ *     one by hand (`banban unblock`), which a reload or a restart must not
+ *     undo by writing it again.
  *
  * The daemon calls `prime`, `retryPending` and `verify` from its timers; all
  * times are wall-clock milliseconds, because active bans outlive the process
@@ -102,8 +104,6 @@ export class Enforcer {
   readonly #bans = new Map<string, Map<string, ActiveBan>>();
   /** target -> address -> when the kernel took `-ADDR` from us, for REWRITE_MS (insertion order = age) */
   readonly #unblocked = new Map<string, Map<string, number>>();
-  /** targets written to since the last `verify` */
-  readonly #written = new Set<string>();
   readonly #limiter = new RateLimiter(3, 60_000);
   readonly #overCapacityWarned = new Set<string>();
   /** the last ActiveBan.seq given */
@@ -181,8 +181,9 @@ export class Enforcer {
         this.#log.info({ ip: d.ip.text, target: d.target, blocktype: d.blocktype, offences: d.offences, written: false }, 'blocked');
       } else {
         this.#remember(ban);
-        this.#command(d.target, '+', ip);
-        this.#log.info({ ip: d.ip.text, target: d.target, blocktype: d.blocktype, offences: d.offences }, 'blocked');
+        // not taken (the list is missing, or refused it): said, as the error before said why
+        if (this.#command(d.target, '+', ip)) this.#log.info({ ip: d.ip.text, target: d.target, blocktype: d.blocktype, offences: d.offences }, 'blocked');
+        else this.#log.info({ ip: d.ip.text, target: d.target, blocktype: d.blocktype, offences: d.offences, written: false, pending: true }, 'blocked');
       }
       if (d.resetconns) this.#conntrack?.kill(d.ip);
       return;
@@ -227,6 +228,9 @@ export class Enforcer {
         const r = revise(b);
         if (r === undefined) {
           m.delete(ip);
+          // a write of it still waiting for a retry is forgotten with it: the list is left alone
+          const queued = this.#pending.get(target);
+          if (queued?.get(ip)?.op === '+') queued.delete(ip);
           dropped++;
         } else if (r !== b) {
           m.set(ip, { ...r, written: b.written, seq: b.seq });
@@ -298,9 +302,11 @@ export class Enforcer {
   }
 
   /**
-   * Reads back the lists written to since the last call and reports active
-   * bans they no longer hold. Those bans are forgotten: re-adding them to a
-   * full list would only push out others. Returns how many were missing.
+   * Reads back every list that has active bans and reports the bans it no
+   * longer holds. Those bans are forgotten: re-adding them to a full list
+   * would only push out others, and one an admin lifted by hand must stay
+   * lifted (a list that was quiet since is read too: `banban unblock` on a
+   * quiet server is the usual case). Returns how many were missing.
    *
    * The work goes by the list, not by the bans: the kernel keeps a list
    * short (ip_list_tot), while a flood of new addresses can leave tens of
@@ -316,8 +322,7 @@ export class Enforcer {
    */
   verify(): number {
     let missing = 0;
-    for (const target of this.#written) {
-      this.#written.delete(target);
+    for (const target of [...this.#bans.keys()]) {
       const bans = this.#bans.get(target);
       if (bans === undefined || bans.size === 0) continue;
       let entries: string[];
@@ -366,7 +371,7 @@ export class Enforcer {
         { target, missing: gone, listed: entries.length, ip_list_tot: this.#capacity ?? null, sample },
         full
           ? `list ${target} is full (ip_list_tot=${this.#capacity}) and the kernel evicted ${gone} banned addresses: they are no longer blocked. ${RAISE_HINT}`
-          : `${gone} addresses banned in ${target} are no longer in the list: removed from outside banban (banban unblock, echo -ADDR, a firewall reload)`,
+          : `${gone} addresses banned in ${target} are no longer in the list: lifted from outside banban (banban unblock, echo -ADDR), so their bans end here too and are not written again`,
       );
     }
     return missing;
@@ -389,18 +394,20 @@ export class Enforcer {
     }
   }
 
-  #command(target: string, op: Op, ip: string): void {
+  /** true when the kernel took it now; otherwise it is written later (a retry, or the priming of a list that appears) */
+  #command(target: string, op: Op, ip: string): boolean {
     const queued = this.#pending.get(target);
     if (queued?.has(ip)) {
       // Keep order: a command behind a pending one for the same address waits its turn.
       if (op === '+') this.#unblocked.get(target)?.delete(ip); // as #tryWrite does
       queued.delete(ip);
       queued.set(ip, { op, ip });
-      return;
+      return false;
     }
     const err = this.#tryWrite(target, op, ip);
-    if (err === undefined || err.code === 'ENOENT') return; // a missing list is primed when it appears
-    this.#queue(target, op, ip);
+    if (err === undefined) return true;
+    if (err.code !== 'ENOENT') this.#queue(target, op, ip); // a missing list is primed when it appears
+    return false;
   }
 
   /** Keeps a command the kernel refused, for `retryPending`. */
@@ -430,7 +437,6 @@ export class Enforcer {
       return err as NodeJS.ErrnoException;
     }
     this.writes++;
-    this.#written.add(target);
     if (op === '+') {
       const ban = this.#bans.get(target)?.get(ip);
       if (ban !== undefined) ban.written = this.#now();
@@ -463,7 +469,11 @@ export class Enforcer {
         `list ${target} does not exist: ${missingListHint(target)}. Bans stay active and are written when the list appears`,
       );
     } else {
-      this.#log.error({ target, ip, op, code: err.code, err: err.message, ...extra }, `writing to list ${target} failed; the write is kept and retried`);
+      const hint =
+        err.code === 'EACCES' || err.code === 'EPERM'
+          ? ': the list files belong to root unless xt_recent is loaded with ip_list_uid / ip_list_gid set to banban\'s user (examples/banban.service says how)'
+          : '';
+      this.#log.error({ target, ip, op, code: err.code, err: err.message, ...extra }, `writing to list ${target} failed; the write is kept and retried${hint}`);
     }
   }
 }
@@ -486,7 +496,7 @@ export type BanDropReason = 'target' | 'blocktype' | 'ignorenets' | 'expired';
  * Pure.
  */
 export function bansUnder(
-  config: Pick<Config, 'blocktypes' | 'ignorenets'>,
+  config: Pick<Config, 'blocktypes' | 'ignorenets' | 'ipv6Prefix'>,
   wall: number,
 ): (b: ActiveBan) => { ban: ActiveBan } | { ban: undefined; why: BanDropReason } {
   const byName = new Map(config.blocktypes.map((bt) => [bt.name, bt]));
@@ -497,7 +507,7 @@ export function bansUnder(
     if (bt === undefined) return { ban: undefined, why: 'blocktype' };
     if (bt.target !== b.target) return { ban: undefined, why: 'target' }; // the blocktype writes to another list now
     const ip = parseIp(b.ip);
-    if (!ip.ok || config.ignorenets.contains(ip.value)) return { ban: undefined, why: 'ignorenets' };
+    if (!ip.ok || config.ignorenets.touches(ip.value, config.ipv6Prefix)) return { ban: undefined, why: 'ignorenets' };
     const until = Math.min(b.until, b.at + bt.bantime * 1000);
     if (until <= wall) return { ban: undefined, why: 'expired' };
     return { ban: until === b.until ? b : { ...b, until } };

@@ -12,6 +12,8 @@ export const ExitCode = {
   SOFTWARE: 70,
   /** an operating system error: socket, /proc, fork */
   OSERR: 71,
+  /** a file could not be written: the state file at stop */
+  IOERR: 74,
   /** the configuration is invalid */
   CONFIG: 78,
 } as const;

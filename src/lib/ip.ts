@@ -298,6 +298,26 @@ function maskBytes(bytes: Uint8Array, prefix: number): void {
   }
 }
 
+/**
+ * An IPv6 address as the network of `prefix` bits it is in (`ipv6_prefix`):
+ * the address itself when it is IPv4, the prefix is 128, or no host bit is set.
+ */
+export function ipv6Network(ip: ParsedIp, prefix: number): ParsedIp {
+  if (ip.family === 4 || prefix >= 128) return ip;
+  const bytes = Uint8Array.from(ip.bytes);
+  maskBytes(bytes, prefix);
+  let same = true;
+  for (let i = 0; i < 16 && same; i++) same = bytes[i] === ip.bytes[i];
+  return same ? ip : { text: formatIpv6(bytes), family: 6, bytes };
+}
+
+/** xt_recent's `--mask` for an IPv6 prefix: ffff:ffff:ffff:ffff:: for 64 */
+export function v6Mask(prefix: number): string {
+  const bytes = new Uint8Array(16).fill(0xff);
+  maskBytes(bytes, prefix);
+  return formatIpv6(bytes);
+}
+
 function formatBytes(bytes: Uint8Array, family: IpFamily): string {
   return family === 4 ? bytes.join('.') : formatIpv6(bytes);
 }
@@ -317,6 +337,20 @@ export class NetSet {
     }
     return false;
   }
+
+  /**
+   * Whether any of the networks shares an address with the IPv6 network of
+   * `v6prefix` bits that `ip` starts (ipv6Network): a network counted and
+   * banned as a whole is ignored as a whole when it holds an address never
+   * to be blocked. For IPv4, or v6prefix 128, the same as `contains`.
+   */
+  touches(ip: ParsedIp, v6prefix: number): boolean {
+    if (ip.family === 4 || v6prefix >= 128) return this.contains(ip);
+    for (const net of this.#nets) {
+      if (net.family === 6 && prefixEqual(net.bytes, ip.bytes, Math.min(net.prefix, v6prefix))) return true;
+    }
+    return false;
+  }
 }
 
 function prefixEqual(net: Uint8Array, ip: Uint8Array, prefix: number): boolean {
@@ -324,5 +358,5 @@ function prefixEqual(net: Uint8Array, ip: Uint8Array, prefix: number): boolean {
   for (; prefix >= 8; prefix -= 8, i++) if (net[i] !== ip[i]) return false;
   if (prefix === 0) return true;
   const mask = (0xff << (8 - prefix)) & 0xff;
-  return (ip[i]! & mask) === net[i];
+  return (ip[i]! & mask) === (net[i]! & mask); // net may hold bits past `prefix` (touches)
 }

@@ -2,7 +2,15 @@
  * Logging: pino JSON lines on stdout (journald keeps them as they are), or a
  * short human form with `--log-format pretty`. Plus a rate limiter for
  * messages an attacker can provoke at will, so they cannot flood the journal.
+ *
+ * When stdout is journald's stream (systemd says so in $JOURNAL_STREAM),
+ * each JSON line starts with its syslog priority, `<3>` for an error: journald
+ * takes that as the entry's priority and drops it from the text, so
+ * `journalctl -u banban -p warning` shows warnings and errors, and
+ * `-o cat` the JSON alone. Elsewhere (a terminal, a pipe, a file) lines
+ * carry no prefix.
  */
+import { fstatSync } from 'node:fs';
 import { pino, type Logger, type DestinationStream } from 'pino';
 
 export type { Logger };
@@ -20,7 +28,30 @@ export function createLogger(opts: LogOptions): Logger {
   const base = { name: 'banban' };
   if (opts.destination) return pino({ level, base }, opts.destination);
   if (opts.format === 'pretty') return pino({ level, base }, prettyStream(process.stdout));
-  return pino({ level, base }, new GatheredLines(pino.destination({ dest: 1, sync: false, minLength: 1 })));
+  return pino({ level, base }, new GatheredLines(pino.destination({ dest: 1, sync: false, minLength: 1 }), { priorities: stdoutIsJournal() }));
+}
+
+/**
+ * Whether stdout is connected to journald: $JOURNAL_STREAM names the stream's
+ * `device:inode`, and systemd sets it for the service's stdout and stderr;
+ * a child that inherited the variable but writes elsewhere does not match.
+ */
+export function stdoutIsJournal(env: NodeJS.ProcessEnv = process.env, stat: () => { dev: number; ino: number } = () => fstatSync(1)): boolean {
+  const want = env['JOURNAL_STREAM'];
+  if (want === undefined || want === '') return false;
+  try {
+    const st = stat();
+    return want === `${st.dev}:${st.ino}`;
+  } catch {
+    return false;
+  }
+}
+
+/** pino level -> syslog priority (sd-daemon(3)'s `<N>` prefix): fatal crit, error err, warn warning, info, debug and trace debug */
+export function priorityPrefix(line: string): string {
+  // pino writes `{"level":NN,` first
+  const level = line.startsWith('{"level":') ? Number(line.slice(9, 11)) : 30;
+  return level >= 60 ? '<2>' : level >= 50 ? '<3>' : level >= 40 ? '<4>' : level >= 30 ? '<6>' : '<7>';
 }
 
 export const LOG_BUFFER = 4096;
@@ -54,7 +85,14 @@ export class GatheredLines implements DestinationStream {
   #length = 0;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(readonly out: Writer) {
+  readonly #priorities: boolean;
+
+  /** `priorities`: start each line with its syslog priority, for journald (see the top of this file) */
+  constructor(
+    readonly out: Writer,
+    opts: { priorities?: boolean } = {},
+  ) {
+    this.#priorities = opts.priorities ?? false;
     process.once('exit', () => {
       try {
         this.flushSync();
@@ -65,6 +103,7 @@ export class GatheredLines implements DestinationStream {
   }
 
   write(line: string): void {
+    if (this.#priorities) line = priorityPrefix(line) + line;
     this.#lines.push(line);
     this.#length += line.length;
     if (this.#length >= LOG_BUFFER) this.#hand();

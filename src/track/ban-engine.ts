@@ -8,6 +8,9 @@
  *   - good line: unblock the address in every target, forget its windows;
  *   - bad line: one offence per matching blocktype; an address inside
  *     `ignorenets` is reported as ignored and never counted;
+ *   - with `ipv6_prefix` below 128, an IPv6 address is counted, blocked and
+ *     unblocked as its network (lib/ip.ts, ipv6Network), and a network that
+ *     holds an ignorenets address is ignored whole;
  *   - minocc offences within interval: one block decision, window emptied,
  *     so a persistent attacker is re-blocked (refreshing the kernel entry)
  *     every minocc further offences, not on every line;
@@ -23,7 +26,7 @@
  *     one end, one offence).
  */
 import type { Blocktype, Config } from '../config/schema.js';
-import type { ParsedIp } from '../lib/ip.js';
+import { ipv6Network, type ParsedIp } from '../lib/ip.js';
 import { Matcher, type MatchResult } from '../match/matcher.js';
 import type { Decision, Offence, Outcome, Verdict } from '../pipeline.js';
 import { OffenceWindows } from './offence-windows.js';
@@ -50,6 +53,11 @@ export class BanEngine {
    * most one end of a process counts once too often or too rarely.
    */
   readonly #endBits: ReadonlyMap<string, number>;
+  /** config.ipv6Prefix */
+  readonly #v6prefix: number;
+  /** the address last given to #counted, and what it gave (an attacker's lines name one address in a row) */
+  #lastIp: ParsedIp | undefined;
+  #lastCounted: ParsedIp | undefined;
 
   /** `windows` and `sessions` carry counts and processes over from a previous engine (a reload). */
   constructor(config: Config, windows?: OffenceWindows, sessions?: SessionMemory) {
@@ -60,6 +68,17 @@ export class BanEngine {
     this.#names = config.blocktypes.map((bt) => bt.name);
     this.#endBits = new Map(config.blocktypes.map((bt, i) => [bt.name, (1 << (i % 32)) >>> 0]));
     this.targets = [...new Set(config.blocktypes.map((bt) => bt.target))];
+    this.#v6prefix = config.ipv6Prefix;
+  }
+
+  /** What an address is counted and blocked as: itself, or its IPv6 network (ipv6_prefix). */
+  #counted(ip: ParsedIp): ParsedIp {
+    if (ip.family === 4 || this.#v6prefix >= 128) return ip;
+    if (ip !== this.#lastIp) {
+      this.#lastIp = ip;
+      this.#lastCounted = ipv6Network(ip, this.#v6prefix);
+    }
+    return this.#lastCounted!;
   }
 
   get config(): Config {
@@ -84,15 +103,16 @@ export class BanEngine {
     if (found.byPid) verdict = this.#resolveByPid(verdict, found.byPid, now);
     if (verdict.kind === 'none') return { verdict, ignored: NO_IPS, decisions: NO_DECISIONS, repeated: NO_OFFENCES };
     if (verdict.kind === 'good') {
-      if (this.#config.ignorenets.contains(verdict.ip)) return { verdict, ignored: [verdict.ip], decisions: NO_DECISIONS, repeated: NO_OFFENCES };
-      this.windows.forget(verdict.ip, this.#names);
-      return { verdict, ignored: NO_IPS, decisions: [{ kind: 'unblock', ip: verdict.ip, targets: this.targets }], repeated: NO_OFFENCES };
+      if (this.#config.ignorenets.touches(verdict.ip, this.#v6prefix)) return { verdict, ignored: [verdict.ip], decisions: NO_DECISIONS, repeated: NO_OFFENCES };
+      const ip = this.#counted(verdict.ip);
+      this.windows.forget(ip, this.#names);
+      return { verdict, ignored: NO_IPS, decisions: [{ kind: 'unblock', ip, targets: this.targets }], repeated: NO_OFFENCES };
     }
     let ignored: ParsedIp[] | undefined;
     let decisions: Decision[] | undefined;
     let repeated: Offence[] | undefined;
     for (const off of verdict.offences) {
-      if (this.#config.ignorenets.contains(off.ip)) {
+      if (this.#config.ignorenets.touches(off.ip, this.#v6prefix)) {
         (ignored ??= []).push(off.ip);
         continue;
       }
@@ -102,11 +122,12 @@ export class BanEngine {
         (repeated ??= []).push(off);
         continue;
       }
-      const count = this.windows.record(bt.name, off.ip, now, bt.interval * 1000, bt.minocc);
+      const ip = this.#counted(off.ip);
+      const count = this.windows.record(bt.name, ip, now, bt.interval * 1000, bt.minocc);
       if (count >= bt.minocc) {
         (decisions ??= []).push({
           kind: 'block',
-          ip: off.ip,
+          ip,
           target: bt.target,
           blocktype: bt.name,
           resetconns: bt.resetconns,

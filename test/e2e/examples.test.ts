@@ -2,16 +2,18 @@
  * The example files an admin copies (examples/iptables.rules, rsyslog.conf,
  * syslog-ng.conf) are the ones the other e2e tests load, so a mistake in
  * them shows up there as a failed ban. These checks name the mistake
- * instead, and need no root: rule order in the firewall example, and the
- * syslog daemons' own config checkers on the configs the tests build.
+ * instead: rule order in the firewall example, the commands its header
+ * gives for a host that has a firewall (run in a namespace of the test's
+ * own, as root), and the syslog daemons' own config checkers on the
+ * configs the tests build.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { EXAMPLE_TARGET, exampleRuleBlocks } from './lib/firewall.js';
-import { which } from './lib/preflight.js';
+import { EXAMPLE_RULES, EXAMPLE_TARGET, exampleRuleBlocks } from './lib/firewall.js';
+import { skipReason, which } from './lib/preflight.js';
 import { run } from './lib/proc.js';
 import { createRequire } from 'node:module';
 import { Rsyslog, rsyslogConf } from './lib/rsyslog.js';
@@ -71,6 +73,40 @@ describe('the example files', () => {
       );
     });
   }
+
+  it("iptables.rules' header inserts the one rule into a running DROP firewall ahead of its service accepts, and leaves its policy alone", { skip: skipReason() }, async () => {
+    // the commands the header tells an admin with a firewall to run, as written there
+    const header = readFileSync(EXAMPLE_RULES, 'utf8').split('\n').filter((l) => l.startsWith('#'));
+    const commands = header.map((l) => /^#\s+(ip6?tables\s+-I INPUT 1 .*)$/.exec(l)?.[1]).filter((c): c is string => c !== undefined);
+    assert.equal(commands.length, 2, `two insert commands (IPv4, IPv6) in the header:\n${header.join('\n')}`);
+    const ns = `bbe2e-${process.pid}-fw`;
+    await run('ip', ['netns', 'del', ns]);
+    assert.equal((await run('ip', ['netns', 'add', ns])).code, 0);
+    try {
+      const inNs = (cmd: string, args: string[]) => run('ip', ['netns', 'exec', ns, cmd, ...args]);
+      for (const tool of ['iptables', 'ip6tables']) {
+        // an admin's firewall: established flows, ssh, and DROP for the rest
+        for (const rule of [['-A', 'INPUT', '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT'], ['-A', 'INPUT', '-p', 'tcp', '--dport', '22', '-j', 'ACCEPT'], ['-P', 'INPUT', 'DROP']]) {
+          assert.equal((await inNs(tool, rule)).code, 0, `${tool} ${rule.join(' ')}`);
+        }
+      }
+      for (const c of commands) {
+        const [tool, ...args] = c.trim().split(/\s+/);
+        const r = await inNs(tool!, args);
+        assert.equal(r.code, 0, `${c}: ${r.stderr}`);
+      }
+      for (const tool of ['iptables', 'ip6tables']) {
+        const rules = (await inNs(tool, ['-S', 'INPUT'])).stdout.trim().split('\n');
+        assert.equal(rules[0], '-P INPUT DROP', `${tool}: the policy stays DROP:\n${rules.join('\n')}`);
+        const check = rules.findIndex((r) => r.includes(`--name ${EXAMPLE_TARGET}`) && r.includes('--rcheck') && r.endsWith('-j DROP'));
+        const ssh = rules.findIndex((r) => r.includes('--dport 22') && r.endsWith('-j ACCEPT'));
+        assert.ok(check > 0 && check < ssh, `${tool}: the list check comes before the ssh accept:\n${rules.join('\n')}`);
+      }
+      assert.equal((await inNs('test', ['-e', `/proc/net/xt_recent/${EXAMPLE_TARGET}`])).code, 0, 'the list exists for banban to fill');
+    } finally {
+      await run('ip', ['netns', 'del', ns]);
+    }
+  });
 
   it('iptables.rules lets the tests change --seconds and nothing else', () => {
     const plain = exampleRuleBlocks();

@@ -259,7 +259,7 @@ describe('starting up', { timeout: 60_000 }, () => {
       assert.equal(readFileSync(join(dir, 'BLOCKER'), 'utf8'), '+2001:db8::7\n-2001:db8::7\n');
       assert.equal(readFileSync(join(dir, 'OTHER'), 'utf8'), '-2001:db8::7\n');
       const again = await runCli(['unblock', '2001:db8::7', '--proc-dir', dir]);
-      assert.equal(again.stdout, '2001:db8::7 was in no list (BLOCKER, OTHER): nothing to unblock\n');
+      assert.equal(again.stdout, '2001:db8::7 was in no list (BLOCKER, OTHER): nothing to unblock (with ipv6_prefix set, give the network: 2001:db8:: for 64)\n');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -444,4 +444,36 @@ describe('banban test', { timeout: 60_000 }, () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+test('started by systemd with its stdout on the journal ($JOURNAL_STREAM), the daemon prefixes each line with its priority; otherwise not', { timeout: 30_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'banban-journal-'));
+  try {
+    mkdirSync(join(dir, 'proc'));
+    writeFileSync(join(dir, 'proc', 'BLOCKER'), '');
+    const conf = join(dir, 'banban.yml');
+    writeFileSync(conf, config(dir, join(dir, 'banban.sock')).replace('ignorenets: [127.0.0.0/8]', 'ignorenets: []'));
+    const main = join(import.meta.dirname, '..', '..', 'bin', 'main.js');
+    // the shell names its own stdout (the pipe we read) in JOURNAL_STREAM, as systemd does, then becomes the daemon
+    const run = (journal: boolean) =>
+      new Promise<string>((resolve, reject) => {
+        const script = `${journal ? 'JOURNAL_STREAM=$(stat -L -c %d:%i /proc/$$/fd/1) ' : ''}exec "$0" "$1" run -c "$2"`;
+        const p = spawn('/bin/sh', ['-c', script, process.execPath, main, conf], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        p.stdout.on('data', (c: Buffer) => {
+          out += c.toString();
+          if (out.includes('listening')) p.kill('SIGTERM');
+        });
+        p.on('error', reject);
+        p.on('exit', () => resolve(out));
+      });
+    const journal = (await run(true)).split('\n').filter(Boolean);
+    assert.ok(journal.length > 0);
+    for (const line of journal) assert.match(line, /^<[2-7]>\{"level":/, line);
+    assert.ok(journal.some((l) => l.startsWith('<4>') && l.includes('"ignorenets"')), 'the empty ignorenets warning is a warning to journald');
+    assert.ok(journal.some((l) => l.startsWith('<6>') && l.includes('"listening"')));
+    for (const line of (await run(false)).split('\n').filter(Boolean)) assert.match(line, /^\{"level":/, 'no prefix on a plain pipe');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

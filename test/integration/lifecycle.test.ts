@@ -264,3 +264,104 @@ async function waitUntil(done: () => boolean, what: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+test('a ban lifted by hand stays lifted across a reload and a restart, though nothing was written to its list since', { timeout: 60_000 }, async () => {
+  const s = setup();
+  const list = join(s.dir, 'proc', 'BLOCKER');
+  const commands = () => readFileSync(list, 'utf8').split('\n').filter(Boolean);
+  let d = startDaemon(['run', '-c', s.conf]);
+  try {
+    await d.waitFor((l) => l.msg === 'listening', 'listening');
+    await sendDatagrams(s.sock, [failed('192.0.2.50'), failed('192.0.2.50'), failed('192.0.2.50'), failed('198.51.100.9'), failed('198.51.100.9'), failed('198.51.100.9')]);
+    await waitUntil(() => commands().length === 2, 'both bans written');
+    // what `banban unblock 192.0.2.50` writes to a list (a plain folder's list replays its commands)
+    writeFileSync(list, '-192.0.2.50\n', { flag: 'a' });
+    d.proc.kill('SIGHUP');
+    await d.waitFor((l) => l.msg === 'reloaded', 'reloaded');
+    d.proc.kill('SIGTERM'); // before the next read-back (every 10 s): the stop reads the list itself
+    assert.equal((await d.exited).code, 0);
+    assert.deepEqual(commands(), ['+192.0.2.50', '+198.51.100.9', '-192.0.2.50'], 'the reload wrote nothing again');
+    const saved = JSON.parse(readFileSync(s.state, 'utf8')) as { bans: unknown[][] };
+    assert.deepEqual(saved.bans.map((b) => b[0]), ['198.51.100.9'], 'the lifted ban is not saved');
+    assert.ok(d.logs.some((l) => String(l.msg).includes('lifted from outside banban')));
+    // a restart on an empty list (a reboot) primes the ban that is still active, not the lifted one
+    writeFileSync(list, '');
+    d = startDaemon(['run', '-c', s.conf]);
+    await d.waitFor((l) => l['primed'] === 1, 'the priming');
+    assert.deepEqual(commands(), ['+198.51.100.9']);
+  } finally {
+    d.proc.kill('SIGKILL');
+    rmSync(s.dir, { recursive: true, force: true });
+  }
+});
+
+test('a good line sent after a reload is decided after the bad lines sent before it, though the old thread is still busy with them', { timeout: 60_000 }, async () => {
+  const s = setup("goodpatterns:\n  - '^sshd\\[\\d+\\]: Accepted password for \\S+ from (?<ip>[0-9A-Fa-f:.]+) port \\d+ ssh2$'\n");
+  const list = join(s.dir, 'proc', 'BLOCKER');
+  const d = startDaemon(['run', '-c', s.conf]);
+  try {
+    await d.waitFor((l) => l.msg === 'listening', 'listening');
+    const busy = `<38>Nov 22 06:25:01 web1 sshd[812]: ${'a'.repeat(7850)} X1 from  X2 from  X3 from `;
+    await sendDatagrams(s.sock, [...Array.from({ length: 60 }, () => busy), failed('192.0.2.77'), failed('192.0.2.77'), failed('192.0.2.77')]);
+    await new Promise((r) => setTimeout(r, 100)); // read, and handed to the thread
+    d.proc.kill('SIGHUP');
+    await d.waitFor((l) => l.msg === 'reloaded', 'reloaded');
+    // a small batch, and the new thread has none pending: matched at once
+    await sendDatagrams(s.sock, ['<38>Nov 22 06:25:02 web1 sshd[813]: Accepted password for bob from 192.0.2.77 port 50023 ssh2']);
+    await d.waitFor((l) => l.msg === 'unblocked', 'the good line decided');
+    await waitUntil(() => d.logs.some((l) => l.msg === 'blocked'), 'the ban decided');
+    const order = d.logs.filter((l) => l.msg === 'blocked' || l.msg === 'unblocked').map((l) => l.msg);
+    assert.deepEqual(order, ['blocked', 'unblocked'], 'decided in the order the lines came');
+    assert.deepEqual(readFileSync(list, 'utf8').split('\n').filter(Boolean), ['+192.0.2.77', '-192.0.2.77'], 'the address is not left banned');
+  } finally {
+    d.proc.kill('SIGKILL');
+    rmSync(s.dir, { recursive: true, force: true });
+  }
+});
+
+test('a state file that cannot be written at stop is an error and exit 74, not a quiet exit 0', { timeout: 30_000 }, async () => {
+  const s = setup();
+  const folder = join(s.dir, 'kept');
+  mkdirSync(folder);
+  writeFileSync(s.conf, readFileSync(s.conf, 'utf8').replace(`state_file: ${s.state}`, `state_file: ${join(folder, 'state.json')}`));
+  const d = startDaemon(['run', '-c', s.conf]);
+  try {
+    await d.waitFor((l) => l.msg === 'listening', 'listening');
+    await sendDatagrams(s.sock, [failed('192.0.2.50'), failed('192.0.2.50'), failed('192.0.2.50')]);
+    await d.waitFor((l) => l.msg === 'blocked', 'the ban');
+    // the folder is replaced by a file while the daemon runs: no save can be made there now
+    rmSync(folder, { recursive: true });
+    writeFileSync(folder, '');
+    d.proc.kill('SIGTERM');
+    assert.equal((await d.exited).code, 74);
+    const said = d.logs.find((l) => String(l.msg).startsWith('could not save the state file at stop'));
+    assert.ok(said, 'the log says the state was lost');
+    assert.equal(said['level'], 50);
+  } finally {
+    d.proc.kill('SIGKILL');
+    rmSync(s.dir, { recursive: true, force: true });
+  }
+});
+
+test('a reload that changes proc_dir says it takes effect at the next start, and the lists in use stay in use', { timeout: 30_000 }, async () => {
+  const s = setup();
+  const other = join(s.dir, 'proc2');
+  mkdirSync(other);
+  writeFileSync(join(other, 'BLOCKER'), '');
+  const d = startDaemon(['run', '-c', s.conf]);
+  try {
+    await d.waitFor((l) => l.msg === 'listening', 'listening');
+    writeFileSync(s.conf, readFileSync(s.conf, 'utf8').replace(`proc_dir: ${join(s.dir, 'proc')}`, `proc_dir: ${other}`));
+    d.proc.kill('SIGHUP');
+    const said = await d.waitFor((l) => String(l.msg).startsWith('proc_dir changed'), 'the warning');
+    assert.equal(said['wanted'], other);
+    await d.waitFor((l) => l.msg === 'reloaded', 'reloaded');
+    await sendDatagrams(s.sock, [failed('192.0.2.50'), failed('192.0.2.50'), failed('192.0.2.50')]);
+    await d.waitFor((l) => l.msg === 'blocked', 'the ban');
+    assert.deepEqual(readFileSync(join(s.dir, 'proc', 'BLOCKER'), 'utf8'), '+192.0.2.50\n');
+    assert.equal(readFileSync(join(other, 'BLOCKER'), 'utf8'), '');
+  } finally {
+    d.proc.kill('SIGKILL');
+    rmSync(s.dir, { recursive: true, force: true });
+  }
+});

@@ -280,3 +280,22 @@ blocktypes:
   assert.deepEqual(connection(0), once);
   assert.deepEqual(connection(1), once, 'the next connection of the same process and client');
 });
+
+test('ipv6_prefix 64: the addresses of one /64 count as one and are banned and unblocked as the network; a /64 holding an ignored address is ignored whole; IPv4 as before', () => {
+  const e = new BanEngine(parseConfig(`${CONFIG}ipv6_prefix: 64\n`.replace('"2001:db8:ffff::/48"', '"2001:db8:ffff::/48", "2001:db8:5:6::77"'), '/test/banban.yml').config);
+  const t = 1_000;
+  assert.deepEqual(e.handle(fail('2001:db8:1:2::a'), t).decisions, []);
+  assert.deepEqual(blocks(e.handle(fail('2001:db8:1:2:ffff::b'), t).decisions), ['2001:db8:1:2::>SCAN']);
+  assert.deepEqual(blocks(e.handle(fail('2001:db8:1:2::c'), t).decisions), ['2001:db8:1:2::>SSH'], 'three addresses, one attacker');
+  assert.deepEqual(blocks(e.handle(fail('2001:db8:1:3::a'), t).decisions), [], 'the next /64 is counted apart');
+  const good = e.handle('sshd[2]: Accepted password for bob from 2001:db8:1:2::99 port 4242 ssh2', t).decisions;
+  assert.deepEqual(good.map((d) => `${d.kind} ${d.ip.text}`), ['unblock 2001:db8:1:2::']);
+  // 2001:db8:5:6::77 is ignored, so its /64 is: a neighbour of it is never banned, however often
+  for (let i = 0; i < 5; i++) {
+    const out = e.handle(fail(`2001:db8:5:6::${i + 1}`), t);
+    assert.deepEqual(out.decisions, []);
+    assert.equal(out.ignored.length, 2);
+  }
+  assert.deepEqual(blocks([...e.handle(fail('192.0.2.1'), t).decisions, ...e.handle(fail('192.0.2.2'), t).decisions]), []);
+  assert.deepEqual(blocks(e.handle(fail('192.0.2.1'), t).decisions), ['192.0.2.1>SCAN']);
+});

@@ -122,6 +122,7 @@ test('every key listed in FIELDS is accepted by the loader', () => {
       'max_tracked: 10',
       'state_file: /tmp/state.json',
       'max_line: 4096',
+      'ipv6_prefix: 64',
       'blocktypes:',
       '  ssh:',
       '    target: T',
@@ -139,11 +140,12 @@ test('every key listed in FIELDS is accepted by the loader', () => {
   assert.equal(config.maxTracked, 10);
   assert.equal(config.stateFile, '/tmp/state.json');
   assert.equal(config.maxLine, 4096);
+  assert.equal(config.ipv6Prefix, 64);
   assert.equal(config.blocktypes[0]!.bantime, 7200);
   assert.deepEqual(config.blocktypes[0]!.deferTo, ['other']);
   assert.deepEqual(config.blocktypes[0]!.patterns.map((r) => [r.where, r.perProcess === true]), [['blocktypes.ssh.patterns[0]', false], ['blocktypes.ssh.endpatterns[0]', true]]);
   const keys = FIELDS.map((f) => f.key.replace('blocktypes.<name>.', ''));
-  assert.deepEqual(keys.sort(), ['bantime', 'blocktypes', 'defer_to', 'endpatterns', 'goodpatterns', 'ignorenets', 'include', 'interval', 'max_line', 'max_tracked', 'minocc', 'patterns', 'proc_dir', 'resetconns', 'sessionpatterns', 'socket', 'socket_group', 'socket_owner', 'state_file', 'target']);
+  assert.deepEqual(keys.sort(), ['bantime', 'blocktypes', 'defer_to', 'endpatterns', 'goodpatterns', 'ignorenets', 'include', 'interval', 'ipv6_prefix', 'max_line', 'max_tracked', 'minocc', 'patterns', 'proc_dir', 'resetconns', 'sessionpatterns', 'socket', 'socket_group', 'socket_owner', 'state_file', 'target']);
 });
 
 test('defaults fill every optional key', () => {
@@ -689,6 +691,8 @@ test('a state_file the daemon would write over something else is refused, naming
     assertError(at(`${tmp}/`), 'state_file', 1, /names a folder/);
     assertError(at('/etc/banban.yml'), 'state_file', 1, /is this config file/);
     assertError(at('/run/banban.sock'), 'state_file', 1, /is the socket's path too/);
+    writeFileSync(path.join(tmp, 'afile'), '');
+    assertError(at(path.join(tmp, 'afile', 'state.json')), 'state_file', 1, /a part of the path .*afile\/state\.json is a file, not a folder/);
     // a file, or none yet (made at the first save), is fine
     writeFileSync(path.join(tmp, 'state.json'), '');
     assert.equal(load(at(path.join(tmp, 'state.json'))).config.stateFile, path.join(tmp, 'state.json'));

@@ -160,7 +160,20 @@ test('an address cut a moment ago is not cut again', async () => {
   k.kill(ip('192.0.2.1'));
   await k.idle();
   assert.equal(k.stats.deduplicated, 1);
-  assert.equal(fake.calls().length, 4);
+  // the two requests let through (at 0 and at 11 s) went in one batch, which cuts each flow once
+  assert.deepEqual(fake.calls(), ['-D -s 192.0.2.1', '-D -d 192.0.2.1']);
+});
+
+test('with ipv6_prefix, a banned network has the flows of each of its addresses the table shows cut, and no others', async () => {
+  const fake = fakeConntrack();
+  fake.flows([...fake.bothWays(['2001:db8:1:2::7', '2001:db8:1:2::8']), ['2001:db8:1:3::9', '2001:db8:ffff::1']]);
+  const { log } = logCollector();
+  const k = new ConntrackKiller(log, { command: fake.command, gapMs: 0 });
+  killers.push(k);
+  k.ipv6Prefix = 64;
+  k.kill(ip('2001:db8:1:2::'));
+  await k.idle();
+  assert.deepEqual(fake.calls().sort(), ['-D -f ipv6 -d 2001:db8:1:2::7', '-D -f ipv6 -d 2001:db8:1:2::8', '-D -f ipv6 -s 2001:db8:1:2::7', '-D -f ipv6 -s 2001:db8:1:2::8']);
 });
 
 test('a missing conntrack binary gives one warning and blocking goes on', async () => {

@@ -148,7 +148,24 @@ test('verify reports bans the kernel evicted from a full list, with the fix', ()
   const w = lines.find((l) => String(l['msg']).includes('evicted'));
   assert.ok(w);
   assert.match(String(w['msg']), /xt_recent\.ip_list_tot=N/);
-  assert.equal(e.verify(), 0, 'nothing was written since: nothing is read back');
+  assert.equal(e.verify(), 0, 'what the list still holds stays');
+});
+
+test('verify reads back a list not written since: a ban lifted by hand on a quiet list ends, and a list made anew does not get it back', () => {
+  const lists = new MemoryLists();
+  lists.lists.set('BLOCKER', []);
+  const { lines, log } = logCollector();
+  const e = new Enforcer({ writer: lists, log, capacity: 100 });
+  e.apply(block('192.0.2.1'));
+  e.apply(block('192.0.2.2'));
+  assert.equal(e.verify(), 0);
+  lists.lists.set('BLOCKER', ['192.0.2.2']); // `banban unblock 192.0.2.1`, nothing written by the daemon since
+  assert.equal(e.verify(), 1);
+  assert.ok(lines.some((l) => String(l['msg']).includes('lifted from outside banban')));
+  assert.deepEqual(e.snapshot().map((b) => b.ip), ['192.0.2.2'], 'not saved to come back at the next start');
+  lists.lists.set('BLOCKER', []);
+  assert.equal(e.prime('BLOCKER'), 1, 'a list made anew gets the ban still active, not the lifted one');
+  assert.deepEqual(lists.lists.get('BLOCKER'), ['192.0.2.2']);
 });
 
 test('a warning is given once when a list has more active bans than ip_list_tot', () => {
@@ -271,6 +288,28 @@ test('a ban the list refuses while it is primed is kept and written by the next 
   assert.equal(e.pendingCount, 1);
   assert.equal(e.retryPending(), 0);
   assert.deepEqual(lists.lists.get('BLOCKER')!.sort(), ['192.0.2.1', '192.0.2.2']);
+});
+
+test('a ban a reload forgets takes its write still waiting for a retry with it, and a refused write says how to give the lists to a user', () => {
+  const lists = new MemoryLists();
+  lists.lists.set('BLOCKER', []);
+  const { lines, log } = logCollector();
+  const e = new Enforcer({ writer: lists, log });
+  const write = lists.write.bind(lists);
+  let refuse = true;
+  lists.write = (target, op, addr) => {
+    if (refuse) throw Object.assign(new Error('EACCES'), { code: 'EACCES' });
+    write(target, op, addr);
+  };
+  e.apply(block('192.0.2.44'));
+  e.apply(block('192.0.2.45'));
+  assert.equal(e.pendingCount, 2);
+  assert.ok(lines.some((l) => String(l['msg']).includes('ip_list_uid')), 'the EACCES error names the fix');
+  assert.ok(lines.some((l) => l['msg'] === 'blocked' && l['pending'] === true), 'the ban is said to wait, not to be in the list');
+  assert.equal(e.revise((b) => (b.ip === '192.0.2.44' ? undefined : b)), 1);
+  refuse = false;
+  assert.equal(e.retryPending(), 0);
+  assert.deepEqual(lists.lists.get('BLOCKER'), ['192.0.2.45'], 'the forgotten ban is not written after all');
 });
 
 test('recent unblocks kept for the skip are bounded, oldest forgotten first', () => {

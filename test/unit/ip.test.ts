@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { NetSet, ownText, parseIp, parseCidr } from '../../src/lib/ip.js';
+import { ipv6Network, NetSet, ownText, parseIp, parseCidr } from '../../src/lib/ip.js';
 
 const GOOD: [string, string][] = [
   ['192.0.2.7', '192.0.2.7'],
@@ -129,4 +129,31 @@ test('the IPv6 parser agrees with ip-address on 150 000 generated hex-group text
     if (got !== 'bad') valid++;
   }
   assert.ok(valid > 4_000, `only ${valid} valid addresses were generated: the comparison says little`);
+});
+
+test('ipv6Network gives an IPv6 address its network, canonical; NetSet.touches tells whether a network shares an address with the listed ones', () => {
+  const v6 = (s: string) => {
+    const r = parseIp(s);
+    assert.ok(r.ok);
+    return r.value;
+  };
+  assert.equal(ipv6Network(v6('2001:db8:1:2:aaaa:bbbb:cccc:dddd'), 64).text, '2001:db8:1:2::');
+  assert.equal(ipv6Network(v6('2001:db8:1:2ff::1'), 56).text, '2001:db8:1:200::');
+  const already = v6('2001:db8:1:2::');
+  assert.equal(ipv6Network(already, 64), already, 'no host bit set: the same object');
+  const four = v6('192.0.2.7');
+  assert.equal(ipv6Network(four, 64), four, 'IPv4 is left as it is');
+  const nets = new NetSet(
+    ['2001:db8:5:6::77', '2001:db8:f000::/36', '10.0.0.0/8'].map((c) => {
+      const r = parseCidr(c);
+      assert.ok(r.ok);
+      return r.value;
+    }),
+  );
+  assert.equal(nets.touches(v6('2001:db8:5:6::'), 64), true, 'a single address inside the /64');
+  assert.equal(nets.touches(v6('2001:db8:5:7::'), 64), false);
+  assert.equal(nets.touches(v6('2001:db8:f123:4::'), 64), true, 'the /64 inside a listed /36');
+  assert.equal(nets.touches(v6('2001:db8:e000::'), 48), false);
+  assert.equal(nets.touches(v6('2001:db8:5:6::78'), 128), false, 'at 128 the same as contains');
+  assert.equal(nets.touches(v6('10.1.2.3'), 64), true, 'IPv4 as contains');
 });

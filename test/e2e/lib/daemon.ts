@@ -42,6 +42,8 @@ export interface DaemonConfig {
   include?: string[];
   goodpatterns?: string[];
   ignorenets?: string[];
+  /** IPv6 counted and banned by this network prefix (default 128) */
+  ipv6_prefix?: number;
   blocktypes: Record<string, BlocktypeConfig>;
 }
 
