@@ -389,9 +389,10 @@ export class Daemon {
 
   #housekeeping(): void {
     const pruned = this.#engine.prune(this.#clock());
-    this.#enforcer.expire();
     if (pruned > 0) this.#dirty = true;
+    // a save drops expired bans itself (Enforcer.snapshot): one walk of them, not two
     if (this.#dirty && this.#saving === undefined) this.#saveInBackground();
+    else this.#enforcer.expire();
   }
 
   #restoreState(config: Config): void {

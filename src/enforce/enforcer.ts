@@ -202,10 +202,11 @@ export class Enforcer {
     this.#log.info({ ip: d.ip.text, targets: d.targets }, 'unblocked');
   }
 
-  /** Active bans still within their bantime, oldest first (for the state file). */
+  /** Active bans still within their bantime, oldest first (for the state file), found in the walk that drops the others. */
   snapshot(): ActiveBan[] {
-    this.expire();
-    return [...this.#bans.values()].flatMap((m) => [...m.values()]).sort((a, b) => a.at - b.at);
+    const out: ActiveBan[] = [];
+    this.#expire(out);
+    return out.sort((a, b) => a.at - b.at);
   }
 
   /** Takes over bans from the state file; the caller primes the lists afterwards. */
@@ -254,9 +255,17 @@ export class Enforcer {
 
   /** Forgets bans whose bantime has passed. */
   expire(): void {
+    this.#expire(undefined);
+  }
+
+  /** Drops bans whose bantime has passed; the others go to `kept`, if given. */
+  #expire(kept: ActiveBan[] | undefined): void {
     const now = this.#now();
     for (const [target, m] of this.#bans) {
-      for (const [ip, b] of m) if (b.until <= now) m.delete(ip);
+      for (const b of m.values()) {
+        if (b.until <= now) m.delete(b.ip);
+        else kept?.push(b);
+      }
       if (m.size === 0) this.#bans.delete(target);
     }
   }
