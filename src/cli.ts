@@ -174,9 +174,13 @@ function buildProgram(io: Io, setCode: (c: number) => void): Command {
       const absent = names.filter((name) => !held.includes(name));
       if (names.length === 0) io.stdout.write(`${addr}: there are no lists in ${o.procDir}\n`);
       else if (held.length === 0) {
-        // with ipv6_prefix, the lists hold networks: name the one the address would be in
-        const net = addr.includes(':') ? parseIp(addr) : undefined;
-        const hint = net?.ok && ipv6Network(net.value, 64).text !== addr ? ` (with ipv6_prefix set, give the network: ${ipv6Network(net.value, 64).text} for 64)` : '';
+        // with ipv6_prefix, the lists hold networks: name one that holds the address
+        const parsed = addr.includes(':') ? parseIp(addr) : undefined;
+        const nets = new Set<string>();
+        if (parsed?.ok) for (let p = 48; p < 128; p++) nets.add(ipv6Network(parsed.value, p).text);
+        nets.delete(addr);
+        const inNet = names.flatMap((name) => osCall(() => lists.read(name), `${o.procDir}/${name}`).filter((e) => nets.has(e.ip)).map((e) => `${e.ip} in ${name}`));
+        const hint = inNet.length > 0 ? `; it is in a banned network (ipv6_prefix): ${inNet.join(', ')}, which \`banban unblock NETWORK\` lifts` : '';
         io.stdout.write(`${addr} was in no list (${names.join(', ')}): nothing to unblock${hint}\n`);
       }
       else io.stdout.write(`unblocked ${addr} in ${held.join(', ')}${absent.length ? ` (it was not in ${absent.join(', ')})` : ''}\n`);

@@ -32,6 +32,7 @@
  * All timers are unref'd: only the socket keeps the process alive.
  */
 import { existsSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import { DEFAULTS, type Config } from './config/schema.js';
 import { loadConfig } from './config/load.js';
 import { ConfigError, formatProblem } from './config/problems.js';
@@ -41,7 +42,7 @@ import { bansUnder, Enforcer, type ActiveBan, type BanDropReason } from './enfor
 import { IP_LIST_TOT_PATH, readIpListTot, XtRecentLists, missingListHint } from './enforce/xt-recent.js';
 import { monotonicMs, type Clock } from './lib/clock.js';
 import { ExitCode, ExitError } from './lib/exit-codes.js';
-import { parseIp } from './lib/ip.js';
+import { parseCidr, parseIp, type Cidr } from './lib/ip.js';
 import { RateLimiter, type Logger } from './lib/log.js';
 import { batchMatcherSetup } from './match/batch-matcher.js';
 import type { LineReport } from './match/match-wire.js';
@@ -111,7 +112,7 @@ export class Daemon {
     this.#log = opts.log;
     this.#clock = opts.clock ?? monotonicMs;
     this.#wall = opts.wallClock ?? Date.now;
-    this.#engine = new BanEngine(config);
+    this.#engine = new BanEngine(withOwnNetworks(config));
     this.#matching = this.#startMatching(config);
     const capacity = readIpListTot(opts.ipListTotPath);
     this.#writer = opts.writer ?? new XtRecentLists(config.procDir);
@@ -288,13 +289,13 @@ export class Daemon {
     this.#matching = this.#startMatching(config, Promise.all([this.#drained, closing]));
     const minocc = new Map(config.blocktypes.map((b) => [b.name, b.minocc]));
     this.#prepareConntrack(config);
-    this.#engine = new BanEngine(config, this.#engine.windows.withCap(config.maxTracked, (name) => minocc.get(name)), this.#engine.sessions);
+    this.#engine = new BanEngine(withOwnNetworks(config), this.#engine.windows.withCap(config.maxTracked, (name) => minocc.get(name)), this.#engine.sessions);
     for (const w of loaded.warnings) this.#log.warn({ file: w.file, line: w.line, key: w.key }, w.message);
     this.#enforcer.setMaxEntries(config.maxTracked);
     // Bans of addresses the new config ignores, or of blocktypes it dropped, are forgotten (not lifted).
-    const under = bansUnder(config, this.#wall());
+    const under = bansUnder(withOwnNetworks(config), this.#wall());
     const forgotten = this.#enforcer.revise((b) => under(b).ban);
-    if (forgotten > 0) this.#log.info({ bans: forgotten }, 'bans forgotten: their address is in ignorenets now, or their blocktype or list is gone; `banban unblock ADDR` lifts one from the kernel list');
+    if (forgotten > 0) this.#log.info({ bans: forgotten }, 'bans forgotten: their address is in ignorenets now, their blocktype or list is gone, or ipv6_prefix changed; `banban unblock ADDR` lifts one from the kernel list');
     // New targets are primed (they are not known yet); a list known to exist, and the same since,
     // is not: writing its active bans again would undo an admin's `banban unblock` that the next
     // verify has not seen yet. Missing lists are looked at afresh, so the hint is given again.
@@ -443,7 +444,7 @@ export class Daemon {
     }
     // Under today's config: a ban of an address now in ignorenets, of a blocktype or list no longer
     // there, or past today's bantime is not primed again.
-    const under = bansUnder(config, wall);
+    const under = bansUnder(withOwnNetworks(config), wall);
     const bans: ActiveBan[] = [];
     const dropped: Partial<Record<BanDropReason, number>> = {};
     for (const saved of state.bans) {
@@ -469,7 +470,7 @@ export class Daemon {
     } catch (err) {
       this.#log.error(
         { stateFile: file, err: (err as Error).message },
-        'could not save the state file at stop: the counts and active bans of this run are lost to the next start (the kernel lists keep what they hold); make its folder writable, or set state_file',
+        `could not save the state file at stop: the counts and active bans of this run are lost to the next start (the kernel lists keep what they hold); ${saveAdvice(err as NodeJS.ErrnoException)}`,
       );
       return false;
     }
@@ -523,7 +524,7 @@ export class Daemon {
   }
 
   #saveFailed(file: string, err: Error): void {
-    this.#limited('state-save', { stateFile: file, err: err.message }, 'could not save the state file; windows and bans stay in memory and saving is retried');
+    this.#limited('state-save', { stateFile: file, err: err.message }, `could not save the state file; windows and bans stay in memory and saving is retried; ${saveAdvice(err as NodeJS.ErrnoException)}`);
   }
 
   #bind(config: Config): void {
@@ -550,5 +551,45 @@ export class Daemon {
     const suppressed = this.#limiter.allow(key, this.#clock());
     if (suppressed === undefined) return;
     this.#log.warn(suppressed > 0 ? { ...fields, suppressed } : fields, msg);
+  }
+}
+
+/**
+ * With `ipv6_prefix` below 128 a ban covers a whole network, and one that
+ * holds this host's own IPv6 addresses (a VPS whose provider gives a /64 or
+ * /48 to several customers) would drop the host's traffic to itself and,
+ * with resetconns, cut its own flows: such a network is never counted, as
+ * if it were in ignorenets. (`banban test` does not add them: it may be
+ * replaying another host's log.)
+ */
+function withOwnNetworks(config: Config): Config {
+  if (config.ipv6Prefix >= 128) return config;
+  const own: Cidr[] = [];
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) {
+      if (a.family !== 'IPv6' || a.internal || a.scopeid !== 0) continue; // link-local addresses are not routed
+      const c = parseCidr(a.address);
+      if (c.ok) own.push(c.value);
+    }
+  }
+  return own.length === 0 ? config : { ...config, ignorenets: config.ignorenets.with(own) };
+}
+
+/** What to do about a state file that could not be written, by the error's code. */
+function saveAdvice(err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'EROFS':
+      return "its folder is read-only to banban: the shipped unit (ProtectSystem=strict) lets it write /var/lib/banban only; keep state_file there, or add the folder to the unit's ReadWritePaths=";
+    case 'ENOTDIR':
+    case 'EEXIST':
+      return 'a part of its path is a file where a folder should be: set state_file to a path in a folder of its own';
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return 'the disk (or the quota) is full: make room';
+    case 'EACCES':
+    case 'EPERM':
+      return "banban's user may not write there: give it the folder, or set state_file to one it may write";
+    default:
+      return 'check that its folder exists and banban may write there, or set state_file';
   }
 }

@@ -39,7 +39,7 @@
  * (state file) and must be comparable after a reboot.
  */
 import type { Config } from '../config/schema.js';
-import { ownText, parseIp } from '../lib/ip.js';
+import { ipv6Network, ownText, parseIp } from '../lib/ip.js';
 import { RateLimiter, type Logger } from '../lib/log.js';
 import type { Decision } from '../pipeline.js';
 import type { ListWriter } from './backend.js';
@@ -340,16 +340,18 @@ export class Enforcer {
       } catch {
         continue; // a missing list is the watcher's business
       }
-      // the bans the list holds, each once, marked as held by this call
+      // the bans the list holds, each once, marked as held by this call; so is a ban whose write
+      // the list refused and that waits for a retry (retryPending): it is not in the list yet
       const mark = ++this.#verifies;
       const held: ActiveBan[] = [];
-      for (const ip of entries) {
-        const b = bans.get(ip);
+      const hold = (b: ActiveBan | undefined): void => {
         if (b !== undefined && b.verified !== mark) {
           b.verified = mark;
           held.push(b);
         }
-      }
+      };
+      for (const ip of entries) hold(bans.get(ip));
+      for (const { op, ip } of this.#pending.get(target)?.values() ?? []) if (op === '+') hold(bans.get(ip));
       const gone = bans.size - held.length;
       if (gone === 0) continue;
       const sample: string[] = [];
@@ -380,7 +382,7 @@ export class Enforcer {
         { target, missing: gone, listed: entries.length, ip_list_tot: this.#capacity ?? null, sample },
         full
           ? `list ${target} is full (ip_list_tot=${this.#capacity}) and the kernel evicted ${gone} banned addresses: they are no longer blocked. ${RAISE_HINT}`
-          : `${gone} addresses banned in ${target} are no longer in the list: lifted from outside banban (banban unblock, echo -ADDR), so their bans end here too and are not written again`,
+          : `${gone} addresses banned in ${target} are no longer in the list: lifted from outside banban (banban unblock, echo -ADDR)${this.#capacity === undefined ? ', or evicted from a full list (ip_list_tot is unknown here)' : ''}, so their bans end here too and are not written again`,
       );
     }
     return missing;
@@ -491,7 +493,7 @@ const RAISE_HINT =
   'Raise ip_list_tot: "options xt_recent ip_list_tot=N" in /etc/modprobe.d/xt_recent.conf (module), or xt_recent.ip_list_tot=N on the kernel command line (built in)';
 
 /** Why bansUnder forgot a ban. */
-export type BanDropReason = 'target' | 'blocktype' | 'ignorenets' | 'expired';
+export type BanDropReason = 'target' | 'blocktype' | 'ignorenets' | 'prefix' | 'expired';
 
 /**
  * A saved or active ban under a config's rules: undefined (with why) when
@@ -517,6 +519,8 @@ export function bansUnder(
     if (bt.target !== b.target) return { ban: undefined, why: 'target' }; // the blocktype writes to another list now
     const ip = parseIp(b.ip);
     if (!ip.ok || config.ignorenets.touches(ip.value, config.ipv6Prefix)) return { ban: undefined, why: 'ignorenets' };
+    // an IPv6 ban made under another ipv6_prefix: a masked rule would never match it, and counting starts afresh
+    if (ipv6Network(ip.value, config.ipv6Prefix) !== ip.value) return { ban: undefined, why: 'prefix' };
     const until = Math.min(b.until, b.at + bt.bantime * 1000);
     if (until <= wall) return { ban: undefined, why: 'expired' };
     return { ban: until === b.until ? b : { ...b, until } };

@@ -259,7 +259,11 @@ describe('starting up', { timeout: 60_000 }, () => {
       assert.equal(readFileSync(join(dir, 'BLOCKER'), 'utf8'), '+2001:db8::7\n-2001:db8::7\n');
       assert.equal(readFileSync(join(dir, 'OTHER'), 'utf8'), '-2001:db8::7\n');
       const again = await runCli(['unblock', '2001:db8::7', '--proc-dir', dir]);
-      assert.equal(again.stdout, '2001:db8::7 was in no list (BLOCKER, OTHER): nothing to unblock (with ipv6_prefix set, give the network: 2001:db8:: for 64)\n');
+      assert.equal(again.stdout, '2001:db8::7 was in no list (BLOCKER, OTHER): nothing to unblock\n');
+      // with ipv6_prefix the list holds the network: unblock names it
+      writeFileSync(join(dir, 'OTHER'), '+2001:db8:1:2::\n');
+      const inNet = await runCli(['unblock', '2001:db8:1:2::99', '--proc-dir', dir]);
+      assert.match(inNet.stdout, /nothing to unblock; it is in a banned network \(ipv6_prefix\): 2001:db8:1:2:: in OTHER, which `banban unblock NETWORK` lifts/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -295,7 +295,7 @@ test('a ban lifted by hand stays lifted across a reload and a restart, though no
   }
 });
 
-test('a good line sent after a reload is decided after the bad lines sent before it, though the old thread is still busy with them', { timeout: 60_000 }, async () => {
+test('a good line sent after two reloads is decided after the bad lines sent before them, though the first thread is still busy with them', { timeout: 60_000 }, async () => {
   const s = setup("goodpatterns:\n  - '^sshd\\[\\d+\\]: Accepted password for \\S+ from (?<ip>[0-9A-Fa-f:.]+) port \\d+ ssh2$'\n");
   const list = join(s.dir, 'proc', 'BLOCKER');
   const d = startDaemon(['run', '-c', s.conf]);
@@ -306,6 +306,9 @@ test('a good line sent after a reload is decided after the bad lines sent before
     await new Promise((r) => setTimeout(r, 100)); // read, and handed to the thread
     d.proc.kill('SIGHUP');
     await d.waitFor((l) => l.msg === 'reloaded', 'reloaded');
+    // a second reload while the first one's thread still holds its lines back: its own wait for both
+    d.proc.kill('SIGHUP');
+    await d.waitFor(() => d.logs.filter((x) => x.msg === 'reloaded').length === 2, 'the second reload');
     // a small batch, and the new thread has none pending: matched at once
     await sendDatagrams(s.sock, ['<38>Nov 22 06:25:02 web1 sshd[813]: Accepted password for bob from 192.0.2.77 port 50023 ssh2']);
     await d.waitFor((l) => l.msg === 'unblocked', 'the good line decided');
@@ -337,6 +340,7 @@ test('a state file that cannot be written at stop is an error and exit 74, not a
     const said = d.logs.find((l) => String(l.msg).startsWith('could not save the state file at stop'));
     assert.ok(said, 'the log says the state was lost');
     assert.equal(said['level'], 50);
+    assert.match(String(said.msg), /a part of its path is a file where a folder should be/, 'and what to do about it');
   } finally {
     d.proc.kill('SIGKILL');
     rmSync(s.dir, { recursive: true, force: true });

@@ -312,6 +312,27 @@ test('a ban a reload forgets takes its write still waiting for a retry with it, 
   assert.deepEqual(lists.lists.get('BLOCKER'), ['192.0.2.45'], 'the forgotten ban is not written after all');
 });
 
+test('verify keeps a ban whose write the list refused and that waits for a retry: it is not lifted, only not written yet', () => {
+  const lists = new MemoryLists();
+  lists.lists.set('BLOCKER', []);
+  const { lines, log } = logCollector();
+  const e = new Enforcer({ writer: lists, log, capacity: 100 });
+  const write = lists.write.bind(lists);
+  let refuse = true;
+  lists.write = (target, op, addr) => {
+    if (refuse) throw Object.assign(new Error('EPERM'), { code: 'EPERM' });
+    write(target, op, addr);
+  };
+  e.apply(block('192.0.2.9'));
+  assert.equal(e.verify(), 0);
+  assert.ok(!lines.some((l) => String(l['msg']).includes('lifted')));
+  assert.deepEqual(e.snapshot().map((b) => b.ip), ['192.0.2.9'], 'still saved');
+  refuse = false;
+  assert.equal(e.retryPending(), 0);
+  assert.equal(e.verify(), 0);
+  assert.deepEqual(lists.lists.get('BLOCKER'), ['192.0.2.9']);
+});
+
 test('recent unblocks kept for the skip are bounded, oldest forgotten first', () => {
   const lists = new MemoryLists();
   lists.lists.set('BLOCKER', []);
@@ -370,6 +391,11 @@ test("bans under a config: its targets and blocktypes only, no address it ignore
   assert.deepEqual(under(ban('198.51.100.7')).ban, ban('198.51.100.7', 'BLOCKER', 'ssh', now - 1000, now - 1000 + 600_000));
   const short = ban('198.51.100.8', 'BLOCKER', 'ssh', now - 1000, now + 5000);
   assert.equal(under(short).ban, short, 'a ban within the bantime is the same object');
+  // ipv6_prefix changed to 64: an address's own ban would never match a masked rule; a /64's stays
+  const by64 = bansUnder(parseConfig("ipv6_prefix: 64\nblocktypes:\n  ssh: {target: BLOCKER, bantime: 600, patterns: ['^x (?<ip>\\S+)$']}\n", 'v6.yml').config, now);
+  assert.deepEqual(by64(ban('2001:db8:1:2::5')), { ban: undefined, why: 'prefix' });
+  assert.equal(by64(ban('2001:db8:1:2::')).ban?.ip, '2001:db8:1:2::');
+  assert.equal(by64(ban('198.51.100.9')).ban?.ip, '198.51.100.9', 'IPv4 as before');
 
   // the enforcer revises its active bans with it: forgotten ones are neither primed nor saved
   const lists = new MemoryLists();
