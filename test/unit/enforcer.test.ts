@@ -26,6 +26,19 @@ class MemoryLists implements ListWriter {
   }
 }
 
+/** Makes the stand-in refuse every write with `code` until the function returned is called. */
+function refuseWrites(lists: MemoryLists, code: string): () => void {
+  const write = lists.write.bind(lists);
+  let refuse = true;
+  lists.write = (target, op, addr) => {
+    if (refuse) throw Object.assign(new Error(code), { code });
+    write(target, op, addr);
+  };
+  return () => {
+    refuse = false;
+  };
+}
+
 const block = (a: string, target = 'BLOCKER') => ({ kind: 'block' as const, ip: ip(a), target, blocktype: 'ssh', resetconns: false, bantime: 3600, offences: 3 });
 
 test('a ban due while its list is missing stays active and is written when the list appears', () => {
@@ -295,19 +308,14 @@ test('a ban a reload forgets takes its write still waiting for a retry with it, 
   lists.lists.set('BLOCKER', []);
   const { lines, log } = logCollector();
   const e = new Enforcer({ writer: lists, log });
-  const write = lists.write.bind(lists);
-  let refuse = true;
-  lists.write = (target, op, addr) => {
-    if (refuse) throw Object.assign(new Error('EACCES'), { code: 'EACCES' });
-    write(target, op, addr);
-  };
+  const accept = refuseWrites(lists, 'EACCES');
   e.apply(block('192.0.2.44'));
   e.apply(block('192.0.2.45'));
   assert.equal(e.pendingCount, 2);
   assert.ok(lines.some((l) => String(l['msg']).includes('ip_list_uid')), 'the EACCES error names the fix');
   assert.ok(lines.some((l) => l['msg'] === 'blocked' && l['pending'] === true), 'the ban is said to wait, not to be in the list');
   assert.equal(e.revise((b) => (b.ip === '192.0.2.44' ? undefined : b)), 1);
-  refuse = false;
+  accept();
   assert.equal(e.retryPending(), 0);
   assert.deepEqual(lists.lists.get('BLOCKER'), ['192.0.2.45'], 'the forgotten ban is not written after all');
 });
@@ -317,17 +325,12 @@ test('verify keeps a ban whose write the list refused and that waits for a retry
   lists.lists.set('BLOCKER', []);
   const { lines, log } = logCollector();
   const e = new Enforcer({ writer: lists, log, capacity: 100 });
-  const write = lists.write.bind(lists);
-  let refuse = true;
-  lists.write = (target, op, addr) => {
-    if (refuse) throw Object.assign(new Error('EPERM'), { code: 'EPERM' });
-    write(target, op, addr);
-  };
+  const accept = refuseWrites(lists, 'EPERM');
   e.apply(block('192.0.2.9'));
   assert.equal(e.verify(), 0);
   assert.ok(!lines.some((l) => String(l['msg']).includes('lifted')));
   assert.deepEqual(e.snapshot().map((b) => b.ip), ['192.0.2.9'], 'still saved');
-  refuse = false;
+  accept();
   assert.equal(e.retryPending(), 0);
   assert.equal(e.verify(), 0);
   assert.deepEqual(lists.lists.get('BLOCKER'), ['192.0.2.9']);
