@@ -336,6 +336,7 @@ export class NetSet {
   with(more: readonly Cidr[]): NetSet {
     return more.length === 0 ? this : new NetSet([...this.#nets, ...more]);
   }
+
   contains(ip: ParsedIp): boolean {
     for (const net of this.#nets) {
       if (net.family === ip.family && prefixEqual(net.bytes, ip.bytes, net.prefix)) return true;
