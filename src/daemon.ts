@@ -293,7 +293,7 @@ export class Daemon {
     for (const w of loaded.warnings) this.#log.warn({ file: w.file, line: w.line, key: w.key }, w.message);
     this.#enforcer.setMaxEntries(config.maxTracked);
     // Bans of addresses the new config ignores, or of blocktypes it dropped, are forgotten (not lifted).
-    const under = bansUnder(withOwnNetworks(config), this.#wall());
+    const under = bansUnder(this.#engine.config, this.#wall()); // the config as counted: with the host's own networks
     const forgotten = this.#enforcer.revise((b) => under(b).ban);
     if (forgotten > 0) this.#log.info({ bans: forgotten }, 'bans forgotten: their address is in ignorenets now, their blocktype or list is gone, or ipv6_prefix changed; `banban unblock ADDR` lifts one from the kernel list');
     // New targets are primed (they are not known yet); a list known to exist, and the same since,
@@ -444,7 +444,7 @@ export class Daemon {
     }
     // Under today's config: a ban of an address now in ignorenets, of a blocktype or list no longer
     // there, or past today's bantime is not primed again.
-    const under = bansUnder(withOwnNetworks(config), wall);
+    const under = bansUnder(this.#engine.config, wall); // as counted (withOwnNetworks): the engine is made before the state is read
     const bans: ActiveBan[] = [];
     const dropped: Partial<Record<BanDropReason, number>> = {};
     for (const saved of state.bans) {

@@ -16,6 +16,9 @@ const unix = createRequire(import.meta.url)('unix-dgram') as {
 
 const failed = (ip: string) => `<38>Nov 22 06:25:01 web1 sshd[812]: Failed password for invalid user admin from ${ip} port 50022 ssh2`;
 
+/** A line the blocktypes `slowN` of `setup` take long to match: 60 of them keep the matching thread busy for seconds. */
+const BUSY = `<38>Nov 22 06:25:01 web1 sshd[812]: ${'a'.repeat(7850)} X1 from  X2 from  X3 from `;
+
 /** A config whose blocktypes `slowN` make a long line costly to match, to keep the matching thread busy. */
 function setup(extra = '') {
   const dir = mkdtempSync(join(tmpdir(), 'banban-lifecycle-'));
@@ -38,8 +41,7 @@ test('lines a reload left to the old matching thread are decided and saved when 
   try {
     await d.waitFor((l) => l.msg === 'listening', 'listening');
     // 60 lines that take the thread a while, then an attacker's three tries behind them
-    const busy = `<38>Nov 22 06:25:01 web1 sshd[812]: ${'a'.repeat(7850)} X1 from  X2 from  X3 from `;
-    await sendDatagrams(s.sock, [...Array.from({ length: 60 }, () => busy), failed('192.0.2.50'), failed('192.0.2.50'), failed('192.0.2.50')]);
+    await sendDatagrams(s.sock, [...Array.from({ length: 60 }, () => BUSY), failed('192.0.2.50'), failed('192.0.2.50'), failed('192.0.2.50')]);
     await new Promise((r) => setTimeout(r, 100)); // read, and handed to the thread
     d.proc.kill('SIGHUP'); // the same config: `systemctl reload`
     await d.waitFor((l) => l.msg === 'reloaded', 'reloaded');
@@ -301,8 +303,7 @@ test('a good line sent after two reloads is decided after the bad lines sent bef
   const d = startDaemon(['run', '-c', s.conf]);
   try {
     await d.waitFor((l) => l.msg === 'listening', 'listening');
-    const busy = `<38>Nov 22 06:25:01 web1 sshd[812]: ${'a'.repeat(7850)} X1 from  X2 from  X3 from `;
-    await sendDatagrams(s.sock, [...Array.from({ length: 60 }, () => busy), failed('192.0.2.77'), failed('192.0.2.77'), failed('192.0.2.77')]);
+    await sendDatagrams(s.sock, [...Array.from({ length: 60 }, () => BUSY), failed('192.0.2.77'), failed('192.0.2.77'), failed('192.0.2.77')]);
     await new Promise((r) => setTimeout(r, 100)); // read, and handed to the thread
     d.proc.kill('SIGHUP');
     await d.waitFor((l) => l.msg === 'reloaded', 'reloaded');
