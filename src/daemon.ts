@@ -27,8 +27,8 @@
  *     read back, to catch the kernel's silent evictions from a full list
  *     and bans lifted by hand; those bans end.
  *   - housekeeping (every `saveMs`): quiet windows pruned, expired bans
- *     dropped, state saved when anything changed, in the background (a
- *     slice at a time: lines keep flowing); at shutdown, at once.
+ *     dropped, state saved when anything changed, in the background (on
+ *     a thread of its own: lines keep flowing); at shutdown, at once.
  * All timers are unref'd: only the socket keeps the process alive.
  */
 import { existsSync } from 'node:fs';
@@ -38,7 +38,9 @@ import { loadConfig } from './config/load.js';
 import { ConfigError, formatProblem } from './config/problems.js';
 import type { ListWriter } from './enforce/backend.js';
 import { ConntrackKiller } from './enforce/conntrack.js';
+import { BansPacker, snapshotBans } from './enforce/ban-columns.js';
 import { bansUnder, Enforcer, type ActiveBan, type BanDropReason } from './enforce/enforcer.js';
+import { forEachInSlices } from './lib/slices.js';
 import { IP_LIST_TOT_PATH, readIpListTot, XtRecentLists, missingListHint } from './enforce/xt-recent.js';
 import { monotonicMs, type Clock } from './lib/clock.js';
 import { ExitCode, ExitError } from './lib/exit-codes.js';
@@ -48,9 +50,10 @@ import { batchMatcherSetup } from './match/batch-matcher.js';
 import type { LineReport } from './match/match-wire.js';
 import { MatchThread } from './match/match-thread.js';
 import { MAX_DATAGRAM, SyslogSocket } from './source/syslog-socket.js';
-import { encodeState, MAX_STATE_CHARS, readStateFile, writeFileAtomic, writeFileAtomicInSlices, type SavedWindow } from './state/state-file.js';
+import { MAX_STATE_CHARS, readStateFile, stateText, type StateNow, writeFileAtomic, writeFileAtomicInSlices } from './state/state-file.js';
+import { StateSaveThread, type SaveOutcome } from './state/state-save-thread.js';
 import { BanEngine } from './track/ban-engine.js';
-import type { WindowEntry } from './track/offence-windows.js';
+import { snapshotEntries } from './track/offence-windows.js';
 
 /** times of a saved window read at most, whatever today's minocc (a window saved under a larger one) */
 const SAVED_TIMES_READ = 1000;
@@ -73,6 +76,8 @@ export interface DaemonOptions {
   watchMs?: number;
   verifyMs?: number;
   saveMs?: number;
+  /** the state-saving thread's script (tests: one that fails) */
+  saveThreadScript?: URL | string;
 }
 
 export interface DaemonStats {
@@ -105,6 +110,8 @@ export class Daemon {
   #dirty = false;
   /** the save in the background, if one is under way (housekeeping) */
   #saving: { cancelled: boolean; done: Promise<void> } | undefined;
+  /** the periodic save's thread, made at the first save; once it is gone, saves are written here in slices */
+  #saveThread: StateSaveThread | undefined;
   readonly stats: DaemonStats = { datagrams: 0, skipped: 0, matched: 0, blocks: 0, unblocks: 0 };
 
   private constructor(opts: DaemonOptions, config: Config) {
@@ -148,16 +155,38 @@ export class Daemon {
     const d = new Daemon(opts, config);
     for (const w of warnings) opts.log.warn({ file: w.file, line: w.line, key: w.key }, w.message);
     d.#restoreState(config);
+    // Started now, while no line comes: a thread's start takes some 120 ms of CPU, which under a
+    // stream slowed the lines of that moment (the first save, a minute in, made it once).
+    if (!opts.dryRun) d.#openSaveThread();
     d.#bind(config);
     d.#watch();
-    d.#timers.push(setInterval(() => d.#guard('watch', () => d.#watch()), opts.watchMs ?? 2000).unref());
-    d.#timers.push(setInterval(() => d.#guard('verify', () => d.#verify()), opts.verifyMs ?? 10_000).unref());
-    d.#timers.push(setInterval(() => d.#guard('housekeeping', () => d.#housekeeping()), opts.saveMs ?? 60_000).unref());
+    const verifyMs = opts.verifyMs ?? 10_000;
+    d.#every('watch', opts.watchMs ?? 2000, 0, () => d.#watch());
+    d.#every('verify', verifyMs, 0, () => d.#verify());
+    // Half a verify period after each verify: the two in one turn of the event loop (60 s is a
+    // multiple of 10) held the lines of that turn for both, 8.7 ms in the bench.
+    const saveMs = opts.saveMs ?? 60_000;
+    d.#every('housekeeping', saveMs, Math.min(verifyMs, saveMs) / 2, () => d.#housekeeping());
     d.#log.info(
       { socket: config.socket, config: config.file, blocktypes: config.blocktypes.map((b) => b.name), targets: d.#engine.targets, dryRun: opts.dryRun ?? false },
       'listening',
     );
     return d;
+  }
+
+  /** `job` every `ms`, the first time after `ms` + `offsetMs`; none of these timers keeps the process alive. */
+  #every(what: string, ms: number, offsetMs: number, job: () => void): void {
+    const run = () => this.#guard(what, job);
+    if (offsetMs === 0) {
+      this.#timers.push(setInterval(run, ms).unref());
+      return;
+    }
+    this.#timers.push(
+      setTimeout(() => {
+        run();
+        this.#timers.push(setInterval(run, ms).unref());
+      }, ms + offsetMs).unref(),
+    );
   }
 
   get config(): Config {
@@ -312,18 +341,24 @@ export class Daemon {
    * are then not carried over.
    */
   async stop(): Promise<boolean> {
-    for (const t of this.#timers) clearInterval(t);
+    for (const t of this.#timers) clearTimeout(t); // an interval's too
     this.#socket?.close();
     this.#socket = undefined;
     this.#flush();
     // Lines a reload's old thread still holds are decided too, before the save.
     await Promise.all([...this.#closing, this.#matching.close()]);
     await this.#drained;
-    // A save under way stops at its next slice; this one, written at once, has everything. The lists
-    // are read back first, so a ban lifted by hand since the last verify is not saved to come back.
-    if (this.#saving) this.#saving.cancelled = true;
+    // A save under way stops at its next step, and is waited for: its rename must not come after this
+    // save's, which has everything. The lists are read back first, so a ban lifted by hand since the
+    // last verify is not saved to come back.
+    if (this.#saving) {
+      this.#saving.cancelled = true;
+      this.#saveThread?.cancel();
+      await this.#saving.done;
+    }
     this.#guard('verify', () => this.#verify());
     const saved = this.#saveState();
+    await this.#saveThread?.close();
     this.#conntrack.close();
     this.#writer.close?.();
     const e = this.#enforcer;
@@ -464,7 +499,8 @@ export class Daemon {
     if (this.#opts.dryRun) return true;
     const file = this.#engine.config.stateFile;
     try {
-      writeFileAtomic(file, this.#stateNow(this.#engine.windows.entries()));
+      const now: StateNow = { wall: this.#wall(), mono: this.#clock(), windows: this.#engine.windows.entries(), bans: this.#enforcer.snapshot() };
+      writeFileAtomic(file, stateText(now, MAX_STATE_CHARS, (left) => this.#stateCut(left)));
       this.#dirty = false;
       return true;
     } catch (err) {
@@ -477,50 +513,71 @@ export class Daemon {
   }
 
   /**
-   * Saves what there is now, written a slice at a time while lines keep
-   * coming (state-file.ts, writeFileAtomicInSlices): the windows are copied
-   * first (milliseconds), and the writing, about a second per million
-   * windows, no longer holds up the socket. Changes made meanwhile go in
-   * the next save.
+   * Saves what there is now while lines keep coming. The windows are
+   * copied here at once (a millisecond or two: typed arrays), the bans put
+   * in columns a slice at a time (BansPacker, forEachInSlices), and both
+   * written on the saving thread (state-save-thread.ts). Once that thread
+   * is gone, they are written here a slice at a time
+   * (writeFileAtomicInSlices). Changes made meanwhile go in the next save.
    */
   #saveInBackground(): void {
     if (this.#opts.dryRun) return;
     const file = this.#engine.config.stateFile;
-    let pieces: Iterable<string>;
-    try {
-      pieces = this.#stateNow(this.#engine.windows.snapshot());
-    } catch (err) {
-      this.#saveFailed(file, err as Error);
-      return;
-    }
-    this.#dirty = false;
     const saving: { cancelled: boolean; done: Promise<void> } = { cancelled: false, done: Promise.resolve() };
-    saving.done = writeFileAtomicInSlices(file, pieces, { cancelled: () => saving.cancelled })
-      .then(
-        (written) => {
-          if (!written) this.#dirty = true;
-        },
-        (err: Error) => {
-          this.#dirty = true;
-          this.#saveFailed(file, err);
-        },
-      )
+    const cancelled = () => saving.cancelled;
+    this.#dirty = false;
+    const save = async (): Promise<SaveOutcome | 'lost'> => {
+      const windows = this.#engine.windows.snapshot();
+      const wall = this.#wall();
+      const mono = this.#clock();
+      const packer = new BansPacker(this.#enforcer.activeCount);
+      if (!(await forEachInSlices(this.#enforcer.live(), (b) => packer.add(b), { cancelled }))) return { kind: 'cancelled' };
+      const bans = packer.finish();
+      const thread = this.#openSaveThread();
+      if (thread !== undefined) {
+        return thread.save({ path: file, wall, mono, windows, bans, maxChars: MAX_STATE_CHARS }).catch((err: Error) => {
+          this.#saveThreadLost(err);
+          return 'lost' as const; // the snapshot went with the thread: the next save is made here
+        });
+      }
+      const text = stateText({ wall, mono, windows: snapshotEntries(windows), bans: snapshotBans(bans) }, MAX_STATE_CHARS, (left) => this.#stateCut(left));
+      const written = await writeFileAtomicInSlices(file, text, { cancelled });
+      return written ? { kind: 'written', windowsLeftOut: 0 } : { kind: 'cancelled' };
+    };
+    saving.done = save()
+      .catch((err: NodeJS.ErrnoException): SaveOutcome => ({ kind: 'failed', message: err.message, code: err.code }))
+      .then((o) => {
+        if (o !== 'lost' && o.kind === 'written') {
+          if (o.windowsLeftOut > 0) this.#stateCut(o.windowsLeftOut);
+          return;
+        }
+        this.#dirty = true;
+        if (o !== 'lost' && o.kind === 'failed') this.#saveFailed(file, Object.assign(new Error(o.message), { code: o.code }));
+      })
       .finally(() => {
         if (this.#saving === saving) this.#saving = undefined;
       });
     this.#saving = saving;
   }
 
-  /** The state file's text for these windows (monotonic times) and the bans active now. */
-  #stateNow(windows: Iterable<WindowEntry>): Iterable<string> {
-    const wall = this.#wall();
-    const mono = this.#clock();
-    function* saved(): Generator<SavedWindow> {
-      for (const w of windows) yield { blocktype: w.blocktype, ip: w.ip, times: w.times.map((t) => Math.round(wall - (mono - t))) };
+  /** The saving thread, made now if there is none; undefined once one failed (saves are then written here). */
+  #openSaveThread(): StateSaveThread | undefined {
+    if (this.#saveThread !== undefined) return this.#saveThread.failure === undefined ? this.#saveThread : undefined;
+    try {
+      this.#saveThread = new StateSaveThread({ workerScript: this.#opts.saveThreadScript });
+      return this.#saveThread;
+    } catch (err) {
+      this.#saveThreadLost(err as Error);
+      return undefined;
     }
-    const cut = (left: number) =>
-      this.#limited('state-cut', { windowsLeftOut: left, maxMiB: MAX_STATE_CHARS / 2 ** 20 }, 'the state file would be too large to read back: it holds every ban, and windows up to the limit; lower max_tracked');
-    return encodeState({ savedAt: wall, windows: saved(), bans: this.#enforcer.snapshot() }, MAX_STATE_CHARS, cut);
+  }
+
+  #saveThreadLost(err: Error): void {
+    this.#log.warn({ err: err.message }, 'the state-saving thread failed: the state is saved on the main thread from now on, a slice at a time (ban latency may rise while it is written)');
+  }
+
+  #stateCut(left: number): void {
+    this.#limited('state-cut', { windowsLeftOut: left, maxMiB: MAX_STATE_CHARS / 2 ** 20 }, 'the state file would be too large to read back: it holds every ban, and windows up to the limit; lower max_tracked');
   }
 
   #saveFailed(file: string, err: Error): void {

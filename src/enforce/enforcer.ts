@@ -45,6 +45,7 @@ import type { Decision } from '../pipeline.js';
 import type { ListWriter } from './backend.js';
 import type { ConntrackKiller } from './conntrack.js';
 import { missingListHint } from './xt-recent.js';
+import { packBans, snapshotBans } from './ban-columns.js';
 
 export interface EnforcerOptions {
   writer: ListWriter;
@@ -204,9 +205,7 @@ export class Enforcer {
 
   /** Active bans still within their bantime, oldest first (for the state file), found in the walk that drops the others. */
   snapshot(): ActiveBan[] {
-    const out: ActiveBan[] = [];
-    this.#expire(out);
-    return out.sort((a, b) => a.at - b.at);
+    return snapshotBans(packBans(this.live(), this.activeCount));
   }
 
   /** Takes over bans from the state file; the caller primes the lists afterwards. */
@@ -255,18 +254,23 @@ export class Enforcer {
 
   /** Forgets bans whose bantime has passed. */
   expire(): void {
-    this.#expire(undefined);
+    for (const _ of this.live());
   }
 
-  /** Drops bans whose bantime has passed; the others go to `kept`, if given. */
-  #expire(kept: ActiveBan[] | undefined): void {
+  /**
+   * The bans within their bantime, each list's in its order; walking it
+   * drops the others. It may be walked a piece at a time while bans come
+   * and go (the periodic save, BansPacker): a ban added meanwhile is met
+   * or not, one removed before it was reached is not.
+   */
+  *live(): Generator<ActiveBan> {
     const now = this.#now();
     for (const [target, m] of this.#bans) {
       for (const b of m.values()) {
         if (b.until <= now) m.delete(b.ip);
-        else kept?.push(b);
+        else yield b;
       }
-      if (m.size === 0) this.#bans.delete(target);
+      if (m.size === 0 && this.#bans.get(target) === m) this.#bans.delete(target);
     }
   }
 

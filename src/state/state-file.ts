@@ -16,6 +16,7 @@ import { closeSync, fsync, fsyncSync, mkdirSync, openSync, readdirSync, readFile
 import { dirname, join, basename } from 'node:path';
 import { TARGET_NAME_RE } from '../config/schema.js';
 import type { ActiveBan } from '../enforce/enforcer.js';
+import type { WindowEntry } from '../track/offence-windows.js';
 import { parseIp } from '../lib/ip.js';
 
 export const STATE_VERSION = 1;
@@ -92,6 +93,24 @@ export function* encodeState(s: StateToSave, maxChars = MAX_STATE_CHARS, cut?: (
   if (left > 0) cut?.(left);
 }
 
+/** What a save writes, as the daemon holds it: windows in its monotonic milliseconds, bans in wall-clock ones. */
+export interface StateNow {
+  /** wall-clock and monotonic ms at the same moment: a window's times are written as wall-clock ones */
+  readonly wall: number;
+  readonly mono: number;
+  readonly windows: Iterable<WindowEntry>;
+  readonly bans: readonly ActiveBan[];
+}
+
+/** The state file's text for `s` (encodeState), however and wherever it is written. */
+export function stateText(s: StateNow, maxChars = MAX_STATE_CHARS, cut?: (windowsLeftOut: number) => void): Generator<string> {
+  const { wall, mono, windows } = s;
+  function* saved(): Generator<SavedWindow> {
+    for (const w of windows) yield { blocktype: w.blocktype, ip: w.ip, times: w.times.map((t) => Math.round(wall - (mono - t))) };
+  }
+  return encodeState({ savedAt: wall, windows: saved(), bans: s.bans }, maxChars, cut);
+}
+
 const NAME_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 const isTime = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n) && n >= 0 && n < 1e14;
 
@@ -164,10 +183,21 @@ function canonicalIp(v: unknown): boolean {
   return r.ok && r.value.text === v;
 }
 
-/** write (in 64 KiB pieces, so the whole text is never in memory at once), fsync, rename, fsync the folder */
-export function writeFileAtomic(path: string, pieces: Iterable<string>): void {
-  const steps = atomicWriteSteps(path, pieces, '');
+/**
+ * Write (in 64 KiB pieces, so the whole text is never in memory at once),
+ * fsync, rename, fsync the folder. `cancelled` is asked between steps (a
+ * save on the saving thread, which the main thread cancels through shared
+ * memory): a cancelled write removes its temporary file, leaves the state
+ * file as it was, and returns false. `tmpTag` keeps its temporary file
+ * apart from another writer's in this process (the save at stop).
+ */
+export function writeFileAtomic(path: string, pieces: Iterable<string>, opts: { cancelled?: () => boolean; tmpTag?: '' | '.bg' } = {}): boolean {
+  const steps = atomicWriteSteps(path, pieces, opts.tmpTag ?? '');
   for (let step = steps.next(); step.done !== true; ) {
+    if (opts.cancelled?.() === true) {
+      steps.return();
+      return false;
+    }
     let failed: unknown;
     try {
       if (step.value !== undefined) fsyncSync(step.value.fsync);
@@ -177,11 +207,12 @@ export function writeFileAtomic(path: string, pieces: Iterable<string>): void {
     // An error goes back into the steps, which close and remove their temporary file, and throw it.
     step = failed === undefined ? steps.next() : steps.throw(failed);
   }
+  return true;
 }
 
 /**
- * writeFileAtomic for the running daemon: the same steps, but the event
- * loop runs between slices of about `sliceMs` (lines keep being read,
+ * writeFileAtomic for the running daemon when its saving thread is gone
+ * (state-save-thread.ts): the same steps, but the event loop runs between slices of about `sliceMs` (lines keep being read,
  * matched and decided), and the fsyncs run on libuv's threads, so a state
  * of millions of windows, a second or more to write, stops nothing.
  * `cancelled` is asked before each slice: a cancelled write removes its

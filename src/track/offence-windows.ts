@@ -70,7 +70,7 @@ function hashWords(k: Uint32Array, at: number, words: number): number {
 }
 
 /** What a table's windows are read from: its own arrays, or copies of them (`snapshot`). */
-interface TableView {
+export interface TableView {
   /** address words per slot: 1 (IPv4) or 4 (IPv6) */
   readonly words: number;
   readonly ring: number;
@@ -214,16 +214,23 @@ class WindowTable {
     for (const t of times.slice(-this.ring)) this.#push(slot, t);
   }
 
-  /** Drops windows whose newest time is older than `horizon`; returns how many. */
+  /**
+   * Drops windows whose newest time is older than `horizon`; returns how
+   * many. The walk starts at the least recently touched and ends at the
+   * first window that is not quiet: a window is touched when an offence is
+   * counted in it, so the list is in the order of the windows' newest
+   * times, and every window after that one is newer still. (A time counted
+   * out of order, such as a line a reload's old thread decided late, may
+   * leave a quiet window behind a newer one until the next prune: it is
+   * evicted or pruned all the same.) The daemon prunes every minute on its
+   * main thread: this walks the quiet windows only, not all of them.
+   */
   prune(horizon: number): number {
     let dropped = 0;
-    // Walk from the least recently touched: those are the likeliest to be quiet.
-    for (let s = this.#lruHead; s !== NIL; ) {
+    for (let s = this.#lruHead; s !== NIL && this.#newest(s) < horizon; ) {
       const next = this.#next[s]!;
-      if (this.#newest(s) < horizon) {
-        this.#remove(s);
-        dropped++;
-      }
+      this.#remove(s);
+      dropped++;
       s = next;
     }
     return dropped;
@@ -552,13 +559,14 @@ export class OffenceWindows {
 
   /**
    * The windows as they are now, to be read later while these change (the
-   * daemon writes the state file a slice at a time): each table's arrays
+   * daemon's periodic save, on a thread of its own): each table's arrays
    * are copied, some 40 bytes a window, which takes milliseconds where
-   * writing them out takes a second per million.
+   * writing them out takes a second per million. Plain data in typed
+   * arrays of their own: it can be posted to a thread, its buffers
+   * transferred (`snapshotBuffers`), and read there (`snapshotEntries`).
    */
-  snapshot(): Iterable<WindowEntry> {
-    const views = [...this.#tables].flatMap(([blocktype, f]) => [f.v4, f.v6].map((t) => ({ blocktype, view: t.snapshot() })));
-    return { [Symbol.iterator]: () => tablesEntries(views.map(({ blocktype, view }) => ({ blocktype, windows: viewEntries(view) }))) };
+  snapshot(): WindowsSnapshot {
+    return [...this.#tables].flatMap(([blocktype, f]) => [f.v4, f.v6].map((t) => ({ blocktype, view: t.snapshot() })));
   }
 
   /**
@@ -600,6 +608,19 @@ export class OffenceWindows {
 function ipFromText(text: string): ParsedIp | undefined {
   const r = parseIp(text);
   return r.ok ? r.value : undefined;
+}
+
+/** A copy of the windows (OffenceWindows.snapshot): each table's arrays, with its blocktype. */
+export type WindowsSnapshot = readonly { readonly blocktype: string; readonly view: TableView }[];
+
+/** The windows of a snapshot, in the order `entries` gives them. */
+export function snapshotEntries(s: WindowsSnapshot): IterableIterator<WindowEntry> {
+  return tablesEntries(s.map(({ blocktype, view }) => ({ blocktype, windows: viewEntries(view) })));
+}
+
+/** The buffers a snapshot's arrays are in (its own: `snapshot` copied them), to transfer it to a thread. */
+export function snapshotBuffers(s: WindowsSnapshot): ArrayBuffer[] {
+  return s.flatMap(({ view: v }) => [v.next, v.keys, v.times, v.count].map((a) => a.buffer as ArrayBuffer));
 }
 
 function* tablesEntries(tables: readonly { blocktype: string; windows: Iterable<{ ip: string; times: number[] }> }[]): IterableIterator<WindowEntry> {

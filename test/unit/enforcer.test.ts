@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ListEntry, ListWriter } from '../../src/enforce/backend.js';
+import { packBans, snapshotBans } from '../../src/enforce/ban-columns.js';
 import { bansUnder, Enforcer, UNBLOCKS_KEPT } from '../../src/enforce/enforcer.js';
 import { parseConfig } from '../../src/config/load.js';
 import { ip, logCollector } from '../helpers/values.js';
@@ -94,6 +95,38 @@ test('bans past their bantime are neither primed nor saved', () => {
   lists.lists.set('BLOCKER', []);
   assert.equal(e.prime('BLOCKER'), 0);
   assert.deepEqual(e.snapshot(), []);
+});
+
+test('the bans in columns, for the saving thread, read back as the bans of `snapshot`, the expired left out and dropped', () => {
+  const lists = new MemoryLists();
+  const { log } = logCollector();
+  let now = 1_000_000;
+  const e = new Enforcer({ writer: lists, log, now: () => now });
+  e.apply({ ...block('192.0.2.1'), bantime: 10 });
+  now += 5;
+  e.apply({ ...block('2001:db8::2', 'MAIL'), blocktype: 'postfix' });
+  now += 5;
+  e.apply(block('192.0.2.3'));
+  now += 5;
+  e.apply({ ...block('192.0.2.1'), bantime: 10 }); // banned again: its record changes in place, its place in its list stays
+  now += 9_999; // the first ban of 192.0.2.1 would be over by now; its second is not
+  const s = packBans(e.live(), e.activeCount);
+  assert.equal(s.count, 3);
+  assert.deepEqual(snapshotBans(s), e.snapshot());
+  assert.deepEqual(
+    snapshotBans(s).map((b) => [b.ip, b.target, b.blocktype, b.at]),
+    [
+      ['2001:db8::2', 'MAIL', 'postfix', 1_000_005],
+      ['192.0.2.3', 'BLOCKER', 'ssh', 1_000_010],
+      ['192.0.2.1', 'BLOCKER', 'ssh', 1_000_015],
+    ],
+    'oldest first',
+  );
+  now += 2;
+  assert.deepEqual(snapshotBans(packBans(e.live(), e.activeCount)).map((b) => b.ip), ['2001:db8::2', '192.0.2.3']);
+  assert.equal(e.activeCount, 2, 'the walk dropped the expired ban');
+  assert.deepEqual(snapshotBans(packBans([], 0)), []);
+  assert.deepEqual(snapshotBans(packBans(e.live(), 1)).map((b) => b.ip), ['192.0.2.3'], 'no more than `most`: the first met');
 });
 
 /** An enforcer on a list of `capacity` (MemoryLists); `apply` takes a decision 10 ms after the one before, `run` bans addr(0) to addr(count - 1). */
