@@ -417,6 +417,7 @@ function summarise(c: Config): string {
   out.push(`goodpatterns ${c.goodpatterns.length}${goodDetail}`);
   if (c.sessionpatterns.length) out.push(`sessionpatterns ${c.sessionpatterns.length}`);
   out.push(`ignorenets  ${c.ignorenetsText.length ? c.ignorenetsText.join(', ') : '(none)'}`);
+  out.push(`ipv6_prefix /${c.ipv6Prefix}${c.ipv6Prefix === 128 ? ' (each IPv6 address counted and banned on its own)' : ` (an IPv6 address is counted and banned as its /${c.ipv6Prefix} network)`}`);
   out.push(`proc_dir    ${c.procDir}`, `state_file  ${c.stateFile}`, `max_tracked ${c.maxTracked} per blocktype`, `max_line    ${c.maxLine}`, 'blocktypes:');
   for (const b of c.blocktypes) {
     // Where the patterns came from: a preset, or this file (its own blocktype, or its patterns: replacing a preset's).

@@ -40,9 +40,9 @@ import type { ListWriter } from './enforce/backend.js';
 import { ConntrackKiller } from './enforce/conntrack.js';
 import { BansPacker, snapshotBans } from './enforce/ban-columns.js';
 import { bansUnder, Enforcer, type ActiveBan, type BanDropReason } from './enforce/enforcer.js';
-import { forEachInSlices } from './lib/slices.js';
 import { IP_LIST_TOT_PATH, readIpListTot, XtRecentLists, missingListHint } from './enforce/xt-recent.js';
 import { monotonicMs, type Clock } from './lib/clock.js';
+import { forEachInSlices } from './lib/slices.js';
 import { ExitCode, ExitError } from './lib/exit-codes.js';
 import { parseCidr, parseIp, type Cidr } from './lib/ip.js';
 import { RateLimiter, type Logger } from './lib/log.js';
@@ -110,8 +110,10 @@ export class Daemon {
   #dirty = false;
   /** the save in the background, if one is under way (housekeeping) */
   #saving: { cancelled: boolean; done: Promise<void> } | undefined;
-  /** the periodic save's thread, made at the first save; once it is gone, saves are written here in slices */
+  /** the periodic save's thread, started with the daemon */
   #saveThread: StateSaveThread | undefined;
+  /** the thread could not start or failed (said once): saves are written here, in slices */
+  #saveThreadGone = false;
   readonly stats: DaemonStats = { datagrams: 0, skipped: 0, matched: 0, blocks: 0, unblocks: 0 };
 
   private constructor(opts: DaemonOptions, config: Config) {
@@ -560,19 +562,25 @@ export class Daemon {
     this.#saving = saving;
   }
 
-  /** The saving thread, made now if there is none; undefined once one failed (saves are then written here). */
+  /** The saving thread, started if there is none yet; undefined once one could not start or failed (saves are then written here). */
   #openSaveThread(): StateSaveThread | undefined {
-    if (this.#saveThread !== undefined) return this.#saveThread.failure === undefined ? this.#saveThread : undefined;
+    if (this.#saveThreadGone) return undefined;
     try {
-      this.#saveThread = new StateSaveThread({ workerScript: this.#opts.saveThreadScript });
-      return this.#saveThread;
+      this.#saveThread ??= new StateSaveThread({ workerScript: this.#opts.saveThreadScript });
     } catch (err) {
       this.#saveThreadLost(err as Error);
       return undefined;
     }
+    // it may have died while idle, with nobody waiting on it to hear of it
+    const failure = this.#saveThread.failure;
+    if (failure !== undefined) this.#saveThreadLost(failure);
+    return failure === undefined ? this.#saveThread : undefined;
   }
 
+  /** Said once: from then on saves are written on the main thread. */
   #saveThreadLost(err: Error): void {
+    if (this.#saveThreadGone) return;
+    this.#saveThreadGone = true;
     this.#log.warn({ err: err.message }, 'the state-saving thread failed: the state is saved on the main thread from now on, a slice at a time (ban latency may rise while it is written)');
   }
 

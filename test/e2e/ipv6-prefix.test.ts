@@ -72,6 +72,7 @@ describe('ipv6_prefix on the kernel lists', { skip, timeout: 120_000 }, () => {
     const r = await run(process.execPath, [daemonMain, 'check', '-c', config]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout + r.stderr, /ipv6_prefix.*--mask ffff:ffff:ffff:ffff::/);
+    assert.match(r.stdout, /^ipv6_prefix \/64 \(an IPv6 address is counted and banned as its \/64 network\)$/m);
   });
 
   it('three addresses of one /64 make one ban of the /64, which drops a fourth address of it and nothing else', async () => {

@@ -74,6 +74,24 @@ test('once the saving thread broke, saves are written on the main thread, and sa
   }
 });
 
+test('a saving thread that cannot start is said once, and every save is written on the main thread', { timeout: 30_000 }, async () => {
+  const s = setup();
+  const { lines, log } = logCollector();
+  const d = Daemon.start({ configFile: s.conf, log, saveMs: 50, saveThreadScript: new URL('./no-such-save-worker.js', import.meta.url) });
+  try {
+    await sendDatagrams(s.sock, [failed('192.0.2.1')]);
+    await until('a save on the main thread', () => s.saved()?.windows.length === 1);
+    await sendDatagrams(s.sock, [failed('192.0.2.4')]);
+    await until('the next save', () => s.saved()?.windows.length === 2);
+    const said = lines.filter((l) => String(l.msg).startsWith('the state-saving thread failed'));
+    assert.equal(said.length, 1);
+    assert.match(String(said[0]!['err']), /no-such-save-worker/);
+  } finally {
+    assert.equal(await d.stop(), true);
+    rmSync(s.dir, { recursive: true, force: true });
+  }
+});
+
 test('a stop while a large save is under way waits for it: the save at stop is the one left, with everything', { timeout: 60_000 }, async () => {
   const s = setup();
   // 400 000 windows to restore: each periodic save of them takes the thread a good part of a second

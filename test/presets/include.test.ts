@@ -270,6 +270,7 @@ test("banban check on a config including every preset prints the merged result a
   assert.match(warnings[0]!, /presets\/nginx\.yml:\d+:\d+: warning: caveat: a client can make this preset's error-log pattern count an address of its choosing/);
   assert.equal(res.code, 0);
   assert.match(res.stdout, new RegExp(`^include {5}sshd, postfix, dovecot, exim, nginx, apache, vsftpd, proftpd, pure-ftpd, pam-generic$`, 'm'));
+  assert.match(res.stdout, /^ipv6_prefix \/128 \(each IPv6 address counted and banned on its own\)$/m, 'the default');
   assert.match(res.stdout, /^ {2}sshd: \d+ patterns \+ \d+ endpatterns \(patterns from sshd\), block in BLOCKER after 3 within 600s for 3600s, reset connections$/m);
   assert.match(res.stdout, /^ {2}postfix: \d+ patterns \+ \d+ endpatterns \(patterns from postfix\), block in BLOCKER after 5 within 600s for 3600s$/m);
   assert.match(res.stdout, /^ {2}local: 1 pattern \(patterns from this file\), block in BLOCKER after 3 within 600s for 3600s$/m);
