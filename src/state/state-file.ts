@@ -212,8 +212,9 @@ export function writeFileAtomic(path: string, pieces: Iterable<string>, opts: { 
 
 /**
  * writeFileAtomic for the running daemon when its saving thread is gone
- * (state-save-thread.ts): the same steps, but the event loop runs between slices of about `sliceMs` (lines keep being read,
- * matched and decided), and the fsyncs run on libuv's threads, so a state
+ * (state-save-thread.ts): the same steps, but the event loop runs between
+ * slices of about `sliceMs` (lines keep being read, matched and decided),
+ * and the fsyncs run on libuv's threads, so a state
  * of millions of windows, a second or more to write, stops nothing.
  * `cancelled` is asked before each slice: a cancelled write removes its
  * temporary file, leaves the state file as it was, and resolves false. Its

@@ -560,8 +560,8 @@ export class OffenceWindows {
   /**
    * The windows as they are now, to be read later while these change (the
    * daemon's periodic save, on a thread of its own): each table's arrays
-   * are copied, some 40 bytes a window, which takes milliseconds where
-   * writing them out takes a second per million. Plain data in typed
+   * are copied, some 40 bytes a window, 20-80 ms a million here, where
+   * writing them out takes seconds. Plain data in typed
    * arrays of their own: it can be posted to a thread, its buffers
    * transferred (`snapshotBuffers`), and read there (`snapshotEntries`).
    */
