@@ -50,7 +50,7 @@ import { batchMatcherSetup } from './match/batch-matcher.js';
 import type { LineReport } from './match/match-wire.js';
 import { MatchThread } from './match/match-thread.js';
 import { MAX_DATAGRAM, SyslogSocket } from './source/syslog-socket.js';
-import { MAX_STATE_CHARS, readStateFile, stateText, type StateNow, writeFileAtomic, writeFileAtomicInSlices } from './state/state-file.js';
+import { MAX_STATE_CHARS, MAX_STATE_ENTRIES, readStateFile, stateText, type StateNow, writeFileAtomic, writeFileAtomicInSlices } from './state/state-file.js';
 import { StateSaveThread, type SaveOutcome } from './state/state-save-thread.js';
 import { BanEngine } from './track/ban-engine.js';
 import { snapshotEntries } from './track/offence-windows.js';
@@ -437,10 +437,11 @@ export class Daemon {
     const wall = this.#wall();
     // A window saved under a larger minocc than today's is read too, and cut to its newest times below.
     const maxTimes = Math.max(SAVED_TIMES_READ, ...config.blocktypes.map((b) => b.minocc));
-    // max_tracked is per blocktype (windows) and per list (bans): the file holds at most that many of each.
-    const lists = new Set(config.blocktypes.map((b) => b.target)).size;
+    // Every entry the file holds is read (it is bounded by its size): a file saved under a larger
+    // max_tracked has more, and its newest, which are kept, come last. Taking only the first
+    // max_tracked per blocktype kept the oldest, and could leave out whole blocktypes.
     const dryRun = this.#opts.dryRun ?? false;
-    const limits = { maxWindows: config.maxTracked * config.blocktypes.length, maxBans: config.maxTracked * lists, maxTimes };
+    const limits = { maxWindows: MAX_STATE_ENTRIES, maxBans: MAX_STATE_ENTRIES, maxTimes };
     const loaded = readStateFile(config.stateFile, limits, wall, { readOnly: dryRun });
     if (loaded.kind === 'none') return;
     if (loaded.kind === 'not-a-file') {
@@ -463,7 +464,9 @@ export class Daemon {
     const byName = new Map(config.blocktypes.map((b) => [b.name, b]));
     const mono = this.#clock();
     let windows = 0;
-    for (const w of state.windows) {
+    // In the order they were last touched (their newest time; banban writes them so, per blocktype):
+    // where today's max_tracked is smaller, the most recently seen are the ones kept.
+    for (const w of [...state.windows].sort((x, y) => x.times[x.times.length - 1]! - y.times[y.times.length - 1]!)) {
       const bt = byName.get(w.blocktype);
       if (bt === undefined) continue;
       // Wall-clock times back onto this process's monotonic clock; old ones fall out of the window.

@@ -57,6 +57,8 @@ export type Decoded = { ok: true; state: SavedState; skipped: number } | { ok: f
  * restart then began with nothing). About 50 bytes a window: some 8 million.
  */
 export const MAX_STATE_CHARS = 400 * 1024 * 1024;
+/** The most windows, and bans, a state file can hold: the shortest entry takes some 20 characters. */
+export const MAX_STATE_ENTRIES = Math.ceil(MAX_STATE_CHARS / 16);
 /** A file longer than this is not even read (it cannot be a state file banban wrote). */
 const MAX_STATE_READ = 0x1fffffe8;
 

@@ -111,7 +111,11 @@ export class StateSaveThread {
     });
   }
 
-  /** The save under way stops at its next step (its promise resolves 'cancelled', or 'written' if it was past the rename). */
+  /**
+   * The save under way stops at its next step and resolves 'cancelled'
+   * (past the rename, its file is in place all the same: the state is then
+   * only saved once more than needed).
+   */
   cancel(): void {
     Atomics.store(this.#cancel, 0, 1);
     Atomics.notify(this.#cancel, 0);

@@ -623,6 +623,30 @@ export function snapshotBuffers(s: WindowsSnapshot): ArrayBuffer[] {
   return s.flatMap(({ view: v }) => [v.next, v.keys, v.times, v.count].map((a) => a.buffer as ArrayBuffer));
 }
 
+/**
+ * The windows of these tables, each blocktype's in the order they were last
+ * touched, its two families merged (each table's list is in that order
+ * already). The state file is written in this order and read back in it,
+ * and a reload that lowers max_tracked moves windows over in it: under the
+ * smaller cap, the most recently touched of both families are the ones
+ * kept (IPv4 first, then IPv6, kept newer IPv4 windows out for older IPv6
+ * ones).
+ */
 function* tablesEntries(tables: readonly { blocktype: string; windows: Iterable<{ ip: string; times: number[] }> }[]): IterableIterator<WindowEntry> {
-  for (const { blocktype, windows } of tables) for (const e of windows) yield { blocktype, ip: e.ip, times: e.times };
+  const byBlocktype = new Map<string, Iterable<{ ip: string; times: number[] }>[]>();
+  for (const { blocktype, windows } of tables) byBlocktype.set(blocktype, [...(byBlocktype.get(blocktype) ?? []), windows]);
+  for (const [blocktype, lists] of byBlocktype) for (const e of byNewest(lists)) yield { blocktype, ip: e.ip, times: e.times };
+}
+
+/** Lists each in the order of their windows' newest times, merged into one in that order. */
+function* byNewest<W extends { times: readonly number[] }>(lists: readonly Iterable<W>[]): Generator<W> {
+  const newest = (w: W): number => (w.times.length > 0 ? w.times[w.times.length - 1]! : -Infinity);
+  const heads = lists.map((l) => l[Symbol.iterator]()).map((it) => ({ it, at: it.next() }));
+  for (;;) {
+    let first: (typeof heads)[number] | undefined;
+    for (const h of heads) if (h.at.done !== true && (first === undefined || newest(h.at.value) < newest(first.at.value as W))) first = h;
+    if (first === undefined) return;
+    yield first.at.value as W;
+    first.at = first.it.next();
+  }
 }

@@ -2,6 +2,7 @@
  * The daemon's periodic save, in this process: written on its thread while
  * lines keep coming, on the main thread once that thread broke, and a stop
  * in the middle of one waits for it, so the save at stop is the one left.
+ * And the other way: a state file read under a smaller max_tracked.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
@@ -118,6 +119,32 @@ test('a stop while a large save is under way waits for it: the save at stop is t
     assert.ok(!lines.some((l) => l.level === 'error' || String(l.msg).startsWith('could not save')));
   } finally {
     if (!stopped) await d.stop();
+    rmSync(s.dir, { recursive: true, force: true });
+  }
+});
+
+test('a state file read under a smaller max_tracked keeps the windows seen most recently, whatever their order in the file', { timeout: 30_000 }, async () => {
+  const s = setup();
+  writeFileSync(s.conf, readFileSync(s.conf, 'utf8').replace('max_tracked: 1000000', 'max_tracked: 3'));
+  const now = Date.now();
+  // newest last would be banban's order; here the IPv6 windows, written after, are the older ones
+  const windows = [
+    ['ssh', '192.0.2.1', [now - 4000]],
+    ['ssh', '192.0.2.2', [now - 3000]],
+    ['ssh', '192.0.2.3', [now - 2000]],
+    ['ssh', '2001:db8::1', [now - 9000]],
+    ['ssh', '2001:db8::2', [now - 8000]],
+    ['ssh', '2001:db8::3', [now - 1000]],
+  ];
+  mkdirSync(s.stateDir);
+  writeFileSync(s.stateFile, JSON.stringify({ version: 1, savedAt: now, bans: [], windows }));
+  const { log } = logCollector();
+  const d = Daemon.start({ configFile: s.conf, log });
+  try {
+    assert.equal(await d.stop(), true);
+    // what it held is what it saved at stop
+    assert.deepEqual(s.saved()!.windows.map((w) => w[1]), ['192.0.2.2', '192.0.2.3', '2001:db8::3']);
+  } finally {
     rmSync(s.dir, { recursive: true, force: true });
   }
 });

@@ -138,6 +138,20 @@ test('a snapshot keeps the windows as they were, whatever happens to them afterw
   assert.notDeepEqual([...w.entries()], before);
 });
 
+test('a smaller cap keeps the most recently touched windows of both families, whichever family they are in', () => {
+  const w = new OffenceWindows(10);
+  for (let i = 0; i < 4; i++) w.record('ssh', ip(`2001:db8::${i}`), i, 600_000, 5); // older, IPv6
+  for (let i = 0; i < 4; i++) w.record('ssh', ip(`192.0.2.${i}`), 100 + i, 600_000, 5); // newer, IPv4
+  w.record('ssh', ip('2001:db8::9'), 200, 600_000, 5); // the newest, IPv6
+  assert.deepEqual(
+    [...w.entries()].map((e) => e.ip),
+    ['2001:db8::', '2001:db8::1', '2001:db8::2', '2001:db8::3', '192.0.2.0', '192.0.2.1', '192.0.2.2', '192.0.2.3', '2001:db8::9'],
+    'entries come in the order they were last touched, both families merged',
+  );
+  const small = w.withCap(4, () => 5);
+  assert.deepEqual([...small.entries()].map((e) => e.ip), ['192.0.2.1', '192.0.2.2', '192.0.2.3', '2001:db8::9']);
+});
+
 test('a reload that changes max_tracked moves the windows under the new cap, the ones touched longest ago dropped', () => {
   const w = new OffenceWindows(10);
   for (let i = 0; i < 6; i++) w.record('ssh', ip(`192.0.2.${i}`), i, 60_000, 5);
