@@ -57,41 +57,30 @@ test('the periodic save is written on its thread, with the windows and bans of t
   }
 });
 
-test('once the saving thread broke, saves are written on the main thread, and said so once', { timeout: 30_000 }, async () => {
-  const s = setup();
-  const { lines, log } = logCollector();
-  const d = Daemon.start({ configFile: s.conf, log, saveMs: 50, saveThreadScript: new URL('../unit/breaking-save-worker.js', import.meta.url) });
-  try {
-    await sendDatagrams(s.sock, [failed('192.0.2.1')]);
-    await until('the warning', () => lines.some((l) => String(l.msg).startsWith('the state-saving thread failed')));
-    // that save's snapshot went with the thread: the next one is made again, here
-    await until('a save on the main thread', () => s.saved()?.windows[0]?.[1] === '192.0.2.1');
-    await sendDatagrams(s.sock, [failed('192.0.2.4')]);
-    await until('the next save', () => s.saved()?.windows.length === 2);
-    assert.equal(lines.filter((l) => String(l.msg).startsWith('the state-saving thread failed')).length, 1);
-  } finally {
-    assert.equal(await d.stop(), true);
-    rmSync(s.dir, { recursive: true, force: true });
-  }
-});
-
-test('a saving thread that cannot start is said once, and every save is written on the main thread', { timeout: 30_000 }, async () => {
-  const s = setup();
-  const { lines, log } = logCollector();
-  const d = Daemon.start({ configFile: s.conf, log, saveMs: 50, saveThreadScript: new URL('./no-such-save-worker.js', import.meta.url) });
-  try {
-    await sendDatagrams(s.sock, [failed('192.0.2.1')]);
-    await until('a save on the main thread', () => s.saved()?.windows.length === 1);
-    await sendDatagrams(s.sock, [failed('192.0.2.4')]);
-    await until('the next save', () => s.saved()?.windows.length === 2);
-    const said = lines.filter((l) => String(l.msg).startsWith('the state-saving thread failed'));
-    assert.equal(said.length, 1);
-    assert.match(String(said[0]!['err']), /no-such-save-worker/);
-  } finally {
-    assert.equal(await d.stop(), true);
-    rmSync(s.dir, { recursive: true, force: true });
-  }
-});
+// A thread that breaks at its first save (whose snapshot goes with it: the next save is made again,
+// here), and one that cannot start at all.
+for (const [what, script, err] of [
+  ['broke at its first save', '../unit/breaking-save-worker.js', /the state-saving thread broke/],
+  ['cannot start', './no-such-save-worker.js', /no-such-save-worker/],
+] as const) {
+  test(`a saving thread that ${what} is said once, and every save is written on the main thread`, { timeout: 30_000 }, async () => {
+    const s = setup();
+    const { lines, log } = logCollector();
+    const d = Daemon.start({ configFile: s.conf, log, saveMs: 50, saveThreadScript: new URL(script, import.meta.url) });
+    try {
+      await sendDatagrams(s.sock, [failed('192.0.2.1')]);
+      await until('a save on the main thread', () => s.saved()?.windows[0]?.[1] === '192.0.2.1');
+      await sendDatagrams(s.sock, [failed('192.0.2.4')]);
+      await until('the next save', () => s.saved()?.windows.length === 2);
+      const said = lines.filter((l) => String(l.msg).startsWith('the state-saving thread failed'));
+      assert.equal(said.length, 1);
+      assert.match(String(said[0]!['err']), err);
+    } finally {
+      assert.equal(await d.stop(), true);
+      rmSync(s.dir, { recursive: true, force: true });
+    }
+  });
+}
 
 test('a stop while a large save is under way waits for it: the save at stop is the one left, with everything', { timeout: 60_000 }, async () => {
   const s = setup();
