@@ -634,7 +634,11 @@ export function snapshotBuffers(s: WindowsSnapshot): ArrayBuffer[] {
  */
 function* tablesEntries(tables: readonly { blocktype: string; windows: Iterable<{ ip: string; times: number[] }> }[]): IterableIterator<WindowEntry> {
   const byBlocktype = new Map<string, Iterable<{ ip: string; times: number[] }>[]>();
-  for (const { blocktype, windows } of tables) byBlocktype.set(blocktype, [...(byBlocktype.get(blocktype) ?? []), windows]);
+  for (const { blocktype, windows } of tables) {
+    const lists = byBlocktype.get(blocktype);
+    if (lists === undefined) byBlocktype.set(blocktype, [windows]);
+    else lists.push(windows);
+  }
   for (const [blocktype, lists] of byBlocktype) for (const e of byNewest(lists)) yield { blocktype, ip: e.ip, times: e.times };
 }
 
