@@ -62,6 +62,12 @@ describe('the daemon process', { timeout: 60_000 }, () => {
     assert.equal(st.mode & 0o777, 0o660);
   });
 
+  test('the installed command reads its socket with the batch receiver (dist/bin/recv-batch.node)', () => {
+    const listening = d.logs.find((l) => l.msg === 'listening');
+    assert.equal(listening?.['batchReceive'], true, 'the build should have made dist/bin/recv-batch.node: it needs gcc and node_api.h');
+    assert.ok(!d.logs.some((l) => String(l.msg).startsWith('datagrams are read one per system call')));
+  });
+
   test('blocks an address at minocc failures and not before', async () => {
     await sendDatagrams(sock, [FAIL('192.0.2.7'), FAIL('192.0.2.7')]);
     await sendDatagrams(sock, [FAIL('198.51.100.1')]); // a marker line: once it is counted, the two before it were too
