@@ -1,11 +1,15 @@
 /**
- * The bare receive loop: the ceiling of banban's socket design. The same
- * unix-dgram as the daemon, bound the same way, and nothing done per
- * datagram but a length check. The sentinel (a datagram of the length given,
- * holding "banban-bench[") is answered like the daemon would: "+ADDR" is
- * written to the kernel list, so the sender times both the same way.
+ * The bare receive loops: the ceiling of banban's socket design. Nothing is
+ * done per datagram but a length check. The sentinel (a datagram of the
+ * length given, holding "banban-bench[") is answered like the daemon would:
+ * "+ADDR" is written to the kernel list, so the sender times both the same
+ * way. Two ways of reading:
+ *   unix-dgram  the same unix-dgram as the daemon, bound the same way, one
+ *               datagram per wake-up: the figure the issue names;
+ *   batched     the daemon's own socket edge (source/syslog-socket.ts), which
+ *               reads what is queued 64 datagrams a system call (recvmmsg).
  *
- *   node bare-receiver.js SOCKET SENTINEL_LENGTH LIST
+ *   node bare-receiver.js SOCKET SENTINEL_LENGTH LIST [unix-dgram|batched]
  */
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -18,26 +22,35 @@ interface Sock {
 const require = createRequire(import.meta.url);
 const unix = require('unix-dgram') as { createSocket(type: 'unix_dgram'): Sock };
 
-const [path, lenText, list] = process.argv.slice(2);
-if (path === undefined || lenText === undefined || list === undefined) {
-  process.stderr.write('usage: bare-receiver SOCKET SENTINEL_LENGTH LIST\n');
+const [path, lenText, list, mode = 'unix-dgram'] = process.argv.slice(2);
+if (path === undefined || lenText === undefined || list === undefined || (mode !== 'unix-dgram' && mode !== 'batched')) {
+  process.stderr.write('usage: bare-receiver SOCKET SENTINEL_LENGTH LIST [unix-dgram|batched]\n');
   process.exit(64);
 }
 const sentinelLength = Number(lenText);
 let received = 0;
-const sock = unix.createSocket('unix_dgram');
-sock.on('error', (err) => {
-  process.stderr.write(`bare-receiver: ${err.message}\n`);
-  process.exit(1);
-});
-sock.on('message', (buf) => {
+const onDatagram = (buf: Buffer): void => {
   received++;
   if (buf.length !== sentinelLength) return;
   const text = buf.toString('latin1');
   if (!text.includes('banban-bench[')) return;
   writeFileSync(list, `+${text.slice(text.lastIndexOf(' from ') + 6)}\n`, { flag: 'a' });
-});
-sock.bind(path);
+};
+const fail = (err: Error): void => {
+  process.stderr.write(`bare-receiver: ${err.message}\n`);
+  process.exit(1);
+};
+if (mode === 'batched') {
+  const { SyslogSocket, batchReceiveProblem } = await import('../../src/source/syslog-socket.js');
+  const problem = batchReceiveProblem();
+  if (problem !== undefined) fail(new Error(problem));
+  SyslogSocket.open({ path, onDatagram, onError: fail });
+} else {
+  const sock = unix.createSocket('unix_dgram');
+  sock.on('error', fail);
+  sock.on('message', onDatagram);
+  sock.bind(path);
+}
 process.on('SIGTERM', () => {
   process.stdout.write(`${JSON.stringify({ received })}\n`);
   process.exit(0);

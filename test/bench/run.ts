@@ -354,14 +354,14 @@ class Bench {
     await this.send(socket, { gen: 'v4', count: 0, start: 0, template: '{ip}' }, { timeoutS: 30 });
   }
 
-  async startSink(kind: 'csink' | 'bare'): Promise<Receiver> {
+  async startSink(kind: 'csink' | 'bare' | 'bare-batched'): Promise<Receiver> {
     const socket = this.file(`${kind}.sock`);
     const log = this.file(`${kind}.log`);
     const list = this.net!.listPath(SENTINEL_LIST);
     const proc =
       kind === 'csink'
         ? this.net!.start(this.sender, ['sink', '--socket', socket, '--sentinel-len', String(SENTINEL_LENGTH), '--list', list], log)
-        : this.net!.start(process.execPath, [BARE, socket, String(SENTINEL_LENGTH), list], log);
+        : this.net!.start(process.execPath, [BARE, socket, String(SENTINEL_LENGTH), list, kind === 'bare' ? 'unix-dgram' : 'batched'], log);
     const r = new Receiver(kind, proc, socket);
     await this.ready(socket);
     return r;
@@ -498,7 +498,7 @@ interface Results {
 
 // ---- sections -----------------------------------------------------------------
 
-type Kind = 'csink' | 'bare' | ConfigKind;
+type Kind = 'csink' | 'bare' | 'bare-batched' | ConfigKind;
 
 async function socketThroughput(b: Bench, kinds: Kind[]): Promise<Record<string, unknown>> {
   const o = b.o;
@@ -507,7 +507,7 @@ async function socketThroughput(b: Bench, kinds: Kind[]): Promise<Record<string,
     // rotate the order, so no receiver always runs first or last
     const order = kinds.map((_, i) => kinds[(i + rep) % kinds.length]!);
     for (const kind of order) {
-      const rcv = kind === 'csink' || kind === 'bare' ? await b.startSink(kind) : await b.startDaemon(kind, b.config(kind));
+      const rcv = kind === 'csink' || kind === 'bare' || kind === 'bare-batched' ? await b.startSink(kind) : await b.startDaemon(kind, b.config(kind));
       await b.send(rcv.socket, { file: b.corpus.wire, count: o.warm });
       const cpu0 = rcv.proc.cpuSeconds();
       const threads0 = rcv.proc.threadCpuSeconds();
@@ -520,7 +520,7 @@ async function socketThroughput(b: Bench, kinds: Kind[]): Promise<Record<string,
         linesPerSecond: r0(lines / (res.done_ns / 1e9)),
         cpuMicrosPerLine: cpu0 !== undefined && cpu1 !== undefined ? r2(((cpu1 - cpu0) * 1e6) / lines) : null,
         threadMicrosPerLine: threadsPerLine(rcv.proc.pid, threads0, threads1, lines),
-        ...(kind !== 'csink' && kind !== 'bare' ? { stats: pickStats(rcv.stats()) } : {}),
+        ...(kind !== 'csink' && kind !== 'bare' && kind !== 'bare-batched' ? { stats: pickStats(rcv.stats()) } : {}),
       };
       (runs[kind] ??= []).push(row);
       const perThread = row.threadMicrosPerLine ? ` (${Object.entries(row.threadMicrosPerLine).map(([n, us]) => `${n} ${us}`).join(', ')})` : '';
@@ -1019,6 +1019,10 @@ function table(res: Results): string {
     }
     threadRow('1', 'ten', 'daemon, 10-pattern config');
     if (tp.bare) row('1', 'bare unix-dgram receive loop (ceiling)', `${lps(tp.bare.linesPerSecond)}${cpu('bare')}`);
+    if (tp['bare-batched']) {
+      const bb = tp['bare-batched'];
+      row('1', "bare loop on the daemon's own socket edge (recvmmsg, 64 a call): daemon / it", `${lps(bb.linesPerSecond)}${cpu('bare-batched')}; ${r3(tp.ten.linesPerSecond / bb.linesPerSecond)}`);
+    }
     if (tp.csink) row('1', 'C receive loop (machine and sender)', `${lps(tp.csink.linesPerSecond)}${cpu('csink')}`);
     if (tp.bare) row('1', '**daemon / bare loop**', ratio(g), '>= 0.85', g?.met);
     const k = f.throughputKernelQlen as { qlen: number; ratio: number | null; bare?: { linesPerSecond: number }; ten?: { linesPerSecond: number } } | undefined;
@@ -1210,7 +1214,7 @@ async function main(): Promise<void> {
     if (o.only.has('matching')) await timedSection('matching', () => matching(b, results));
 
     if (kernel && (o.only.has('throughput') || o.only.has('scaling'))) {
-      const kinds: Kind[] = o.only.has('throughput') ? ['csink', 'bare', 'ten', 'ten-nobans'] : ['ten'];
+      const kinds: Kind[] = o.only.has('throughput') ? ['csink', 'bare', 'bare-batched', 'ten', 'ten-nobans'] : ['ten'];
       if (o.only.has('scaling')) kinds.push('presets', 'unused');
       results.figures.throughput = await timedSection('throughput', () => socketThroughput(b, kinds));
       if (o.only.has('throughput') && o.qlen !== KERNEL_QLEN) {
