@@ -53,6 +53,12 @@ const scratch = Buffer.allocUnsafe(MAX_DATAGRAM);
 interface RecvBatchModule {
   recvBatch(fd: number, slots: Buffer, slotBytes: number, lengths: Int32Array): number;
 }
+/** the loaded module and the memory it reads into, shared by every socket (each drain hands its datagrams on before the next) */
+interface BatchReceiver {
+  mod: RecvBatchModule;
+  slots: Buffer;
+  lengths: Int32Array;
+}
 /** datagrams per recvmmsg(2) call (recv-batch.c's MAX_BATCH) */
 export const RECV_BATCH = 64;
 export const RECV_BATCH_FILE = 'recv-batch.node';
@@ -64,9 +70,9 @@ export const RECV_BATCH_FILE = 'recv-batch.node';
  * only the pages datagrams are written to become resident (about 64 pages
  * for syslog lines).
  */
-let batchReceiver: { mod: RecvBatchModule; slots: Buffer; lengths: Int32Array } | string | undefined;
+let batchReceiver: BatchReceiver | string | undefined;
 
-function loadBatchReceiver(): { mod: RecvBatchModule; slots: Buffer; lengths: Int32Array } | string {
+function loadBatchReceiver(): BatchReceiver | string {
   if (batchReceiver !== undefined) return batchReceiver;
   const here = dirname(fileURLToPath(import.meta.url));
   const file = [join(here, RECV_BATCH_FILE), join(here, '..', '..', 'bin', RECV_BATCH_FILE)].find((f) => existsSync(f));
@@ -126,7 +132,7 @@ export class SyslogSocket {
 
   /** queued datagrams are read with recvmmsg(2), up to RECV_BATCH a call, rather than one read(2) each */
   readonly batched: boolean;
-  readonly #batch: { mod: RecvBatchModule; slots: Buffer; lengths: Int32Array } | undefined;
+  readonly #batch: BatchReceiver | undefined;
 
   private constructor(
     readonly path: string,
@@ -233,7 +239,7 @@ export class SyslogSocket {
    * call and the exception that says EAGAIN). The slots are reused by the
    * next call: each datagram is handed on before it.
    */
-  #drainBatched(opts: SocketOptions, batch: { mod: RecvBatchModule; slots: Buffer; lengths: Int32Array }): void {
+  #drainBatched(opts: SocketOptions, batch: BatchReceiver): void {
     const { mod, slots, lengths } = batch;
     for (let read = 0; read < DRAIN_MAX; ) {
       const sock = this.#sock;
