@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { parseConfig } from '../../src/config/load.js';
 import { BatchMatcher, batchMatcherSetup } from '../../src/match/batch-matcher.js';
 import { readRing, RingWriter } from '../../src/match/datagram-ring.js';
-import { MatchThread, RING_BYTES, START_FAILED, START_REASON_AT, START_REASON_BYTES, STARTED, THREAD_FAILED } from '../../src/match/match-thread.js';
+import { LOAD_WINDOW_MS, LOCAL_BUSY_MAX, LOCAL_CHUNK, MatchThread, RING_BYTES, START_FAILED, START_REASON_AT, START_REASON_BYTES, STARTED, THREAD_FAILED } from '../../src/match/match-thread.js';
 import { readResults, RuleTable, type LineReport } from '../../src/match/match-wire.js';
 import { Matcher, type MatchResult } from '../../src/match/matcher.js';
 import type { ParsedIp } from '../../src/lib/ip.js';
@@ -135,7 +135,7 @@ test('a batch that fails part-way leaves nothing of itself in the next batch\'s 
 });
 
 /** Runs batches through a MatchThread and collects what comes back, in order. */
-function collector(opts: { workerScript?: URL; localBatchMax?: number; ringBytes?: number; startStallMs?: number; stallMs?: number } = {}) {
+function collector(opts: { workerScript?: URL; localBatchMax?: number; localBusyMax?: number; now?: () => number; ringBytes?: number; startStallMs?: number; stallMs?: number } = {}) {
   const seen: { batch: number; report: LineReport }[] = [];
   const faults: string[] = [];
   const dropped: string[] = [];
@@ -147,6 +147,7 @@ function collector(opts: { workerScript?: URL; localBatchMax?: number; ringBytes
     onFault: (err) => faults.push(err.message),
     onDropped: (err) => dropped.push(err.message),
     localBatchMax: 0, // these tests are about the thread: every batch goes there
+    localBusyMax: 0,
     ...opts,
   });
   const submit = (lines: string[], batch: number) => {
@@ -298,6 +299,51 @@ test('a small batch with none pending is matched at once on the calling thread; 
   assert.deepEqual(c.faults, []);
   assert.deepEqual([...new Set(c.seen.map((x) => x.batch))], [0, 1, 2], 'in the order sent');
   assert.equal(c.seen.length, 52);
+});
+
+test('a main thread busy at most LOCAL_BUSY_MAX matches every batch itself, LOCAL_CHUNK datagrams at a time; busier, it hands them over, and takes over again once idle enough', async () => {
+  let clock = 0;
+  let label = 0;
+  const seen: number[] = [];
+  const faults: string[] = [];
+  const thread = new MatchThread<number>({
+    setup: batchMatcherSetup(config, MAX_DATAGRAM),
+    meta: () => label++,
+    sink: (_report, batch) => seen.push(batch),
+    onFault: (err) => faults.push(err.message),
+    onDropped: (err) => faults.push(err.message),
+    now: () => clock,
+  });
+  const wake = (n: number, busyMs: number, idleMs: number) => {
+    for (let i = 0; i < n; i++) thread.add(Buffer.from(failed(`198.51.100.${i % 250}`, i)));
+    clock += busyMs;
+    thread.flush();
+    clock += idleMs;
+  };
+  assert.equal(thread.matchingHere, true, 'a new thread starts out matching here');
+  wake(100, 0.1, 1); // 100 datagrams in one wake-up, on an idle main thread
+  assert.equal(seen.length, 100, 'matched here, before flush returned');
+  assert.equal(thread.pending, 0);
+  assert.deepEqual([...new Set(seen)], [0, 1, 2, 3], `in chunks of ${LOCAL_CHUNK} (three full, the rest at the flush)`);
+  // a flood: busy 9 ms of every 10 for more than a window
+  for (let t = 0; t <= LOAD_WINDOW_MS; t += 10) wake(LOCAL_CHUNK - 1, 9, 1);
+  assert.equal(thread.matchingHere, false, 'busier than LOCAL_BUSY_MAX: batches go to the thread');
+  await thread.idle();
+  const before = seen.length;
+  wake(100, 1, 0);
+  assert.equal(thread.pending, 1, 'a big batch is handed over');
+  assert.equal(seen.length, before);
+  await thread.idle();
+  assert.equal(seen.length, before + 100);
+  // quiet again, but busy more than half of LOCAL_BUSY_MAX: still handing over (hysteresis)
+  for (let t = 0; t <= LOAD_WINDOW_MS; t += 10) wake(20, 10 * LOCAL_BUSY_MAX * 0.6, 10 - 10 * LOCAL_BUSY_MAX * 0.6);
+  assert.equal(thread.matchingHere, false);
+  for (let t = 0; t <= LOAD_WINDOW_MS; t += 10) wake(20, 0.1, 9.9);
+  assert.equal(thread.matchingHere, true, 'idle enough: every batch matched here again');
+  await thread.idle();
+  await thread.close();
+  assert.deepEqual(faults, []);
+  for (let k = 1; k < seen.length; k++) assert.ok(seen[k]! >= seen[k - 1]!, 'batches reported in the order made');
 });
 
 test('a matching thread that fails, at start or on a batch, says so and throws nothing: it is ended while idle, never while raising', async () => {
