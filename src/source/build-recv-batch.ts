@@ -25,7 +25,7 @@ function headerDir(): string | undefined {
 
 function build(): string | undefined {
   const headers = headerDir();
-  if (headers === undefined) return `Node's headers (node_api.h) were not found beside ${process.execPath} nor in /usr/include/node`;
+  if (headers === undefined) return `Node's headers (node_api.h) were not found beside ${process.execPath} nor in /usr/include/node or /usr/local/include/node`;
   const cc = process.env.CC ?? 'gcc';
   mkdirSync(dirname(out), { recursive: true });
   const r = spawnSync(cc, ['-O2', '-Wall', '-shared', '-fPIC', `-I${headers}`, '-o', out, source], { encoding: 'utf8' });

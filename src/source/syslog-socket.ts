@@ -50,7 +50,7 @@ export const MAX_DATAGRAM = 65536;
 const scratch = Buffer.allocUnsafe(MAX_DATAGRAM);
 
 /** recv-batch.c, built by build-recv-batch.ts into dist/bin: up to 64 datagrams per system call */
-interface RecvBatchModule {
+export interface RecvBatchModule {
   recvBatch(fd: number, slots: Buffer, slotBytes: number, lengths: Int32Array): number;
 }
 /** the loaded module and the memory it reads into, shared by every socket (each drain hands its datagrams on before the next) */
@@ -61,7 +61,7 @@ interface BatchReceiver {
 }
 /** datagrams per recvmmsg(2) call (recv-batch.c's MAX_BATCH) */
 export const RECV_BATCH = 64;
-export const RECV_BATCH_FILE = 'recv-batch.node';
+const RECV_BATCH_FILE = 'recv-batch.node';
 
 /**
  * The batch receiver, or why there is none. Looked for beside this file (the

@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { MAX_DATAGRAM, RECV_BATCH, SyslogSocket, batchReceiveProblem, sendDatagram } from '../../src/source/syslog-socket.js';
+import { MAX_DATAGRAM, RECV_BATCH, SyslogSocket, batchReceiveProblem, sendDatagram, type RecvBatchModule } from '../../src/source/syslog-socket.js';
 
 const require = createRequire(import.meta.url);
 const dir = mkdtempSync(join(tmpdir(), 'banban-socket-'));
@@ -19,10 +19,6 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const DATAGRAMS = [0, 1, 120, MAX_DATAGRAM - 1, MAX_DATAGRAM, MAX_DATAGRAM + 4464].map((n, i) => Buffer.alloc(n, 0x41 + i));
 /** what a receiver is handed of each: the first MAX_DATAGRAM bytes (a length of MAX_DATAGRAM is "may have been cut") */
 const EXPECTED = DATAGRAMS.map((d) => d.subarray(0, MAX_DATAGRAM));
-
-interface RecvBatchModule {
-  recvBatch(fd: number, slots: Buffer, slotBytes: number, lengths: Int32Array): number;
-}
 
 test('the build made the batch receiver, and it loads', () => {
   assert.equal(batchReceiveProblem(), undefined, 'npm run build compiles src/source/recv-batch.c with gcc and node_api.h');
