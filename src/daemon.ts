@@ -41,7 +41,8 @@ import { ConntrackKiller } from './enforce/conntrack.js';
 import { BansPacker, snapshotBans } from './enforce/ban-columns.js';
 import { bansUnder, Enforcer, type ActiveBan, type BanDropReason } from './enforce/enforcer.js';
 import { IP_LIST_TOT_PATH, readIpListTot, XtRecentLists, missingListHint } from './enforce/xt-recent.js';
-import { monotonicMs, type Clock } from './lib/clock.js';
+import { monotonicMs, threadCpuClock, type Clock } from './lib/clock.js';
+import { nativeEdgeProblem } from './lib/native-edge.js';
 import { forEachInSlices } from './lib/slices.js';
 import { ExitCode, ExitError } from './lib/exit-codes.js';
 import { parseCidr, parseIp, type Cidr } from './lib/ip.js';
@@ -49,7 +50,7 @@ import { RateLimiter, type Logger } from './lib/log.js';
 import { batchMatcherSetup } from './match/batch-matcher.js';
 import type { LineReport } from './match/match-wire.js';
 import { MatchThread } from './match/match-thread.js';
-import { batchReceiveProblem, MAX_DATAGRAM, SyslogSocket } from './source/syslog-socket.js';
+import { MAX_DATAGRAM, SyslogSocket } from './source/syslog-socket.js';
 import { MAX_STATE_CHARS, MAX_STATE_ENTRIES, readStateFile, stateText, type StateNow, writeFileAtomic, writeFileAtomicInSlices } from './state/state-file.js';
 import { StateSaveThread, type SaveOutcome } from './state/state-save-thread.js';
 import { BanEngine } from './track/ban-engine.js';
@@ -170,11 +171,11 @@ export class Daemon {
     const saveMs = opts.saveMs ?? 60_000;
     d.#every('housekeeping', saveMs, Math.min(verifyMs, saveMs) / 2, () => d.#housekeeping());
     d.#log.info(
-      { socket: config.socket, config: config.file, blocktypes: config.blocktypes.map((b) => b.name), targets: d.#engine.targets, dryRun: opts.dryRun ?? false, batchReceive: d.#socket?.batched ?? false },
+      { socket: config.socket, config: config.file, blocktypes: config.blocktypes.map((b) => b.name), targets: d.#engine.targets, dryRun: opts.dryRun ?? false, batchReceive: d.#socket?.batched ?? false, listsKeptOpen: d.#writer instanceof XtRecentLists && d.#writer.keepsListsOpen },
       'listening',
     );
-    const noBatch = batchReceiveProblem();
-    if (noBatch !== undefined) d.#log.warn({ reason: noBatch }, 'datagrams are read one per system call: the batch receiver is missing, which costs the main thread about five times as much per datagram under a flood');
+    const noEdge = nativeEdgeProblem();
+    if (noEdge !== undefined) d.#log.warn({ reason: noEdge }, 'the native edge is missing: datagrams are read one per system call and a kernel list is opened for each command, which costs the main thread about five times as much per datagram and per ban under a flood');
     return d;
   }
 
@@ -267,6 +268,7 @@ export class Daemon {
     return new MatchThread<number>({
       setup: batchMatcherSetup(config, MAX_DATAGRAM),
       meta: () => this.#clock(),
+      cpu: threadCpuClock(),
       sink: (r, receivedAt) => {
         if (held !== undefined) held.push([r, receivedAt]);
         else handle(r, receivedAt);

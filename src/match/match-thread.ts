@@ -18,14 +18,15 @@
  *     waits, exactly as when one thread does it all; memory is the ring's
  *     RING_BYTES, whatever is sent;
  *   - while the main thread is busy at most LOCAL_BUSY_MAX of its time
- *     (measured over LOAD_WINDOW_MS: from each wake-up's first datagram to
- *     the end of its flush, and the applying of the thread's answers), it
+ *     (measured over LOAD_WINDOW_MS: the CPU time it ran, given `cpu`;
+ *     without it, the wall time from each wake-up's first datagram to the
+ *     end of its flush, and the applying of the thread's answers), it
  *     matches every batch itself, LOCAL_CHUNK datagrams at a time, as they
  *     are read. A hop to the thread and back costs more than matching: in
  *     the bench's traces, 117 µs to start and 76 µs to come back at the
  *     median, and milliseconds when the two cores are taken, for 21 µs of
  *     matching. Busier than that, it hands batches over (a flood), and
- *     takes over again once it is busy less than half of LOCAL_BUSY_MAX;
+ *     takes over again once it is busy less than LOCAL_BUSY_BACK;
  *   - then, a small batch that finds the thread with nothing to do (one
  *     attack line on a quiet server) is still matched here at once
  *     (measured: ban latency p50 1.0 ms through the thread when idle).
@@ -62,8 +63,16 @@ export const RING_BYTES = 1024 * 1024;
 export const BATCH_MAX = 1024;
 /** a batch this small, with none pending, is matched on the calling thread */
 export const LOCAL_BATCH_MAX = 16;
-/** the main thread's share of busy time up to which it matches every batch itself */
-export const LOCAL_BUSY_MAX = 0.5;
+/**
+ * the main thread's share of busy time up to which it matches every batch
+ * itself. Handing over takes little off it (matching is about a sixth of
+ * its work per line), and a line through the thread waits ten times as
+ * long: so only near saturation. At 50 000 lines/s the bench's main thread
+ * runs 0.37-0.44 of the time, in some windows 0.64.
+ */
+export const LOCAL_BUSY_MAX = 0.8;
+/** ... and, handing over, the share under which it takes every batch back */
+export const LOCAL_BUSY_BACK = 0.6;
 /** ... measured over this long, ms */
 export const LOAD_WINDOW_MS = 100;
 /** ... and, meanwhile, datagrams matched at a time as they are read: a ban waits for its chunk, not its whole wake-up */
@@ -109,8 +118,17 @@ export interface MatchThreadOptions<M> {
   localBatchMax?: number;
   /** LOCAL_BUSY_MAX; 0: batches are matched here only by localBatchMax's rule (tests) */
   localBusyMax?: number;
-  /** the clock busy time is measured with, ms (tests) */
+  /** the wall clock windows are timed with, ms (tests) */
   now?: () => number;
+  /**
+   * the calling (main) thread's CPU time, ms (lib/clock.ts threadCpuClock):
+   * its growth over a window is the busy time. Without it, or when it
+   * reads NaN, busy is the wall time from wake-ups to flushes, which on a
+   * machine whose cores are taken counts the time the thread was preempted
+   * (in the bench's traces that sent a third of the probes to the thread,
+   * at ten times the latency)
+   */
+  cpu?: () => number;
   /** the thread's script, for tests (a thread that fails on purpose) */
   workerScript?: URL;
   /** START_STALL_MS, for tests */
@@ -156,14 +174,17 @@ export class MatchThread<M> {
   readonly #now: () => number;
   /** when the wake-up under way added its first datagram, -1 when none is open */
   #wakeStart = -1;
-  /** busy time in the window that started at #windowStart, ms */
+  /** busy time in the window that started at #windowStart, ms, by the wall clock */
   #busy = 0;
   #windowStart: number;
+  /** the CPU clock's reading at #windowStart (NaN without one) */
+  #windowCpu: number;
 
   constructor(opts: MatchThreadOptions<M>) {
     this.#opts = opts;
     this.#now = opts.now ?? (() => performance.now());
     this.#windowStart = this.#now();
+    this.#windowCpu = opts.cpu?.() ?? NaN;
     this.#localMode = (opts.localBusyMax ?? LOCAL_BUSY_MAX) > 0;
     this.table = new RuleTable(opts.setup.matcher);
     // Made now, not with the first small batch: that batch is a ban waiting.
@@ -257,18 +278,23 @@ export class MatchThread<M> {
    * Counts the main thread busy from `since` until now, and at the end of
    * each LOAD_WINDOW_MS decides whether it goes on matching every batch
    * here: busy at most LOCAL_BUSY_MAX of the window to stay, less than
-   * half of that to come back (handing over takes its matching off it).
+   * LOCAL_BUSY_BACK to come back (handing over takes its matching off it).
+   * Busy is the CPU time the thread ran in the window when the CPU clock
+   * reads, else the wake-ups' wall time.
    */
   #busySince(since: number): void {
     const now = this.#now();
     this.#busy += now - since;
     const span = now - this.#windowStart;
     if (span < LOAD_WINDOW_MS) return;
-    const share = this.#busy / span;
+    const cpu = this.#opts.cpu?.() ?? NaN;
+    const ran = cpu - this.#windowCpu;
+    const share = (Number.isNaN(ran) ? this.#busy : ran) / span;
     const most = this.#opts.localBusyMax ?? LOCAL_BUSY_MAX;
-    this.#localMode = this.#localMode ? share <= most : share < most / 2;
+    this.#localMode = this.#localMode ? share <= most : share < most * (LOCAL_BUSY_BACK / LOCAL_BUSY_MAX);
     this.#busy = 0;
     this.#windowStart = now;
+    this.#windowCpu = cpu;
   }
 
   /** Resolves once every batch flushed so far has been reported (or, for a late one, dropped). */

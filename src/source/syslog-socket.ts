@@ -14,14 +14,13 @@
  * unix-dgram reads each datagram into a 64 KiB buffer and does not report
  * MSG_TRUNC; a datagram that fills the buffer exactly may have been cut, so
  * `MAX_DATAGRAM` is reported and the receiver must not match it. The batch
- * receiver (recv-batch.c) reads into slots of the same size, so the same
+ * receiver (recvmmsg, lib/native-edge.c) reads into slots of the same size, so the same
  * rule holds whichever path read a datagram.
  */
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, readSync, unlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { constants as osConstants } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname } from 'node:path';
+import { errnoError, nativeEdge, type NativeEdge } from '../lib/native-edge.js';
 
 const require = createRequire(import.meta.url);
 
@@ -49,47 +48,27 @@ export const MAX_DATAGRAM = 65536;
 /** where drained datagrams are read to; shared, since one datagram is handled at a time */
 const scratch = Buffer.allocUnsafe(MAX_DATAGRAM);
 
-/** recv-batch.c, built by build-recv-batch.ts into dist/bin: up to 64 datagrams per system call */
-export interface RecvBatchModule {
-  recvBatch(fd: number, slots: Buffer, slotBytes: number, lengths: Int32Array): number;
-}
-/** the loaded module and the memory it reads into, shared by every socket (each drain hands its datagrams on before the next) */
+/** the native edge and the memory it reads into, shared by every socket (each drain hands its datagrams on before the next) */
 interface BatchReceiver {
-  mod: RecvBatchModule;
+  mod: NativeEdge;
   slots: Buffer;
   lengths: Int32Array;
 }
-/** datagrams per recvmmsg(2) call (recv-batch.c's MAX_BATCH) */
+/** datagrams per recvmmsg(2) call (native-edge.c's MAX_BATCH) */
 export const RECV_BATCH = 64;
-const RECV_BATCH_FILE = 'recv-batch.node';
 
 /**
- * The batch receiver, or why there is none. Looked for beside this file (the
- * bundle in dist/bin) and in dist/bin seen from dist/src/source; loaded at
- * the first socket opened. Its slots take 4 MiB of address space, of which
- * only the pages datagrams are written to become resident (about 64 pages
- * for syslog lines).
+ * The batch receiver, made at the first socket opened, or why there is
+ * none (lib/native-edge.ts). Its slots take 4 MiB of address space, of
+ * which only the pages datagrams are written to become resident (about 64
+ * pages for syslog lines).
  */
 let batchReceiver: BatchReceiver | string | undefined;
 
 function loadBatchReceiver(): BatchReceiver | string {
   if (batchReceiver !== undefined) return batchReceiver;
-  const here = dirname(fileURLToPath(import.meta.url));
-  const file = [join(here, RECV_BATCH_FILE), join(here, '..', '..', 'bin', RECV_BATCH_FILE)].find((f) => existsSync(f));
-  if (file === undefined) return (batchReceiver = `${RECV_BATCH_FILE} was not built (npm run build needs gcc and Node's headers)`);
-  try {
-    const mod = require(file) as RecvBatchModule;
-    if (typeof mod.recvBatch !== 'function') return (batchReceiver = `${file} has no recvBatch`);
-    return (batchReceiver = { mod, slots: Buffer.allocUnsafeSlow(RECV_BATCH * MAX_DATAGRAM), lengths: new Int32Array(RECV_BATCH) });
-  } catch (err) {
-    return (batchReceiver = `${file} could not be loaded: ${(err as Error).message}`);
-  }
-}
-
-/** Why datagrams are read one per system call, or undefined when they are read in batches. */
-export function batchReceiveProblem(): string | undefined {
-  const r = loadBatchReceiver();
-  return typeof r === 'string' ? r : undefined;
+  const mod = nativeEdge();
+  return (batchReceiver = typeof mod === 'string' ? mod : { mod, slots: Buffer.allocUnsafeSlow(RECV_BATCH * MAX_DATAGRAM), lengths: new Int32Array(RECV_BATCH) });
 }
 
 export const SOCKET_MODE = 0o660;
@@ -327,14 +306,6 @@ function unlinkQuietly(path: string): void {
 }
 
 /** An error for a positive errno number, with its name as `code`, as Node's own are. */
-function errnoError(errno: number, call: string): NodeJS.ErrnoException {
-  const code = Object.entries(osConstants.errno).find(([, n]) => n === errno)?.[0] ?? `errno ${errno}`;
-  const err: NodeJS.ErrnoException = new Error(`${code}: ${call} failed`);
-  err.code = code;
-  err.errno = -errno;
-  err.syscall = call;
-  return err;
-}
 
 /** unix-dgram reports errors as negative errno numbers. */
 function errnoName(err: NodeJS.ErrnoException): string {

@@ -41,8 +41,9 @@ const fail = (err: Error): void => {
   process.exit(1);
 };
 if (mode === 'batched') {
-  const { SyslogSocket, batchReceiveProblem } = await import('../../src/source/syslog-socket.js');
-  const problem = batchReceiveProblem();
+  const { SyslogSocket } = await import('../../src/source/syslog-socket.js');
+  const { nativeEdgeProblem } = await import('../../src/lib/native-edge.js');
+  const problem = nativeEdgeProblem();
   if (problem !== undefined) fail(new Error(problem));
   SyslogSocket.open({ path, onDatagram, onError: fail });
 } else {

@@ -8,8 +8,11 @@
  * covered by the other files; the kernel is what this one is about.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { XtRecentLists } from '../../src/enforce/xt-recent.js';
 import { sendDatagrams } from '../helpers/daemon-process.js';
 import { CLIENT4, SERVER4 } from './lib/addresses.js';
 import { Cleanup } from './lib/cleanup.js';
@@ -95,6 +98,36 @@ describe('the kernel lists under faults', { skip, timeout: 120_000 }, () => {
     // The outcome itself, not a log line: one about a list an earlier run made may arrive after the runs.
     await waitFor(`the ban written into the list made last (inode ${before}, then ${inodes.join(', ')})`, () => tb.listed(EXAMPLE_TARGET, CLIENT4));
     assert.equal(await probe(tb.client, SERVER4, PORT), 'timeout', 'the ban bites again');
+  });
+
+  it('commands go through one descriptor kept per list; one of a list destroyed since is let go, and the command goes to the list made anew', async () => {
+    // the server namespace's lists, seen from this process through /proc/<pid>/net of a process in it
+    const sleeper = spawn('ip', ['netns', 'exec', tb.server, 'sleep', '60'], { stdio: 'ignore' });
+    cleanup.defer('stop the sleeper', () => sleeper.kill());
+    const dir = `/proc/${sleeper.pid}/net/xt_recent`;
+    await waitFor('the sleeper in the server namespace', async () => existsSync(join(dir, FLOOD)));
+    const lists = new XtRecentLists(dir);
+    cleanup.defer('let go of the descriptors', () => lists.close());
+    assert.equal(lists.keepsListsOpen, true, 'a kernel list, and the native edge built');
+    assert.equal(daemon.logs().find((e) => e.msg === 'listening')?.['listsKeptOpen'], true, 'the daemon keeps its lists open too');
+    const [a, b, c] = ['198.51.100.71', '198.51.100.72', '2001:db8:77::1'];
+    lists.write(FLOOD, '+', a);
+    lists.write(FLOOD, '+', c);
+    assert.ok(await tb.listed(FLOOD, a));
+    assert.ok(await tb.listed(FLOOD, c));
+    lists.write(FLOOD, '-', c);
+    assert.equal(await tb.listed(FLOOD, c), false, 'each command through the same descriptor, moved back to 0');
+
+    for (const cmd of ['iptables', 'ip6tables']) await tb.exec(tb.server, cmd, ['-F']); // every chain: FLOOD is named in one of the test's own
+    // the kernel may take a moment to let go of a list no rule names (nftables frees it after the commit)
+    await waitFor('the list gone with its rules', async () => !existsSync(join(dir, FLOOD)));
+    assert.throws(() => lists.write(FLOOD, '+', b), { code: 'ENOENT' }, 'no list now: said as an open would');
+    await loadExampleRules(tb.server, { extraLists: [FLOOD] });
+    lists.write(FLOOD, '+', b);
+    assert.ok(await tb.listed(FLOOD, b), 'written to the list made anew');
+    lists.write(FLOOD, '-', b);
+    assert.equal(await tb.listed(FLOOD, b), false);
+    await waitFor('the daemon priming its ban into the list made anew', () => tb.listed(EXAMPLE_TARGET, CLIENT4));
   });
 
   it('banban list shows the kernel entries with their age, and unblock removes one', async () => {

@@ -62,10 +62,11 @@ describe('the daemon process', { timeout: 60_000 }, () => {
     assert.equal(st.mode & 0o777, 0o660);
   });
 
-  test('the installed command reads its socket with the batch receiver (dist/bin/recv-batch.node)', () => {
+  test('the installed command reads its socket with the batch receiver (dist/bin/native-edge.node)', () => {
     const listening = d.logs.find((l) => l.msg === 'listening');
-    assert.equal(listening?.['batchReceive'], true, 'the build should have made dist/bin/recv-batch.node: it needs gcc and node_api.h');
-    assert.ok(!d.logs.some((l) => String(l.msg).startsWith('datagrams are read one per system call')));
+    assert.equal(listening?.['batchReceive'], true, 'the build should have made dist/bin/native-edge.node: it needs gcc and node_api.h');
+    assert.equal(listening?.['listsKeptOpen'], false, 'lists in a plain folder (--proc-dir) are opened for each command');
+    assert.ok(!d.logs.some((l) => String(l.msg).startsWith('the native edge is missing')));
   });
 
   test('blocks an address at minocc failures and not before', async () => {

@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { parseConfig } from '../../src/config/load.js';
 import { BatchMatcher, batchMatcherSetup } from '../../src/match/batch-matcher.js';
 import { readRing, RingWriter } from '../../src/match/datagram-ring.js';
-import { LOAD_WINDOW_MS, LOCAL_BUSY_MAX, LOCAL_CHUNK, MatchThread, RING_BYTES, START_FAILED, START_REASON_AT, START_REASON_BYTES, STARTED, THREAD_FAILED } from '../../src/match/match-thread.js';
+import { LOAD_WINDOW_MS, LOCAL_BUSY_BACK, LOCAL_BUSY_MAX, LOCAL_CHUNK, MatchThread, RING_BYTES, START_FAILED, START_REASON_AT, START_REASON_BYTES, STARTED, THREAD_FAILED } from '../../src/match/match-thread.js';
 import { readResults, RuleTable, type LineReport } from '../../src/match/match-wire.js';
 import { Matcher, type MatchResult } from '../../src/match/matcher.js';
 import type { ParsedIp } from '../../src/lib/ip.js';
@@ -335,8 +335,9 @@ test('a main thread busy at most LOCAL_BUSY_MAX matches every batch itself, LOCA
   assert.equal(seen.length, before);
   await thread.idle();
   assert.equal(seen.length, before + 100);
-  // quiet again, but busy more than half of LOCAL_BUSY_MAX: still handing over (hysteresis)
-  for (let t = 0; t <= LOAD_WINDOW_MS; t += 10) wake(20, 10 * LOCAL_BUSY_MAX * 0.6, 10 - 10 * LOCAL_BUSY_MAX * 0.6);
+  // quieter, but busy more than LOCAL_BUSY_BACK: still handing over (hysteresis)
+  const between = (LOCAL_BUSY_BACK + LOCAL_BUSY_MAX) / 2;
+  for (let t = 0; t <= LOAD_WINDOW_MS; t += 10) wake(20, 10 * between, 10 - 10 * between);
   assert.equal(thread.matchingHere, false);
   for (let t = 0; t <= LOAD_WINDOW_MS; t += 10) wake(20, 0.1, 9.9);
   assert.equal(thread.matchingHere, true, 'idle enough: every batch matched here again');
@@ -344,6 +345,41 @@ test('a main thread busy at most LOCAL_BUSY_MAX matches every batch itself, LOCA
   await thread.close();
   assert.deepEqual(faults, []);
   for (let k = 1; k < seen.length; k++) assert.ok(seen[k]! >= seen[k - 1]!, 'batches reported in the order made');
+});
+
+test('given a CPU clock, busy is the CPU time the main thread ran: time it was preempted mid-wake-up does not count; a clock that reads NaN falls back to the wake-ups', async () => {
+  let clock = 0;
+  let cpu = 0;
+  const seen: number[] = [];
+  const thread = new MatchThread<number>({
+    setup: batchMatcherSetup(config, MAX_DATAGRAM),
+    meta: () => 0,
+    sink: (_report, batch) => seen.push(batch),
+    onFault: (err) => assert.fail(err.message),
+    onDropped: (err) => assert.fail(err.message),
+    now: () => clock,
+    cpu: () => cpu,
+  });
+  // each wake-up spans 9 ms of every 10 by the wall clock, of which it ran cpuMs
+  const wake = (cpuMs: number) => {
+    for (let i = 0; i < 4; i++) thread.add(Buffer.from(failed(`198.51.100.${i}`, i)));
+    clock += 9;
+    cpu += cpuMs;
+    thread.flush();
+    clock += 1;
+  };
+  for (let t = 0; t <= 2 * LOAD_WINDOW_MS; t += 10) wake(2);
+  assert.equal(thread.matchingHere, true, 'ran 2 ms of every 10 (preempted for 7): still matching here');
+  for (let t = 0; t <= 2 * LOAD_WINDOW_MS; t += 10) wake(10 * LOCAL_BUSY_MAX + 1);
+  assert.equal(thread.matchingHere, false, 'ran more than LOCAL_BUSY_MAX of the time: handing over');
+  for (let t = 0; t <= 2 * LOAD_WINDOW_MS; t += 10) wake(10 * LOCAL_BUSY_BACK - 1);
+  assert.equal(thread.matchingHere, true, 'ran less than LOCAL_BUSY_BACK of the time: matching here again');
+  cpu = NaN; // the clock could not be read: the wake-ups' 9 ms of every 10 count
+  for (let t = 0; t <= 2 * LOAD_WINDOW_MS; t += 10) wake(1);
+  assert.equal(thread.matchingHere, false, 'without the CPU clock, the wake-ups\' wall time decides');
+  await thread.idle();
+  await thread.close();
+  assert.equal(seen.length, 4 * 4 * (2 * LOAD_WINDOW_MS / 10 + 1), 'every line reported');
 });
 
 test('a matching thread that fails, at start or on a batch, says so and throws nothing: it is ended while idle, never while raising', async () => {

@@ -1,6 +1,6 @@
 /**
  * The socket edge's two ways of reading what is queued (source/syslog-socket.ts):
- * the batch receiver (recvmmsg, recv-batch.c) and one read(2) per datagram.
+ * the batch receiver (recvmmsg, lib/native-edge.c) and one read(2) per datagram.
  * Both must hand over the same datagrams, in the same order, cut by the same rule.
  */
 import assert from 'node:assert/strict';
@@ -9,7 +9,8 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { MAX_DATAGRAM, RECV_BATCH, SyslogSocket, batchReceiveProblem, sendDatagram, type RecvBatchModule } from '../../src/source/syslog-socket.js';
+import { nativeEdge, nativeEdgeProblem } from '../../src/lib/native-edge.js';
+import { MAX_DATAGRAM, RECV_BATCH, SyslogSocket, sendDatagram } from '../../src/source/syslog-socket.js';
 
 const require = createRequire(import.meta.url);
 const dir = mkdtempSync(join(tmpdir(), 'banban-socket-'));
@@ -20,12 +21,14 @@ const DATAGRAMS = [0, 1, 120, MAX_DATAGRAM - 1, MAX_DATAGRAM, MAX_DATAGRAM + 446
 /** what a receiver is handed of each: the first MAX_DATAGRAM bytes (a length of MAX_DATAGRAM is "may have been cut") */
 const EXPECTED = DATAGRAMS.map((d) => d.subarray(0, MAX_DATAGRAM));
 
-test('the build made the batch receiver, and it loads', () => {
-  assert.equal(batchReceiveProblem(), undefined, 'npm run build compiles src/source/recv-batch.c with gcc and node_api.h');
+test('the build made the native edge, and it loads', () => {
+  assert.equal(nativeEdgeProblem(), undefined, 'npm run build compiles src/lib/native-edge.c with gcc and node_api.h');
 });
 
 test('recvBatch reads what is queued into slots, cuts a datagram at its slot, says an empty queue as 0 and a bad descriptor as -EBADF', () => {
-  const { recvBatch } = require('../../bin/recv-batch.node') as RecvBatchModule;
+  const edge = nativeEdge();
+  assert.ok(typeof edge !== 'string', edge as string);
+  const { recvBatch } = edge;
   const unix = require('unix-dgram') as { createSocket(t: 'unix_dgram'): { fd: number; bind(p: string): void; on(e: string, cb: (...a: unknown[]) => void): void; close(): void } };
   const raw = unix.createSocket('unix_dgram');
   const rawPath = join(dir, 'raw.sock');

@@ -28,6 +28,13 @@ test('a list keeps its identity while it lasts; a list made anew gets a new one;
     const third = lists.identity('BLOCKER');
     assert.notEqual(third, second);
     assert.equal(lists.identity('BLOCKER'), third);
+    // a plain folder: each command opens the file, so one replaced is written to, not the old one
+    assert.equal(lists.keepsListsOpen, false);
+    lists.write('BLOCKER', '+', '192.0.2.2');
+    unlinkSync(join(dir, 'BLOCKER'));
+    writeFileSync(join(dir, 'BLOCKER'), '');
+    lists.write('BLOCKER', '+', '192.0.2.3');
+    assert.deepEqual(lists.read('BLOCKER').map((e) => e.ip), ['192.0.2.3']);
   } finally {
     lists.close();
     rmSync(dir, { recursive: true, force: true });

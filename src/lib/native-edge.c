@@ -1,10 +1,12 @@
 /*
- * recvBatch: many datagrams from a non-blocking socket in one system call
- * (recvmmsg), for source/syslog-socket.ts. Built by build-recv-batch.ts into
- * dist/bin/recv-batch.node; when it is missing the socket reads one datagram
- * per read(2), as before, only slower.
+ * The two system calls banban needs and Node does not offer, for the edges
+ * that make them often. Built by build-native-edge.ts into
+ * dist/bin/native-edge.node; loaded by native-edge.ts. When it is missing,
+ * each edge does the same work the slower way Node allows.
  *
  * recvBatch(fd, slots, slotBytes, lengths) -> count, or -errno
+ *   For source/syslog-socket.ts: many datagrams from a non-blocking socket
+ *   in one system call (recvmmsg). Without it: one read(2) a datagram.
  *   slots      a Buffer of lengths.length slots of slotBytes each; datagram i
  *              is written at i * slotBytes
  *   lengths    an Int32Array: lengths[i] is datagram i's length. A datagram
@@ -13,7 +15,15 @@
  *              been cut"; the caller's rule for that stays the same.
  *   count      datagrams read, 0 when none was waiting (EAGAIN), or a
  *              negative errno for any other failure (EBADF on a closed fd).
- * Nothing is kept between calls; the JavaScript side owns both arrays.
+ *
+ * listWrite(fd, command) -> bytes written, or -errno
+ *   For enforce/xt-recent.ts: one command to a list through a descriptor
+ *   kept open, moved back to offset 0 first (lseek, then write). The kernel
+ *   refuses a write at any other offset (ESPIPE) and pwrite on the file, and
+ *   Node has no lseek: without this, each command is open, write, close.
+ *   command    a Buffer holding the whole command ("+ADDR\n")
+ *
+ * Nothing is kept between calls; the JavaScript side owns every array.
  */
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
@@ -23,6 +33,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 /* datagrams per call at most: the caller's lengths array may be shorter */
 #define MAX_BATCH 64
@@ -82,11 +93,40 @@ static napi_value recv_batch(napi_env env, napi_callback_info info) {
   return out;
 }
 
+static napi_value list_write(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) return fail(env, "listWrite(fd, command)");
+  int32_t fd;
+  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok) return fail(env, "listWrite: fd must be a number");
+  bool is_buffer;
+  void *data;
+  size_t length;
+  if (napi_is_buffer(env, argv[1], &is_buffer) != napi_ok || !is_buffer) return fail(env, "listWrite: command must be a Buffer");
+  if (napi_get_buffer_info(env, argv[1], &data, &length) != napi_ok) return fail(env, "listWrite: command must be a Buffer");
+
+  int32_t result;
+  if (lseek(fd, 0, SEEK_SET) < 0) {
+    result = -errno;
+  } else {
+    ssize_t n;
+    do {
+      n = write(fd, data, length);
+    } while (n < 0 && errno == EINTR);
+    result = n < 0 ? -errno : (int32_t)n;
+  }
+  napi_value out;
+  napi_create_int32(env, result, &out);
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
   if (napi_create_function(env, "recvBatch", NAPI_AUTO_LENGTH, recv_batch, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "recvBatch", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "listWrite", NAPI_AUTO_LENGTH, list_write, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "listWrite", fn) != napi_ok) return NULL;
   return exports;
 }
 
-NAPI_MODULE(recv_batch, init)
+NAPI_MODULE(native_edge, init)
