@@ -50,7 +50,7 @@ import { RateLimiter, type Logger } from './lib/log.js';
 import { batchMatcherSetup } from './match/batch-matcher.js';
 import type { LineReport } from './match/match-wire.js';
 import { MatchThread } from './match/match-thread.js';
-import { MAX_DATAGRAM, SyslogSocket } from './source/syslog-socket.js';
+import { DRAIN_MAX, MAX_DATAGRAM, SyslogSocket } from './source/syslog-socket.js';
 import { MAX_STATE_CHARS, MAX_STATE_ENTRIES, readStateFile, stateText, type StateNow, writeFileAtomic, writeFileAtomicInSlices } from './state/state-file.js';
 import { StateSaveThread, type SaveOutcome } from './state/state-save-thread.js';
 import { BanEngine } from './track/ban-engine.js';
@@ -269,6 +269,7 @@ export class Daemon {
       setup: batchMatcherSetup(config, MAX_DATAGRAM),
       meta: () => this.#clock(),
       cpu: threadCpuClock(),
+      wakeMax: DRAIN_MAX + 1,
       sink: (r, receivedAt) => {
         if (held !== undefined) held.push([r, receivedAt]);
         else handle(r, receivedAt);

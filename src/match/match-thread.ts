@@ -22,7 +22,8 @@
  *     without it, the wall time from each wake-up's first datagram to the
  *     end of its flush, and the applying of the thread's answers), it
  *     matches every batch itself, LOCAL_CHUNK datagrams at a time, as they
- *     are read. A hop to the thread and back costs more than matching: in
+ *     are read (and while wake-ups have not left the queue unemptied for
+ *     more than FLOOD_FULL of the datagrams, FLOOD_WINDOWS windows in a row). A hop to the thread and back costs more than matching: in
  *     the bench's traces, 117 µs to start and 76 µs to come back at the
  *     median, and milliseconds when the two cores are taken, for 21 µs of
  *     matching. Busier than that, it hands batches over (a flood), and
@@ -73,6 +74,23 @@ export const LOCAL_BATCH_MAX = 16;
 export const LOCAL_BUSY_MAX = 0.8;
 /** ... and, handing over, the share under which it takes every batch back */
 export const LOCAL_BUSY_BACK = 0.6;
+/**
+ * A flood whatever the CPU time says: more than this share of a window's
+ * datagrams came in wake-ups that read `wakeMax` and left the queue
+ * unemptied. On two cores taken by the sender and the kernel, the main
+ * thread under a flood runs only 0.65-0.73 of the time, and 75-81% of the
+ * datagrams come in such wake-ups; under the bench's 50 000 lines/s
+ * stream 0.6-1.4% do (in one 100 ms window of 247, 58%: a stall's backlog).
+ */
+export const FLOOD_FULL = 0.5;
+/** ... and the share under which it is over */
+export const FLOOD_FULL_BACK = 0.25;
+/**
+ * ... for this many windows in a row: the backlog of a stall (the first
+ * save's, in the bench) fills a window or two, and a thread handed a batch
+ * after idling for minutes took 10-112 ms to answer it
+ */
+export const FLOOD_WINDOWS = 3;
 /** ... measured over this long, ms */
 export const LOAD_WINDOW_MS = 100;
 /** ... and, meanwhile, datagrams matched at a time as they are read: a ban waits for its chunk, not its whole wake-up */
@@ -120,6 +138,12 @@ export interface MatchThreadOptions<M> {
   localBusyMax?: number;
   /** the wall clock windows are timed with, ms (tests) */
   now?: () => number;
+  /**
+   * datagrams a wake-up reads at most (the socket's DRAIN_MAX + 1): one
+   * that read this many left datagrams queued (FLOOD_FULL). Without it,
+   * only the CPU time decides
+   */
+  wakeMax?: number;
   /**
    * the calling (main) thread's CPU time, ms (lib/clock.ts threadCpuClock):
    * its growth over a window is the busy time. Without it, or when it
@@ -179,6 +203,13 @@ export class MatchThread<M> {
   #windowStart: number;
   /** the CPU clock's reading at #windowStart (NaN without one) */
   #windowCpu: number;
+  /** datagrams added in the wake-up under way */
+  #wakeCount = 0;
+  /** datagrams of the window's ended wake-ups, and of those among them that read `wakeMax` (the queue was not emptied) */
+  #windowDatagrams = 0;
+  #windowFull = 0;
+  /** windows in a row with more than FLOOD_FULL of their datagrams in full wake-ups */
+  #floodWindows = 0;
 
   constructor(opts: MatchThreadOptions<M>) {
     this.#opts = opts;
@@ -242,7 +273,7 @@ export class MatchThread<M> {
     if (this.#wakeStart < 0) this.#wakeStart = this.#now();
     let taken = this.#ring.write(datagram);
     if (taken === 0) {
-      this.flush();
+      this.#flushBatch();
       this.#makeRoom(datagram);
       taken = this.#ring.write(datagram);
       if (taken === 0) throw new Error('no room in the ring after waiting for it');
@@ -250,11 +281,21 @@ export class MatchThread<M> {
     if (this.#open.count === 0) this.#open.start = this.#ring.head - 4 - datagram.length;
     this.#open.count++;
     this.#open.bytes += taken;
-    if (this.#open.count >= BATCH_MAX || (this.#localMode && this.#open.count >= LOCAL_CHUNK && this.#pending.length === 0)) this.flush();
+    this.#wakeCount++;
+    if (this.#open.count >= BATCH_MAX || (this.#localMode && this.#open.count >= LOCAL_CHUNK && this.#pending.length === 0)) this.#flushBatch();
   }
 
-  /** The datagrams added since the last flush become a batch. */
+  /** The end of a wake-up: the datagrams added since the last flush become a batch. */
   flush(): void {
+    if (this.#wakeCount > 0) {
+      this.#windowDatagrams += this.#wakeCount;
+      if (this.#opts.wakeMax !== undefined && this.#wakeCount >= this.#opts.wakeMax) this.#windowFull += this.#wakeCount;
+      this.#wakeCount = 0;
+    }
+    this.#flushBatch();
+  }
+
+  #flushBatch(): void {
     const open = this.#open;
     if (open.count === 0) return;
     this.#open = { start: 0, count: 0, bytes: 0 };
@@ -291,7 +332,11 @@ export class MatchThread<M> {
     const ran = cpu - this.#windowCpu;
     const share = (Number.isNaN(ran) ? this.#busy : ran) / span;
     const most = this.#opts.localBusyMax ?? LOCAL_BUSY_MAX;
-    this.#localMode = this.#localMode ? share <= most : share < most * (LOCAL_BUSY_BACK / LOCAL_BUSY_MAX);
+    const full = this.#windowDatagrams > 0 ? this.#windowFull / this.#windowDatagrams : 0;
+    this.#floodWindows = full > FLOOD_FULL ? this.#floodWindows + 1 : 0;
+    this.#localMode = this.#localMode ? share <= most && this.#floodWindows < FLOOD_WINDOWS : share < most * (LOCAL_BUSY_BACK / LOCAL_BUSY_MAX) && full < FLOOD_FULL_BACK;
+    this.#windowDatagrams = 0;
+    this.#windowFull = 0;
     this.#busy = 0;
     this.#windowStart = now;
     this.#windowCpu = cpu;

@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { parseConfig } from '../../src/config/load.js';
 import { BatchMatcher, batchMatcherSetup } from '../../src/match/batch-matcher.js';
 import { readRing, RingWriter } from '../../src/match/datagram-ring.js';
-import { LOAD_WINDOW_MS, LOCAL_BUSY_BACK, LOCAL_BUSY_MAX, LOCAL_CHUNK, MatchThread, RING_BYTES, START_FAILED, START_REASON_AT, START_REASON_BYTES, STARTED, THREAD_FAILED } from '../../src/match/match-thread.js';
+import { FLOOD_FULL, FLOOD_FULL_BACK, FLOOD_WINDOWS, LOAD_WINDOW_MS, LOCAL_BUSY_BACK, LOCAL_BUSY_MAX, LOCAL_CHUNK, MatchThread, RING_BYTES, START_FAILED, START_REASON_AT, START_REASON_BYTES, STARTED, THREAD_FAILED } from '../../src/match/match-thread.js';
 import { readResults, RuleTable, type LineReport } from '../../src/match/match-wire.js';
 import { Matcher, type MatchResult } from '../../src/match/matcher.js';
 import type { ParsedIp } from '../../src/lib/ip.js';
@@ -380,6 +380,49 @@ test('given a CPU clock, busy is the CPU time the main thread ran: time it was p
   await thread.idle();
   await thread.close();
   assert.equal(seen.length, 4 * 4 * (2 * LOAD_WINDOW_MS / 10 + 1), 'every line reported');
+});
+
+test('wake-ups that leave the queue unemptied (wakeMax read) for more than FLOOD_FULL of FLOOD_WINDOWS windows in a row are a flood, whatever the CPU time: batches go to the thread until they are fewer than FLOOD_FULL_BACK', async () => {
+  let clock = 0;
+  const cpu = 0; // a main thread that never seems busy: the cores are taken by others
+  let reported = 0;
+  const wakeMax = 40;
+  const thread = new MatchThread<number>({
+    setup: batchMatcherSetup(config, MAX_DATAGRAM),
+    meta: () => 0,
+    sink: () => reported++,
+    onFault: (err) => assert.fail(err.message),
+    onDropped: (err) => assert.fail(err.message),
+    now: () => clock,
+    cpu: () => cpu,
+    wakeMax,
+  });
+  let sent = 0;
+  const wake = (n: number) => {
+    for (let i = 0; i < n; i++, sent++) thread.add(Buffer.from(failed(`198.51.100.${i % 250}`, i)));
+    clock += 1;
+    thread.flush();
+    clock += 9;
+  };
+  // a stall's backlog now and then: one full wake-up among small ones
+  for (let t = 0; t <= 2 * LOAD_WINDOW_MS; t += 10) wake(t === 50 ? wakeMax : 5);
+  assert.equal(thread.matchingHere, true, `${wakeMax} of ${wakeMax + 9 * 5} datagrams in a full wake-up: not a flood`);
+  const flood = (ms: number) => {
+    for (let t = 0; t < ms; t += 10) wake(t % 20 === 0 ? wakeMax : 10);
+  };
+  flood((FLOOD_WINDOWS - 1) * LOAD_WINDOW_MS);
+  assert.equal(thread.matchingHere, true, `most datagrams in full wake-ups for ${FLOOD_WINDOWS - 1} windows: a stall's backlog, not a flood`);
+  for (let t = 0; t <= LOAD_WINDOW_MS; t += 10) wake(5);
+  flood((FLOOD_WINDOWS + 1) * LOAD_WINDOW_MS);
+  assert.equal(thread.matchingHere, false, `for ${FLOOD_WINDOWS} windows in a row: a flood, handed over`);
+  assert.ok(FLOOD_FULL_BACK < 0.3 && FLOOD_FULL > 0.3);
+  for (let t = 0; t <= 2 * LOAD_WINDOW_MS; t += 10) wake(t % 40 === 0 ? wakeMax : 30);
+  assert.equal(thread.matchingHere, false, 'a third of them in full wake-ups: still a flood (hysteresis)');
+  for (let t = 0; t <= 2 * LOAD_WINDOW_MS; t += 10) wake(5);
+  assert.equal(thread.matchingHere, true, 'over: matching here again');
+  await thread.idle();
+  await thread.close();
+  assert.ok(reported > 0 && sent > 0);
 });
 
 test('a matching thread that fails, at start or on a batch, says so and throws nothing: it is ended while idle, never while raising', async () => {
