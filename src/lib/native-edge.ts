@@ -24,7 +24,7 @@ export interface NativeEdge {
   listWrite(fd: number, command: Buffer): number;
 }
 
-export const NATIVE_EDGE_FILE = 'native-edge.node';
+const NATIVE_EDGE_FILE = 'native-edge.node';
 
 let loaded: NativeEdge | string | undefined;
 
@@ -49,9 +49,14 @@ export function nativeEdgeProblem(): string | undefined {
   return typeof r === 'string' ? r : undefined;
 }
 
+/** The name of a (positive) errno number, as Node gives it in `code` (EBADF for 9), or undefined for one it does not know. */
+export function errnoCode(errno: number): string | undefined {
+  return Object.entries(osConstants.errno).find(([, n]) => n === errno)?.[0];
+}
+
 /** A negative return of the native edge as the error Node would have thrown for it (code, errno, syscall; `path` when given). */
 export function errnoError(errno: number, call: string, path?: string): NodeJS.ErrnoException {
-  const code = Object.entries(osConstants.errno).find(([, n]) => n === errno)?.[0] ?? `errno ${errno}`;
+  const code = errnoCode(errno) ?? `errno ${errno}`;
   const err: NodeJS.ErrnoException = new Error(`${code}: ${call} failed${path === undefined ? '' : `, '${path}'`}`);
   err.code = code;
   err.errno = -errno;

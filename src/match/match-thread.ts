@@ -22,11 +22,11 @@
  *     without it, the wall time from each wake-up's first datagram to the
  *     end of its flush, and the applying of the thread's answers), it
  *     matches every batch itself, LOCAL_CHUNK datagrams at a time, as they
- *     are read (and while wake-ups have not left the queue unemptied for
- *     more than FLOOD_FULL of the datagrams, FLOOD_WINDOWS windows in a row). A hop to the thread and back costs more than matching: in
- *     the bench's traces, 117 µs to start and 76 µs to come back at the
- *     median, and milliseconds when the two cores are taken, for 21 µs of
- *     matching. Busier than that, it hands batches over (a flood), and
+ *     are read, unless wake-ups left the queue unemptied for more than
+ *     FLOOD_FULL of the datagrams FLOOD_WINDOWS windows in a row. A hop to
+ *     the thread and back costs more than matching: in the bench's traces,
+ *     117 µs to start and 76 µs to come back at the median, and
+ *     milliseconds when the two cores are taken, for 21 µs of matching. Busier than that, it hands batches over (a flood), and
  *     takes over again once it is busy less than LOCAL_BUSY_BACK;
  *   - then, a small batch that finds the thread with nothing to do (one
  *     attack line on a quiet server) is still matched here at once

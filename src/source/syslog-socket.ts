@@ -14,13 +14,13 @@
  * unix-dgram reads each datagram into a 64 KiB buffer and does not report
  * MSG_TRUNC; a datagram that fills the buffer exactly may have been cut, so
  * `MAX_DATAGRAM` is reported and the receiver must not match it. The batch
- * receiver (recvmmsg, lib/native-edge.c) reads into slots of the same size, so the same
- * rule holds whichever path read a datagram.
+ * receiver (recvmmsg, lib/native-edge.c) reads into slots of the same size,
+ * so the same rule holds whichever path read a datagram.
  */
 import { chmodSync, chownSync, lstatSync, mkdirSync, readSync, unlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
-import { errnoError, nativeEdge, type NativeEdge } from '../lib/native-edge.js';
+import { errnoCode, errnoError, nativeEdge, type NativeEdge } from '../lib/native-edge.js';
 
 const require = createRequire(import.meta.url);
 
@@ -305,23 +305,8 @@ function unlinkQuietly(path: string): void {
   }
 }
 
-/** An error for a positive errno number, with its name as `code`, as Node's own are. */
-
 /** unix-dgram reports errors as negative errno numbers. */
 function errnoName(err: NodeJS.ErrnoException): string {
   const n = Number(err.code ?? err.errno);
-  const names: Record<number, string> = {
-    [-1]: 'EPERM',
-    [-2]: 'ENOENT',
-    [-11]: 'EAGAIN',
-    [-13]: 'EACCES',
-    [-20]: 'ENOTDIR',
-    [-30]: 'EROFS',
-    [-36]: 'ENAMETOOLONG',
-    [-90]: 'EMSGSIZE',
-    [-91]: 'EPROTOTYPE',
-    [-98]: 'EADDRINUSE',
-    [-111]: 'ECONNREFUSED',
-  };
-  return names[n] ?? String(err.code ?? err.message);
+  return (Number.isInteger(n) && n < 0 ? errnoCode(-n) : undefined) ?? String(err.code ?? err.message);
 }
