@@ -319,7 +319,8 @@ export class MatchThread<M> {
    * Counts the main thread busy from `since` until now, and at the end of
    * each LOAD_WINDOW_MS decides whether it goes on matching every batch
    * here: busy at most LOCAL_BUSY_MAX of the window to stay, less than
-   * LOCAL_BUSY_BACK to come back (handing over takes its matching off it).
+   * LOCAL_BUSY_BACK (or localBusyMax, if lower) to come back (handing over
+   * takes its matching off it).
    * Busy is the CPU time the thread ran in the window when the CPU clock
    * reads, else the wake-ups' wall time.
    */
@@ -334,7 +335,7 @@ export class MatchThread<M> {
     const most = this.#opts.localBusyMax ?? LOCAL_BUSY_MAX;
     const full = this.#windowDatagrams > 0 ? this.#windowFull / this.#windowDatagrams : 0;
     this.#floodWindows = full > FLOOD_FULL ? this.#floodWindows + 1 : 0;
-    this.#localMode = this.#localMode ? share <= most && this.#floodWindows < FLOOD_WINDOWS : share < most * (LOCAL_BUSY_BACK / LOCAL_BUSY_MAX) && full < FLOOD_FULL_BACK;
+    this.#localMode = this.#localMode ? share <= most && this.#floodWindows < FLOOD_WINDOWS : share < Math.min(LOCAL_BUSY_BACK, most) && full < FLOOD_FULL_BACK;
     this.#windowDatagrams = 0;
     this.#windowFull = 0;
     this.#busy = 0;

@@ -21,7 +21,8 @@
  *   - `cancel` is seen by the thread between two steps of its write (a
  *     step every 64 windows and every 64 KiB): it removes its temporary
  *     file and leaves the state file as it was;
- *   - the thread never keeps the process alive (unref), and `close` ends it.
+ *   - the thread never keeps the process alive (unref), and `close` ends it;
+ *   - making one detaches a throwaway buffer first (detachOneBuffer).
  */
 import { Worker } from 'node:worker_threads';
 import { bansSnapshotBuffers, type BansSnapshot } from '../enforce/ban-columns.js';
@@ -62,6 +63,7 @@ export class StateSaveThread {
 
   /** `workerScript` is for tests (a thread that fails); throws when no thread could be made. */
   constructor(opts: { workerScript?: URL | string } = {}) {
+    detachOneBuffer();
     const w = new Worker(opts.workerScript ?? new URL('./state-save-worker.js', import.meta.url), {
       workerData: { cancel: this.#cancel.buffer as SharedArrayBuffer } satisfies SaveThreadData,
     });
@@ -132,4 +134,23 @@ export class StateSaveThread {
     this.#pending = undefined;
     p?.reject(this.#gone);
   }
+}
+
+/**
+ * A save hands its buffers over, which detaches them. The first buffer an
+ * isolate ever detaches costs far more than itself: V8 then throws away the
+ * optimized code of every function compiled on the promise that no buffer
+ * would be (its ArrayBufferDetaching protector). On the daemon's main thread
+ * that was most of the hot path, 45-55 functions (reading the socket,
+ * parsing addresses, the windows' tables), run unoptimized until compiled
+ * again on V8's helper threads, which are not niced: in a daemon under a
+ * 50 000 lines/s stream the first save set off 66 compiles (270 ms of
+ * compiling) where it now sets off 24 (110 ms, the save's own code; issue
+ * 6, seen with --trace-deopt and --trace-protector-invalidation).
+ * Detaching one empty buffer here, at start, before anything is hot, makes
+ * the code compiled later not depend on it.
+ */
+function detachOneBuffer(): void {
+  const b = new ArrayBuffer(0);
+  structuredClone(b, { transfer: [b] });
 }

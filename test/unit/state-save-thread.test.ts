@@ -1,12 +1,15 @@
 /**
  * The periodic save's thread: what it writes is what the save at stop
  * writes, it runs at nice 19, a cancel leaves the old file, a failed write
- * is an answer (and the thread serves on), a broken thread is a rejection.
+ * is an answer (and the thread serves on), a broken thread is a rejection,
+ * and the first save leaves the main thread's optimized code in place.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
 import { ip } from '../helpers/values.js';
 import { packBans } from '../../src/enforce/ban-columns.js';
@@ -132,6 +135,15 @@ test('windows past the size limit are left out and counted; bans never are', asy
   } finally {
     await t.close();
   }
+});
+
+test("the first save's handing over of buffers does not throw away the main thread's optimized code", () => {
+  // V8 drops every optimized function that reads a typed array the first
+  // time its isolate detaches a buffer; the thread's constructor has that
+  // happen at once, before anything is hot (detachOneBuffer)
+  const child = spawnSync(process.execPath, ['--allow-natives-syntax', fileURLToPath(new URL('./first-save-deopt-child.js', import.meta.url))], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(child.status, 0, child.stderr);
+  assert.deepEqual(JSON.parse(child.stdout), { before: true, after: true, saved: 'written', detached: true });
 });
 
 test('a thread that breaks rejects the save under way and every later one', async () => {
