@@ -87,6 +87,8 @@ export interface DaemonStats {
   matched: number;
   blocks: number;
   unblocks: number;
+  /** of `datagrams`, those matched on the matching thread (the rest, on the main thread: MatchThread) */
+  handedOver: number;
 }
 
 export class Daemon {
@@ -115,7 +117,7 @@ export class Daemon {
   #saveThread: StateSaveThread | undefined;
   /** the thread could not start or failed (said once): saves are written here, in slices */
   #saveThreadGone = false;
-  readonly stats: DaemonStats = { datagrams: 0, skipped: 0, matched: 0, blocks: 0, unblocks: 0 };
+  readonly stats: DaemonStats = { datagrams: 0, skipped: 0, matched: 0, blocks: 0, unblocks: 0, handedOver: 0 };
 
   private constructor(opts: DaemonOptions, config: Config) {
     this.#opts = opts;
@@ -270,6 +272,7 @@ export class Daemon {
       meta: () => this.#clock(),
       cpu: threadCpuClock(),
       wakeMax: DRAIN_MAX + 1,
+      tally: this.stats,
       sink: (r, receivedAt) => {
         if (held !== undefined) held.push([r, receivedAt]);
         else handle(r, receivedAt);

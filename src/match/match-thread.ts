@@ -138,6 +138,8 @@ export interface MatchThreadOptions<M> {
   localBusyMax?: number;
   /** the wall clock windows are timed with, ms (tests) */
   now?: () => number;
+  /** where the datagrams handed to the thread are counted (the daemon's stats: one count across reloads) */
+  tally?: { handedOver: number };
   /**
    * datagrams a wake-up reads at most (the socket's DRAIN_MAX + 1): one
    * that read this many left datagrams queued (FLOOD_FULL). Without it,
@@ -304,6 +306,7 @@ export class MatchThread<M> {
       this.#runLocally(batch);
     } else {
       if (this.#pending.length === 0) this.#worker.ref();
+      if (this.#opts.tally) this.#opts.tally.handedOver += batch.count;
       batch.handed = this.#handed;
       this.#handed = (this.#handed + 1) | 0;
       this.#pending.push(batch);

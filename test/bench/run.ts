@@ -569,8 +569,8 @@ function medianPerThread(rows: (Record<string, number> | undefined)[]): Record<s
 
 function pickStats(s: Record<string, number> | undefined): Record<string, number> | undefined {
   if (!s) return undefined;
-  const { datagrams, matched, blocks, unblocks, skipped, listWrites, rewritesSkipped } = s;
-  return { datagrams: datagrams!, matched: matched!, blocks: blocks!, unblocks: unblocks!, skipped: skipped!, listWrites: listWrites!, rewritesSkipped: rewritesSkipped! };
+  const { datagrams, matched, blocks, unblocks, skipped, listWrites, rewritesSkipped, handedOver } = s;
+  return { datagrams: datagrams!, matched: matched!, blocks: blocks!, unblocks: unblocks!, skipped: skipped!, listWrites: listWrites!, rewritesSkipped: rewritesSkipped!, ...(handedOver !== undefined ? { handedOver } : {}) };
 }
 
 /**
@@ -999,7 +999,9 @@ function table(res: Results): string {
   /** the daemon's CPU per line by thread, medians of the runs (socketThroughput) */
   const threads = (k: string) => {
     const t = (tp?.[k] as { threadMicrosPerLine?: Record<string, number> } | undefined)?.threadMicrosPerLine;
-    return t ? `${r2(t.main)} / ${r2(t.busiestOther)} / ${r2(t.rest)} µs` : undefined;
+    const st = tp?.[k]?.daemonStats;
+    const handed = st?.handedOver !== undefined && st.datagrams ? `; ${Math.round((100 * st.handedOver) / st.datagrams)}% of the datagrams matched on the matching thread (first run)` : '';
+    return t ? `${r2(t.main)} / ${r2(t.busiestOther)} / ${r2(t.rest)} µs${handed}` : undefined;
   };
   const threadRow = (n: string, k: string, what: string) => {
     const t = threads(k);

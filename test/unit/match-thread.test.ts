@@ -135,7 +135,7 @@ test('a batch that fails part-way leaves nothing of itself in the next batch\'s 
 });
 
 /** Runs batches through a MatchThread and collects what comes back, in order. */
-function collector(opts: { workerScript?: URL; localBatchMax?: number; localBusyMax?: number; now?: () => number; ringBytes?: number; startStallMs?: number; stallMs?: number } = {}) {
+function collector(opts: { workerScript?: URL; localBatchMax?: number; localBusyMax?: number; now?: () => number; ringBytes?: number; startStallMs?: number; stallMs?: number; tally?: { handedOver: number } } = {}) {
   const seen: { batch: number; report: LineReport }[] = [];
   const faults: string[] = [];
   const dropped: string[] = [];
@@ -189,13 +189,16 @@ test('back-pressure still works after small batches were matched here: the threa
   // A quiet server matches its lone lines on the main thread; a flood that then fills the ring must
   // wait only for the thread's own batches. (It once compared the thread's count with batch numbers
   // that included the local ones, waited 10 s for room it already had, and gave up on the thread.)
-  const c = collector({ localBatchMax: 4 });
+  const tally = { handedOver: 0 };
+  const c = collector({ localBatchMax: 4, tally });
   for (let b = 0; b < 20; b++) c.submit([failed(`192.0.2.${b}`, b)], b);
   assert.equal(c.thread.pending, 0, 'the small batches were matched here');
+  assert.equal(tally.handedOver, 0, 'and none counted as handed over');
   const perBatch = 1000;
   const batches = Math.ceil((RING_BYTES * 2) / (perBatch * 80)); // twice what the ring holds
   for (let b = 0; b < batches; b++) c.submit(Array.from({ length: perBatch }, (_, i) => failed(`10.${b}.${i >> 8}.${i & 255}`, i)), 20 + b);
   await c.thread.idle();
+  assert.equal(tally.handedOver, batches * perBatch, 'every datagram of the flood was counted as handed over');
   assert.deepEqual(c.faults, []);
   assert.equal(c.thread.threadGone, false, 'matched on the thread all along');
   await c.thread.close();
