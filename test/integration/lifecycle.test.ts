@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createRequire } from 'node:module';
+import { execFileSync } from 'node:child_process';
 import { sendDatagrams, startDaemon, type DaemonProcess } from '../helpers/daemon-process.js';
 
 const unix = createRequire(import.meta.url)('unix-dgram') as {
@@ -35,13 +36,25 @@ function setup(extra = '') {
   return { dir, conf, sock, state };
 }
 
-test('lines a reload left to the old matching thread are decided and saved when a stop follows at once', { timeout: 60_000 }, async () => {
+// The daemon runs in a network namespace of its own whose socket queue holds 512 datagrams (the
+// host's may hold 10, as a new namespace's does): a wake-up then reads more than the 16 datagrams a
+// main thread matches itself while the thread is idle, and the busy lines go to the thread.
+const QUEUE_NS = `bblife-${process.pid}`;
+const notRoot = process.getuid?.() !== 0 ? 'needs root: a network namespace of its own, whose socket queue holds more than 16 datagrams' : false;
+
+test('lines a reload left to the old matching thread are decided and saved when a stop follows at once', { timeout: 60_000, skip: notRoot }, async () => {
   const s = setup();
-  const d = startDaemon(['run', '-c', s.conf]);
+  execFileSync('ip', ['netns', 'add', QUEUE_NS]);
+  execFileSync('ip', ['netns', 'exec', QUEUE_NS, 'sh', '-c', 'echo 512 > /proc/sys/net/unix/max_dgram_qlen']);
+  const d = startDaemon(['run', '-c', s.conf], { prefix: ['ip', 'netns', 'exec', QUEUE_NS] });
   try {
     await d.waitFor((l) => l.msg === 'listening', 'listening');
-    // 60 lines that take the thread a while, then an attacker's three tries behind them
-    await sendDatagrams(s.sock, [...Array.from({ length: 60 }, () => BUSY), failed('192.0.2.50'), failed('192.0.2.50'), failed('192.0.2.50')]);
+    // Lines that take a while to match, then an attacker's three tries behind them. The first busy
+    // lines are matched on the main thread, which makes it busy; the quick ones after them make a
+    // wake-up of more than 16 datagrams, which goes to the thread, and what follows joins it there.
+    const busy = (n: number) => Array.from({ length: n }, () => BUSY);
+    const quick = Array.from({ length: 40 }, (_, i) => `<78>Nov 22 06:25:01 web1 CRON[${i}]: (root) CMD (true)`);
+    await sendDatagrams(s.sock, [...busy(30), ...quick, ...busy(30), failed('192.0.2.50'), failed('192.0.2.50'), failed('192.0.2.50')]);
     await new Promise((r) => setTimeout(r, 100)); // read, and handed to the thread
     d.proc.kill('SIGHUP'); // the same config: `systemctl reload`
     await d.waitFor((l) => l.msg === 'reloaded', 'reloaded');
@@ -51,9 +64,13 @@ test('lines a reload left to the old matching thread are decided and saved when 
     const saved = existsSync(s.state) ? (JSON.parse(readFileSync(s.state, 'utf8')) as { bans: unknown[][] }) : { bans: [] };
     assert.deepEqual(saved.bans.map((b) => b[0]), ['192.0.2.50'], 'the ban decided from lines received before the stop is saved');
     const blocked = d.logs.findIndex((l) => l.msg === 'blocked' && l['ip'] === '192.0.2.50');
-    assert.ok(blocked >= 0 && blocked < d.logs.findIndex((l) => l.msg === 'stopped'), 'decided before the daemon said it stopped');
+    const stopped = d.logs.find((l) => l.msg === 'stopped');
+    assert.ok(blocked >= 0 && blocked < d.logs.indexOf(stopped!), 'decided before the daemon said it stopped');
+    assert.ok((stopped!['handedOver'] as number) > 0, `lines went through the matching thread (the stopped line: ${JSON.stringify(stopped)})`);
   } finally {
     d.proc.kill('SIGKILL');
+    await d.exited.catch(() => undefined);
+    execFileSync('ip', ['netns', 'del', QUEUE_NS]);
     rmSync(s.dir, { recursive: true, force: true });
   }
 });
