@@ -87,7 +87,7 @@ export interface DaemonStats {
   matched: number;
   blocks: number;
   unblocks: number;
-  /** of `datagrams`, those matched on the matching thread (the rest, on the main thread: MatchThread) */
+  /** of `datagrams`, those handed to the matching thread (the rest were matched on the main thread: MatchThread) */
   handedOver: number;
 }
 
