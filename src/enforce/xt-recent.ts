@@ -155,24 +155,24 @@ export class XtRecentLists implements ListWriter {
 
   /** Lets go of the descriptors kept (by `identity` and `write`) for lists other than `targets` (a reload dropped them). */
   keepOnly(targets: readonly string[]): void {
-    for (const [target, { fd }] of this.#watched) {
-      if (targets.includes(target)) continue;
-      this.#watched.delete(target);
-      closeQuietly(fd);
-    }
-    for (const [target, fd] of this.#writers) {
-      if (targets.includes(target)) continue;
-      this.#writers.delete(target);
-      closeQuietly(fd);
-    }
+    const keep = (target: string) => targets.includes(target);
+    letGo(this.#watched, (w) => w.fd, keep);
+    letGo(this.#writers, (fd) => fd, keep);
   }
 
   /** Lets go of every descriptor kept. */
   close(): void {
-    for (const { fd } of this.#watched.values()) closeQuietly(fd);
-    this.#watched.clear();
-    for (const fd of this.#writers.values()) closeQuietly(fd);
-    this.#writers.clear();
+    letGo(this.#watched, (w) => w.fd, () => false);
+    letGo(this.#writers, (fd) => fd, () => false);
+  }
+}
+
+/** Closes and forgets the descriptors kept per list in `kept`, but for the lists `keep` says to keep. */
+function letGo<V>(kept: Map<string, V>, fdOf: (v: V) => number, keep: (target: string) => boolean): void {
+  for (const [target, v] of kept) {
+    if (keep(target)) continue;
+    kept.delete(target);
+    closeQuietly(fdOf(v));
   }
 }
 
