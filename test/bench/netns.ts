@@ -210,6 +210,21 @@ export class NetProcess {
     }
   }
 
+  /**
+   * The main thread's time on a core and time waiting for one (runnable,
+   * not running), in ms so far: the first two fields of
+   * /proc/PID/task/PID/schedstat (nanoseconds). Undefined when gone, or
+   * on a kernel without schedstat.
+   */
+  mainThreadSched(): { runMs: number; waitMs: number } | undefined {
+    try {
+      const [run, wait] = readFileSync(`/proc/${this.pid}/task/${this.pid}/schedstat`, 'utf8').trim().split(' ').map(Number);
+      return Number.isFinite(run) && Number.isFinite(wait) ? { runMs: run! / 1e6, waitMs: wait! / 1e6 } : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Minor page faults so far (minflt): a fork makes the parent fault on each page it writes afterwards. */
   minorFaults(): number | undefined {
     try {

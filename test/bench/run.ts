@@ -758,6 +758,13 @@ interface LatencyStats {
   worstMs: number[];
   /** where those came in the run, as the probe's index (a probe every --probe-gap ms plus its latency): stalls at a steady spacing point at a timer */
   worstAt: number[];
+  /**
+   * The receiver's main thread while the probes ran, ms per second: on a
+   * core, and runnable but waiting for one (NetProcess.mainThreadSched).
+   * A tail that comes with a long wait is the machine's; with a long run
+   * time, the receiver's own work.
+   */
+  mainThread?: { runMsPerSecond: number; waitMsPerSecond: number };
 }
 
 function latencyStats(ns: number[]): LatencyStats {
@@ -807,33 +814,44 @@ async function latency(b: Bench): Promise<Record<string, unknown>> {
     if (r.code !== 0) throw new Error(`probe failed: ${r.stderr}`);
     return (JSON.parse(r.stdout) as { lat_ns: number[] }).lat_ns;
   };
-  const idle = await probe(d.socket, 13_000_000);
-  say(`latency idle: ${JSON.stringify(latencyStats(idle))}`);
-  const floorIdle = await probe(floorSocket, 13_050_000);
-  say(`latency idle, C floor: ${JSON.stringify(latencyStats(floorIdle))}`);
+  // the probes' figures, with how the receiver's main thread spent the time they took
+  const probed = async (receiver: NetProcess, socket: string, start: number): Promise<LatencyStats> => {
+    const s0 = receiver.mainThreadSched();
+    const t0 = performance.now();
+    const lat = await probe(socket, start);
+    const seconds = (performance.now() - t0) / 1000;
+    const s1 = receiver.mainThreadSched();
+    const stats = latencyStats(lat);
+    if (s0 && s1) stats.mainThread = { runMsPerSecond: r2((s1.runMs - s0.runMs) / seconds), waitMsPerSecond: r2((s1.waitMs - s0.waitMs) / seconds) };
+    return stats;
+  };
+  const idle = await probed(d.proc, d.socket, 13_000_000);
+  say(`latency idle: ${JSON.stringify(idle)}`);
+  const floorIdle = await probed(floor, floorSocket, 13_050_000);
+  say(`latency idle, C floor: ${JSON.stringify(floorIdle)}`);
   // the background stream: the corpus over and over at bgRate, for the probes' duration and a margin;
   // twice, the better kept (the p99 of 300 probes is their 4th worst: one burst of other work on the machine moves it)
   const seconds = Math.ceil((o.probes * (gapUs + 1500)) / 1e6) + 3;
-  const underStream = async (socket: string, start: number): Promise<{ stats: LatencyStats; backgroundLinesPerSecond: number }> => {
+  const underStream = async (receiver: NetProcess, socket: string, start: number): Promise<{ stats: LatencyStats; backgroundLinesPerSecond: number }> => {
     const bgLog = b.file('bg.out');
     const bg = b.net!.start(b.sender, ['send', '--socket', socket, '--file', b.corpus.wire, '--rate', String(o.bgRate), '--loop', '--duration', String(seconds)], bgLog);
     await sleep(1000);
-    const loaded = await probe(socket, start);
+    const stats = await probed(receiver, socket, start);
     await bg.exited;
     const bgRes = JSON.parse(readFileSync(bgLog, 'utf8').trim().split('\n').pop()!) as SendResult;
-    return { stats: latencyStats(loaded), backgroundLinesPerSecond: r0(bgRes.sent / (bgRes.send_ns / 1e9)) };
+    return { stats, backgroundLinesPerSecond: r0(bgRes.sent / (bgRes.send_ns / 1e9)) };
   };
   const phases: { stats: LatencyStats; backgroundLinesPerSecond: number; sentinelAfterStreamMs: number }[] = [];
   const floorPhases: LatencyStats[] = [];
   for (let phase = 0; phase < Math.min(2, o.reps); phase++) {
-    const ran = await underStream(d.socket, 13_500_000 + phase * 100_000);
+    const ran = await underStream(d.proc, d.socket, 13_500_000 + phase * 100_000);
     // did the daemon keep up with the stream? the time to answer a sentinel right after it
     const t0 = Date.now();
     await b.ready(d.socket);
     const p = { ...ran, sentinelAfterStreamMs: Date.now() - t0 };
     phases.push(p);
     say(`latency under ${fmtInt(p.backgroundLinesPerSecond)} lines/s (phase ${phase + 1}): ${JSON.stringify(p.stats)}`);
-    const f = await underStream(floorSocket, 13_750_000 + phase * 100_000);
+    const f = await underStream(floor, floorSocket, 13_750_000 + phase * 100_000);
     floorPhases.push(f.stats);
     say(`latency under ${fmtInt(f.backgroundLinesPerSecond)} lines/s, C floor (phase ${phase + 1}): ${JSON.stringify(f.stats)}`);
   }
@@ -841,10 +859,10 @@ async function latency(b: Bench): Promise<Record<string, unknown>> {
   await d.stop();
   const best = phases.reduce((a, x) => (x.stats.p99Ms < a.stats.p99Ms ? x : a));
   return {
-    idle: latencyStats(idle),
+    idle,
     loaded: { ...best.stats, backgroundLinesPerSecond: best.backgroundLinesPerSecond, backgroundSeconds: seconds, sentinelAfterStreamMs: best.sentinelAfterStreamMs },
     loadedPhases: phases.map((p) => ({ ...p.stats, backgroundLinesPerSecond: p.backgroundLinesPerSecond })),
-    floor: { idle: latencyStats(floorIdle), loadedPhases: floorPhases },
+    floor: { idle: floorIdle, loadedPhases: floorPhases },
     stats: pickStats(d.stats()),
   };
 }
@@ -1083,6 +1101,17 @@ function table(res: Results): string {
         '4',
         'the same probes answered by the C receive loop (the machine\'s floor), p99 idle / under the stream, each phase run right after the daemon\'s',
         `${lt.floor.idle.p99Ms} / ${lt.floor.loadedPhases.map((p) => p.p99Ms).join(' and ')} ms (p50 ${lt.floor.idle.p50Ms} / ${lt.floor.loadedPhases.map((p) => p.p50Ms).join(' and ')})`,
+      );
+    }
+    // how the main thread spent the probes' time: waiting for a core says the tail is the machine's (older results have none)
+    const sched = (l: LatencyStats | undefined) => (l?.mainThread ? `${l.mainThread.runMsPerSecond} / ${l.mainThread.waitMsPerSecond}` : undefined);
+    const daemonSched = [lt.idle, ...(lt.loadedPhases ?? [])].map(sched);
+    if (daemonSched.every((x) => x !== undefined)) {
+      const floorSched = lt.floor ? [lt.floor.idle, ...lt.floor.loadedPhases].map(sched) : [];
+      row(
+        '4',
+        'main thread while the probes ran, ms a second on a core / waiting for one: idle, then each phase under the stream',
+        `daemon ${daemonSched.join(', ')}${floorSched.every((x) => x !== undefined) && floorSched.length > 0 ? `; C floor ${floorSched.join(', ')}` : ''}`,
       );
     }
   }
