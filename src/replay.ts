@@ -70,7 +70,7 @@ export async function replayLog(config: Config, chunks: AsyncIterable<Buffer | s
   // A file has no receive buffer to overflow: no line is "truncated".
   const matcher = new BatchMatcher(batchMatcherSetup(config, Number.MAX_SAFE_INTEGER));
   // Of a longer line, more is never needed: the daemon would skip it as too long.
-  const split = new LineSplitter(config.maxLine + 2, (buf, start, end) => replay.line(matcher.one(buf, start, end), matcher.stamp));
+  const split = new LineSplitter(config.maxLine + 2, (buf, start, end) => replay.line(matcher.one(buf, start, end), matcher));
   for await (const chunk of chunks) split.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
   split.end();
   return replay.finish();
@@ -114,17 +114,18 @@ class Replay {
     this.#hits.set(rule, this.#hits.get(rule)! + 1);
   }
 
-  /** The next line of the file. */
-  line(r: MatchResult | SkipReason, stamp: string | undefined): void {
+  /** The next line of the file: what `matcher.one` returned for it (its header's stamp is the matcher's until the next line). */
+  line(r: MatchResult | SkipReason, matcher: BatchMatcher): void {
     const n = ++this.report.lines;
     if (typeof r !== 'string') {
-      const now = this.#clock.timeOf(stamp);
-      if (stamp !== undefined) {
+      const now = matcher.timeBy(this.#clock);
+      const dated = matcher.dated;
+      if (dated) {
         if (now < this.#latest - BACKWARDS_MS) this.report.backwards++;
         else if (now > this.#latest) this.#latest = now;
       }
       if (!isEmpty(r)) {
-        if (stamp === undefined) this.report.undated++;
+        if (!dated) this.report.undated++;
         this.#found(r, n, now);
       }
     } else if (r !== 'empty') {

@@ -11,7 +11,7 @@
  */
 import type { Config } from '../config/schema.js';
 import { decodeDatagram } from '../source/datagram.js';
-import { parseSyslogLine } from '../source/syslog-line.js';
+import { parseSyslogLine, type ReplayClock, scanSyslogLine, SyslogSpans } from '../source/syslog-line.js';
 import { readRing } from './datagram-ring.js';
 import { ResultWriter, RuleTable, type SkipReason, type WireResults } from './match-wire.js';
 import { Matcher, type MatcherConfig, type MatchResult } from './matcher.js';
@@ -48,8 +48,11 @@ export class BatchMatcher {
   readonly #writer: ResultWriter;
   /** of the datagram `one` was last given: whether it held a line break (only the text before it was matched) */
   cut = false;
-  /** of the datagram `one` was last given: its header's timestamp, if it had one */
-  stamp: string | undefined;
+  /** the line `one` was last given, and where its parts are; an RFC 5424 line's stamp is kept as parseSyslogLine made it */
+  #line = '';
+  readonly #spans = new SyslogSpans();
+  #rfc5424Stamp: string | undefined;
+  #isRfc5424 = false;
 
   constructor(setup: BatchMatcherSetup) {
     this.#setup = setup;
@@ -57,14 +60,41 @@ export class BatchMatcher {
     this.#writer = new ResultWriter(new RuleTable(setup.matcher));
   }
 
-  /** One datagram, `buf[start, end)`: what the matcher found, or why it is skipped. Sets `cut` and `stamp`. */
+  /**
+   * One datagram, `buf[start, end)`: what the matcher found, or why it is skipped. Sets `cut`, and
+   * what `dated` and `timeBy` tell until the next call. The header is read as offsets
+   * (scanSyslogLine): the text is the only string made (an RFC 5424 line's is rebuilt, as before).
+   */
   one(buf: Buffer, start: number, end: number): MatchResult | SkipReason {
     const d = decodeDatagram(buf, this.#setup.maxLine, this.#setup.receiveBuffer, start, end);
     if (!d.ok) return d.reason;
-    const line = parseSyslogLine(d.line);
+    const line = d.line;
     this.cut = d.cut;
-    this.stamp = line.stamp;
-    return this.#matcher.find(line.text);
+    this.#line = line;
+    const spans = this.#spans;
+    let text: string;
+    if (scanSyslogLine(line, spans)) {
+      this.#isRfc5424 = false;
+      text = spans.textAt === 0 ? line : line.slice(spans.textAt);
+    } else {
+      const parsed = parseSyslogLine(line);
+      this.#isRfc5424 = true;
+      this.#rfc5424Stamp = parsed.stamp;
+      text = parsed.text;
+    }
+    return this.#matcher.find(text);
+  }
+
+  /** of the datagram `one` was last given: whether its header had a timestamp */
+  get dated(): boolean {
+    return this.#isRfc5424 ? this.#rfc5424Stamp !== undefined : this.#spans.stampEnd > 0;
+  }
+
+  /** of that datagram: its header's timestamp by `clock` (ReplayClock.timeOf), read where it is in the line (`banban test`, once a line) */
+  timeBy(clock: ReplayClock): number {
+    if (this.#isRfc5424) return clock.timeOf(this.#rfc5424Stamp);
+    const s = this.#spans;
+    return s.stampEnd > 0 ? clock.timeOfSpan(this.#line, s.stampAt, s.stampEnd) : clock.timeOf(undefined);
   }
 
   /** `count` datagrams from `start` of a ring (datagram-ring.ts), one line each. */

@@ -16,7 +16,8 @@
  */
 import type { SyslogLine } from '../pipeline.js';
 
-const RFC3339_STAMP_RE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:?\d\d) /;
+/** sticky: tried where the stamp would start (after a `<PRI>`), its lastIndex set first */
+const RFC3339_STAMP_RE = /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:?\d\d) /y;
 /** a token that is a tag (`prog:` / `prog[pid]:`), meaning the header had no host */
 const TAG_TOKEN_RE = /^[^\s:[\]]+(?:\[[^\]\s]*\])?:$/;
 
@@ -25,35 +26,83 @@ export function parseSyslogLine(raw: string): SyslogLine {
   // Syslog daemons end with at most one newline; anything before it belongs to the message.
   if (line.charCodeAt(line.length - 1) === 10) line = line.slice(0, line.charCodeAt(line.length - 2) === 13 ? -2 : -1);
   const priLen = priorityLength(line);
-  if (priLen > 0) {
-    line = line.slice(priLen);
-    if (line.startsWith('1 ')) {
-      const rfc5424 = parseRfc5424(line);
-      if (rfc5424) return rfc5424;
-    }
+  if (priLen > 0 && line.startsWith('1 ', priLen)) {
+    const rfc5424 = parseRfc5424(line.slice(priLen));
+    if (rfc5424) return rfc5424;
   }
+  const s = scanHeader(line, priLen, new SyslogSpans());
+  return {
+    text: s.textAt === 0 ? line : line.slice(s.textAt),
+    stamp: s.stampEnd > 0 ? line.slice(s.stampAt, s.stampEnd) : undefined,
+    host: s.hostEnd > 0 ? line.slice(s.hostAt, s.hostEnd) : undefined,
+    format: s.format,
+  };
+}
+
+/**
+ * Where the parts of a line are, as offsets into it (scanSyslogLine): what
+ * parseSyslogLine cuts into strings, kept as numbers so that the
+ * per-datagram path (match/batch-matcher.ts) makes no string but the text,
+ * and no object. An end of 0: the line has no such part.
+ */
+export class SyslogSpans {
+  /** where the text (`prog[pid]: msg`) starts */
+  textAt = 0;
+  stampAt = 0;
+  stampEnd = 0;
+  hostAt = 0;
+  hostEnd = 0;
+  format: 'bsd' | 'rfc3339' | 'bare' = 'bare';
+}
+
+/**
+ * The spans of `line` (a datagram's text: no trailing newline, which
+ * decodeDatagram has dropped) into `out`, the same parts as
+ * parseSyslogLine's. False for an RFC 5424 line (`<PRI>1 `): its text is
+ * rebuilt from its fields, not a span of it; parseSyslogLine makes that.
+ */
+export function scanSyslogLine(line: string, out: SyslogSpans): boolean {
+  const priLen = priorityLength(line);
+  if (priLen > 0 && line.startsWith('1 ', priLen)) return false;
+  scanHeader(line, priLen, out);
+  return true;
+}
+
+/** The BSD and RFC 3339 headers (and none: 'bare') of `line`, from `at` (after its `<PRI>`). */
+function scanHeader(line: string, at: number, out: SyslogSpans): SyslogSpans {
   let stampLen = 0;
-  let format: SyslogLine['format'] = 'bare';
-  if (isBsdStamp(line)) {
+  let format: SyslogSpans['format'] = 'bare';
+  if (isBsdStamp(line, at)) {
     stampLen = BSD_STAMP_LENGTH;
     format = 'bsd';
-  } else if (isDigit(line.charCodeAt(0))) {
+  } else if (isDigit(line.charCodeAt(at))) {
+    RFC3339_STAMP_RE.lastIndex = at;
     const iso = RFC3339_STAMP_RE.exec(line);
     if (iso) {
       stampLen = iso[0].length;
       format = 'rfc3339';
     }
   }
-  if (format === 'bare') return { text: line, stamp: undefined, host: undefined, format };
-
-  const stamp = line.slice(0, stampLen - 1);
-  const space = line.indexOf(' ', stampLen);
+  out.format = format;
+  out.hostAt = out.hostEnd = out.stampAt = out.stampEnd = 0;
+  if (format === 'bare') {
+    out.textAt = at;
+    return out;
+  }
+  const head = at + stampLen;
+  out.stampAt = at;
+  out.stampEnd = head - 1;
+  const space = line.indexOf(' ', head);
   const tokenEnd = space < 0 ? line.length : space;
   // `logger` and some relays leave the host out: the first token is the tag. A host name never ends in ':'.
-  if (line.charCodeAt(tokenEnd - 1) === 58 /* : */ && TAG_TOKEN_RE.test(line.slice(stampLen, tokenEnd))) {
-    return { text: line.slice(stampLen), stamp, host: undefined, format };
+  if (line.charCodeAt(tokenEnd - 1) === 58 /* : */ && TAG_TOKEN_RE.test(line.slice(head, tokenEnd))) {
+    out.textAt = head;
+    return out;
   }
-  return { text: space < 0 ? '' : line.slice(space + 1), stamp, host: line.slice(stampLen, tokenEnd), format };
+  out.hostAt = head;
+  out.hostEnd = tokenEnd;
+  out.textAt = space < 0 ? line.length : space + 1;
+  return out;
 }
 
 const isDigit = (c: number): boolean => c >= 48 && c <= 57;
@@ -74,27 +123,27 @@ const BSD_STAMP_LENGTH = 16;
  * space-padded, seconds up to 60 (a leap second). Checked by character
  * codes: this runs for every datagram.
  */
-function isBsdStamp(l: string): boolean {
-  if (l.length < BSD_STAMP_LENGTH) return false;
-  const c0 = l.charCodeAt(0);
-  const c1 = l.charCodeAt(1);
-  const c2 = l.charCodeAt(2);
+function isBsdStamp(l: string, at: number): boolean {
+  if (l.length < at + BSD_STAMP_LENGTH) return false;
+  const c0 = l.charCodeAt(at);
+  const c1 = l.charCodeAt(at + 1);
+  const c2 = l.charCodeAt(at + 2);
   if (c0 < 65 || c0 > 90 || c1 < 97 || c1 > 122 || c2 < 97 || c2 > 122) return false;
-  const d0 = l.charCodeAt(4);
+  const d0 = l.charCodeAt(at + 4);
   return (
-    l.charCodeAt(3) === 32 &&
+    l.charCodeAt(at + 3) === 32 &&
     (d0 === 32 || (d0 >= 48 && d0 <= 51)) &&
-    isDigit(l.charCodeAt(5)) &&
-    l.charCodeAt(6) === 32 &&
-    inRange(l.charCodeAt(7), 48, 50) &&
-    isDigit(l.charCodeAt(8)) &&
-    l.charCodeAt(9) === 58 &&
-    inRange(l.charCodeAt(10), 48, 53) &&
-    isDigit(l.charCodeAt(11)) &&
-    l.charCodeAt(12) === 58 &&
-    inRange(l.charCodeAt(13), 48, 54) &&
-    isDigit(l.charCodeAt(14)) &&
-    l.charCodeAt(15) === 32
+    isDigit(l.charCodeAt(at + 5)) &&
+    l.charCodeAt(at + 6) === 32 &&
+    inRange(l.charCodeAt(at + 7), 48, 50) &&
+    isDigit(l.charCodeAt(at + 8)) &&
+    l.charCodeAt(at + 9) === 58 &&
+    inRange(l.charCodeAt(at + 10), 48, 53) &&
+    isDigit(l.charCodeAt(at + 11)) &&
+    l.charCodeAt(at + 12) === 58 &&
+    inRange(l.charCodeAt(at + 13), 48, 54) &&
+    isDigit(l.charCodeAt(at + 14)) &&
+    l.charCodeAt(at + 15) === 32
   );
 }
 
@@ -142,10 +191,10 @@ function parseRfc5424(line: string): SyslogLine | undefined {
 const twoDigits = (s: string, at: number): number => (s.charCodeAt(at) - 48) * 10 + s.charCodeAt(at + 1) - 48;
 
 /** A month's English abbreviation, its three character codes as one number, to the month (0-11). */
-const MONTHS = new Map(['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'].map((name, i) => [monthCode(name), i]));
+const MONTHS = new Map(['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'].map((name, i) => [monthCode(name, 0), i]));
 
-function monthCode(s: string): number {
-  return (s.charCodeAt(0) << 16) | (s.charCodeAt(1) << 8) | s.charCodeAt(2);
+function monthCode(s: string, at: number): number {
+  return (s.charCodeAt(at) << 16) | (s.charCodeAt(at + 1) << 8) | s.charCodeAt(at + 2);
 }
 
 /**
@@ -169,11 +218,14 @@ export class ReplayClock {
    * line without a usable one gets the time of the line asked about before.
    */
   timeOf(stamp: string | undefined): number {
-    if (stamp !== undefined) {
-      // A BSD stamp starts with the month's name, the others with the year.
-      const t = isDigit(stamp.charCodeAt(0)) ? Date.parse(stamp) : this.#bsd(stamp);
-      if (Number.isFinite(t)) this.#last = t;
-    }
+    return stamp === undefined ? this.#last : this.timeOfSpan(stamp, 0, stamp.length);
+  }
+
+  /** timeOf the stamp `line[at, end)` (SyslogSpans' stamp), read where it is: no string is made for a BSD stamp. */
+  timeOfSpan(line: string, at: number, end: number): number {
+    // A BSD stamp starts with the month's name, the others with the year.
+    const t = isDigit(line.charCodeAt(at)) ? Date.parse(line.slice(at, end)) : this.#bsd(line, at);
+    if (Number.isFinite(t)) this.#last = t;
     return this.#last;
   }
 
@@ -184,8 +236,8 @@ export class ReplayClock {
    * Date.UTC would: a day or second past the end rolls over (a leap second
    * is the next minute's first).
    */
-  #bsd(stamp: string): number {
-    const month = MONTHS.get(monthCode(stamp));
+  #bsd(stamp: string, at: number): number {
+    const month = MONTHS.get(monthCode(stamp, at));
     if (month === undefined) return NaN;
     let monthStart = this.#monthStart;
     if (month !== this.#lastMonth) {
@@ -200,7 +252,7 @@ export class ReplayClock {
         monthStart = this.#monthStart = Date.UTC(this.#year, month, 1);
       }
     }
-    const day = (stamp.charCodeAt(4) === 32 ? 0 : (stamp.charCodeAt(4) - 48) * 10) + stamp.charCodeAt(5) - 48;
-    return monthStart + (((day - 1) * 24 + twoDigits(stamp, 7)) * 60 + twoDigits(stamp, 10)) * 60_000 + twoDigits(stamp, 13) * 1000;
+    const day = (stamp.charCodeAt(at + 4) === 32 ? 0 : (stamp.charCodeAt(at + 4) - 48) * 10) + stamp.charCodeAt(at + 5) - 48;
+    return monthStart + (((day - 1) * 24 + twoDigits(stamp, at + 7)) * 60 + twoDigits(stamp, at + 10)) * 60_000 + twoDigits(stamp, at + 13) * 1000;
   }
 }

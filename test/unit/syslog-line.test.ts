@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseSyslogLine, ReplayClock } from '../../src/source/syslog-line.js';
+import { parseSyslogLine, ReplayClock, scanSyslogLine, SyslogSpans } from '../../src/source/syslog-line.js';
 
 // line as received, expected text, host, format
 const CASES: [string, string, string | undefined, string][] = [
@@ -30,6 +30,32 @@ for (const [raw, text, host, format] of CASES) {
     assert.equal(got.format, format);
   });
 }
+
+test("the spans the daemon's path reads cut the same parts as parseSyslogLine, and leave RFC 5424 lines to it", () => {
+  const spans = new SyslogSpans();
+  // as datagrams come: decodeDatagram has dropped the trailing newline
+  const lines = [...CASES.map(([raw]) => raw.replace(/\r?\n$/, '')), 'Nov 22 06:25:01 web1', '<38>1 not a 5424 line: Nov 22 06:25:01 h a: x', '<7>2026-11-22T06:25:01Z h a: x'];
+  for (const line of lines) {
+    const parsed = parseSyslogLine(line);
+    const scanned = scanSyslogLine(line, spans);
+    assert.equal(scanned, !line.match(/^<\d{1,3}>1 /), line);
+    if (!scanned) continue;
+    assert.equal(line.slice(spans.textAt), parsed.text, line);
+    assert.equal(spans.stampEnd > 0 ? line.slice(spans.stampAt, spans.stampEnd) : undefined, parsed.stamp, line);
+    assert.equal(spans.hostEnd > 0 ? line.slice(spans.hostAt, spans.hostEnd) : undefined, parsed.host, line);
+    assert.equal(spans.format, parsed.format, line);
+  }
+});
+
+test('the replay clock reads a stamp in place as it reads it cut out', () => {
+  const line = '<38>Nov  2 06:25:01 web1 sshd[1]: x';
+  const a = new ReplayClock(2026);
+  const b = new ReplayClock(2026);
+  assert.equal(a.timeOfSpan(line, 4, 19), b.timeOf('Nov  2 06:25:01'));
+  assert.equal(a.timeOfSpan(line, 4, 19), Date.UTC(2026, 10, 2, 6, 25, 1));
+  const iso = 'x 2026-11-22T06:25:01Z h';
+  assert.equal(a.timeOfSpan(iso, 2, 22), Date.UTC(2026, 10, 22, 6, 25, 1));
+});
 
 test('a header without a message gives an empty text', () => {
   const got = parseSyslogLine('Nov 22 06:25:01 web1');
