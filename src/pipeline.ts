@@ -2,7 +2,7 @@
  * The values that travel between banban's stages, and how data flows.
  *
  *   datagram ──source/syslog-socket──▶ bytes
- *   bytes    ──source/syslog-line────▶ SyslogLine   (header stripped: `prog[pid]: msg`)
+ *   bytes    ──source/syslog-line────▶ text         (header read as offsets, SyslogSpans; stripped: `prog[pid]: msg`)
  *   text     ──match/matcher─────────▶ Verdict      (good / bad per blocktype / nothing)
  *   verdict  ──track/ban-engine──────▶ Decision[]   (offence windows, thresholds)
  *   decision ──enforce/enforcer──────▶ kernel list writes, conntrack deletes
