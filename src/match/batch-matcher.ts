@@ -10,6 +10,7 @@
  * and bans stay with the engine, so a batch can be matched on any thread.
  */
 import type { Config } from '../config/schema.js';
+import type { SyslogLine } from '../pipeline.js';
 import { decodeDatagram } from '../source/datagram.js';
 import { parseSyslogLine, type ReplayClock, scanSyslogLine, SyslogSpans } from '../source/syslog-line.js';
 import { readRing } from './datagram-ring.js';
@@ -48,11 +49,10 @@ export class BatchMatcher {
   readonly #writer: ResultWriter;
   /** of the datagram `one` was last given: whether it held a line break (only the text before it was matched) */
   cut = false;
-  /** the line `one` was last given, and where its parts are; an RFC 5424 line's stamp is kept as parseSyslogLine made it */
+  /** the line `one` was last given, and where its parts are; of an RFC 5424 line, what parseSyslogLine made of it instead */
   #line = '';
   readonly #spans = new SyslogSpans();
-  #rfc5424Stamp: string | undefined;
-  #isRfc5424 = false;
+  #rfc5424: SyslogLine | undefined;
 
   constructor(setup: BatchMatcherSetup) {
     this.#setup = setup;
@@ -74,25 +74,23 @@ export class BatchMatcher {
     const spans = this.#spans;
     let text: string;
     if (scanSyslogLine(line, spans)) {
-      this.#isRfc5424 = false;
-      text = spans.textAt === 0 ? line : line.slice(spans.textAt);
+      this.#rfc5424 = undefined;
+      text = line.slice(spans.textAt);
     } else {
-      const parsed = parseSyslogLine(line);
-      this.#isRfc5424 = true;
-      this.#rfc5424Stamp = parsed.stamp;
-      text = parsed.text;
+      this.#rfc5424 = parseSyslogLine(line);
+      text = this.#rfc5424.text;
     }
     return this.#matcher.find(text);
   }
 
   /** of the datagram `one` was last given: whether its header had a timestamp */
   get dated(): boolean {
-    return this.#isRfc5424 ? this.#rfc5424Stamp !== undefined : this.#spans.stampEnd > 0;
+    return this.#rfc5424 ? this.#rfc5424.stamp !== undefined : this.#spans.stampEnd > 0;
   }
 
   /** of that datagram: its header's timestamp by `clock` (ReplayClock.timeOf), read where it is in the line (`banban test`, once a line) */
   timeBy(clock: ReplayClock): number {
-    if (this.#isRfc5424) return clock.timeOf(this.#rfc5424Stamp);
+    if (this.#rfc5424) return clock.timeOf(this.#rfc5424.stamp);
     const s = this.#spans;
     return s.stampEnd > 0 ? clock.timeOfSpan(this.#line, s.stampAt, s.stampEnd) : clock.timeOf(undefined);
   }

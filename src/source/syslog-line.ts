@@ -32,7 +32,7 @@ export function parseSyslogLine(raw: string): SyslogLine {
   }
   const s = scanHeader(line, priLen, new SyslogSpans());
   return {
-    text: s.textAt === 0 ? line : line.slice(s.textAt),
+    text: line.slice(s.textAt),
     stamp: s.stampEnd > 0 ? line.slice(s.stampAt, s.stampEnd) : undefined,
     host: s.hostEnd > 0 ? line.slice(s.hostAt, s.hostEnd) : undefined,
     format: s.format,
