@@ -19,17 +19,28 @@
  *
  * At most `cap` processes, the one noted first going first (a process
  * noted again keeps its place), and none past `ttlMs`, which a lookup
- * ignores anyway: they leave as new ones come, so on a live host the Map
+ * ignores anyway: they leave as new ones come, so on a live host the table
  * holds the live processes, not `cap` stale ones whose lookups miss the
  * CPU's cache.
+ *
+ * A process is found by a hash table of its own (open addressing, linear
+ * probing, in a typed array), not a Map: on the bench corpus, 50 000 notes
+ * a run are for a process other than the one noted before, and 38 000 of
+ * them for one never seen, which a Map<string, number> then inserts and
+ * later deletes. Measured on those 170 000 notes in order, the fastest of
+ * 15 runs in one process: 18.8 ms with the Map, 8.6 with this table; the
+ * table (twice `cap` entries, 256 KB for 20 000) keeps its probes short.
  */
 import { ipv4FromWord, ipWord, type ParsedIp } from '../lib/ip.js';
 
 export class SessionMemory {
   readonly #cap: number;
   readonly #ttlMs: number;
-  /** process -> its slot */
-  readonly #slots = new Map<string, number>();
+  /** the hash table: slot + 1 of the process whose hash leads here (0: empty); a power of two long, at least twice `cap` */
+  readonly #table: Int32Array;
+  readonly #mask: number;
+  /** per slot: its process's hash (tagHash) */
+  readonly #hash: Uint32Array;
   /** per slot: its process (a ring in the order they were first noted: #count from #head) */
   readonly #keys: (string | undefined)[];
   readonly #at: Float64Array;
@@ -48,10 +59,19 @@ export class SessionMemory {
    */
   #lastKey: string | undefined;
   #lastSlot = -1;
+  /** the hash #find computed last */
+  #foundHash = 0;
+  /** tagHash's start */
+  readonly #seed = (Math.random() * 2 ** 32) >>> 0;
 
   constructor(cap: number, ttlMs: number) {
     this.#cap = cap;
     this.#ttlMs = ttlMs;
+    let size = 4;
+    while (size < 2 * cap) size *= 2;
+    this.#table = new Int32Array(size);
+    this.#mask = size - 1;
+    this.#hash = new Uint32Array(cap);
     this.#keys = new Array<string | undefined>(cap).fill(undefined);
     this.#at = new Float64Array(cap);
     this.#v4 = new Uint32Array(cap);
@@ -66,10 +86,10 @@ export class SessionMemory {
 
   /** `session` named `ip` at `now`; `start`: where a connection of it starts (its end has not been counted). */
   note(session: string, ip: ParsedIp, now: number, start = false): void {
-    let slot = session === this.#lastKey ? this.#lastSlot : this.#slots.get(session);
-    if (slot === undefined) {
+    let slot = session === this.#lastKey ? this.#lastSlot : this.#find(session);
+    if (slot < 0) {
       while (this.#count > 0 && (this.#count === this.#cap || now - this.#at[this.#head]! > this.#ttlMs)) {
-        this.#slots.delete(this.#keys[this.#head]!);
+        this.#remove(this.#head);
         this.#keys[this.#head] = undefined;
         this.#v6[this.#head] = undefined;
         this.#head = (this.#head + 1) % this.#cap;
@@ -78,7 +98,7 @@ export class SessionMemory {
       slot = (this.#head + this.#count) % this.#cap;
       this.#count++;
       this.#keys[slot] = session;
-      this.#slots.set(session, slot);
+      this.#insert(slot, this.#foundHash);
       this.#ended[slot] = 0;
     } else if (this.#ended[slot] !== 0 && (start || now - this.#at[slot]! > this.#ttlMs || !this.#holds(slot, ip))) {
       // A connection's start, another address, or a process quiet past the TTL: another
@@ -97,6 +117,49 @@ export class SessionMemory {
     }
   }
 
+  /** The slot of `session`, or -1; its hash is left in #foundHash (for #insert, when it is not there). */
+  #find(session: string): number {
+    const hash = tagHash(session, this.#seed);
+    this.#foundHash = hash;
+    const table = this.#table;
+    for (let i = hash & this.#mask; ; i = (i + 1) & this.#mask) {
+      const s = table[i]! - 1;
+      if (s < 0) return -1;
+      if (this.#hash[s] === hash && this.#keys[s] === session) return s;
+    }
+  }
+
+  #insert(slot: number, hash: number): void {
+    this.#hash[slot] = hash;
+    let i = hash & this.#mask;
+    while (this.#table[i] !== 0) i = (i + 1) & this.#mask;
+    this.#table[i] = slot + 1;
+  }
+
+  /**
+   * Takes `slot` out of the table. The entries after it in its run move
+   * back into the hole where their probe would pass it (backward-shift
+   * deletion): no tombstones, so a lookup's probe stays as short as the
+   * live entries make it.
+   */
+  #remove(slot: number): void {
+    const table = this.#table;
+    const mask = this.#mask;
+    let hole = this.#hash[slot]! & mask;
+    while (table[hole] !== slot + 1) hole = (hole + 1) & mask;
+    table[hole] = 0;
+    for (let j = (hole + 1) & mask; table[j] !== 0; j = (j + 1) & mask) {
+      const home = this.#hash[table[j]! - 1]! & mask;
+      // the entry at j stays when its home lies cyclically in (hole, j]
+      const stays = hole < j ? home > hole && home <= j : home > hole || home <= j;
+      if (!stays) {
+        table[hole] = table[j]!;
+        table[j] = 0;
+        hole = j;
+      }
+    }
+  }
+
   /** whether `slot` holds `ip` */
   #holds(slot: number, ip: ParsedIp): boolean {
     const v6 = this.#v6[slot];
@@ -112,8 +175,8 @@ export class SessionMemory {
    * nothing to compare with: true.
    */
   claimEnd(session: string, bit: number, now: number): boolean {
-    const slot = session === this.#lastKey ? this.#lastSlot : this.#slots.get(session);
-    if (slot === undefined || now - this.#at[slot]! > this.#ttlMs) return true;
+    const slot = session === this.#lastKey ? this.#lastSlot : this.#find(session);
+    if (slot < 0 || now - this.#at[slot]! > this.#ttlMs) return true;
     const ended = this.#ended[slot]!;
     if ((ended & bit) !== 0) return false;
     this.#ended[slot] = ended | bit;
@@ -122,10 +185,26 @@ export class SessionMemory {
 
   /** The address `session` named last, if it did so within the TTL. */
   get(session: string, now: number): ParsedIp | undefined {
-    const slot = this.#slots.get(session);
-    if (slot === undefined || now - this.#at[slot]! > this.#ttlMs) return undefined;
+    const slot = this.#find(session);
+    if (slot < 0 || now - this.#at[slot]! > this.#ttlMs) return undefined;
     const v6 = this.#v6[slot];
     if (v6 !== undefined) return v6;
     return ipv4FromWord(this.#v4[slot]!);
   }
+}
+
+/**
+ * A process tag's hash: FNV-1a over its character codes from a per-memory
+ * random start, then murmur3's finalizer so that the table's low bits
+ * depend on every character. The tags come from log lines, which local
+ * users can write: with a start they cannot know, they cannot pick tags
+ * that all land in one run of the table (V8 seeds its own string hashes
+ * for the same reason).
+ */
+function tagHash(tag: string, seed: number): number {
+  let h = seed;
+  for (let i = 0; i < tag.length; i++) h = Math.imul(h ^ tag.charCodeAt(i), 0x01000193);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }

@@ -127,3 +127,22 @@ test('over 200 000 random notes and lookups the memory answers as a plain ordere
     assert.equal(m.size, model.size, `step ${k}`);
   }
 });
+
+test('a memory full to its cap, turned over many times, finds exactly the processes it holds', () => {
+  // Every new process pushes out the oldest: the table's entries are taken out and put in
+  // across its whole length, wrapping at its end, and each lookup must still find its own.
+  const cap = 1000;
+  const m = new SessionMemory(cap, 1e12);
+  const a = ip('192.0.2.1');
+  const b = ip('2001:db8::1');
+  for (let i = 0; i < 50_000; i++) {
+    m.note(`sshd[${i}]`, i % 2 ? a : b, i);
+    if (i % 997 === 0) {
+      for (let k = Math.max(0, i - cap - 50); k <= i; k++) {
+        const held = k > i - cap;
+        assert.deepEqual(m.get(`sshd[${k}]`, i), held ? (k % 2 ? a : b) : undefined, `after ${i}: sshd[${k}]`);
+      }
+    }
+  }
+  assert.equal(m.size, cap);
+});
