@@ -84,13 +84,14 @@ function copyBuild(repo: string, dir: string): string {
   return join(dir, 'dist', 'bin', 'main.js');
 }
 
+/** Runs `cmd` to its end; its output is kept unless `cwd` is given (a counted run: banban's report is not wanted). */
 function exec(cmd: string, args: string[], cwd?: string): Promise<{ pid: number; code: number | null; stdout: string; stderr: string }> {
   return new Promise((done, fail) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd });
+    const child = spawn(cmd, args, { stdio: ['ignore', cwd === undefined ? 'pipe' : 'ignore', 'pipe'], cwd });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', (err: NodeJS.ErrnoException) => fail(err.code === 'ENOENT' ? new Error(`${cmd} is not installed (apt-get install valgrind)`) : err));
     child.on('close', (code) => done({ pid: child.pid!, code, stdout, stderr }));
   });
@@ -102,7 +103,6 @@ async function count(label: string, repo: string, config: string, log: string, w
   const main = copyBuild(repo, dir);
   const out = join(dir, 'callgrind.out');
   const node = ['--single-threaded', '--random-seed=1', '--hash-seed=1', '--perf-basic-prof', main, 'test', '--json', '-c', config, log];
-  // banban's report goes to valgrind's stdout, which is read and dropped: only the count matters;
   // run in the copy's folder, where V8's logger also leaves its isolate-*.log, removed with it
   const r = await exec('valgrind', ['--tool=callgrind', '--smc-check=all-non-file', '--dump-instr=no', `--callgrind-out-file=${out}`, process.execPath, ...node], dir);
   const map = `/tmp/perf-${r.pid}.map`;
@@ -128,7 +128,8 @@ function byFunction(annotated: string, perfMap: string): { total: number; byFunc
     })
     .sort((a, b) => a.start - b.start);
   const nameAt = (addr: number): string => {
-    // the last code placed over this address (V8 reuses its code space)
+    // the code whose start is the nearest below the address and that reaches it (V8 may place new
+    // code where freed code was: the map then holds both, and the count goes to one of them)
     let lo = 0;
     let hi = code.length;
     while (lo < hi) {
