@@ -59,8 +59,6 @@ export class SessionMemory {
    */
   #lastKey: string | undefined;
   #lastSlot = -1;
-  /** the hash #find computed last */
-  #foundHash = 0;
   /** tagHash's start */
   readonly #seed = (Math.random() * 2 ** 32) >>> 0;
 
@@ -86,7 +84,9 @@ export class SessionMemory {
 
   /** `session` named `ip` at `now`; `start`: where a connection of it starts (its end has not been counted). */
   note(session: string, ip: ParsedIp, now: number, start = false): void {
-    let slot = session === this.#lastKey ? this.#lastSlot : this.#find(session);
+    // tagHash is never negative: -1 stands for "the process noted last", found without it
+    const hash = session === this.#lastKey ? -1 : tagHash(session, this.#seed);
+    let slot = hash < 0 ? this.#lastSlot : this.#find(session, hash);
     if (slot < 0) {
       while (this.#count > 0 && (this.#count === this.#cap || now - this.#at[this.#head]! > this.#ttlMs)) {
         this.#remove(this.#head);
@@ -98,7 +98,7 @@ export class SessionMemory {
       slot = (this.#head + this.#count) % this.#cap;
       this.#count++;
       this.#keys[slot] = session;
-      this.#insert(slot, this.#foundHash);
+      this.#insert(slot, hash);
       this.#ended[slot] = 0;
     } else if (this.#ended[slot] !== 0 && (start || now - this.#at[slot]! > this.#ttlMs || !this.#holds(slot, ip))) {
       // A connection's start, another address, or a process quiet past the TTL: another
@@ -117,10 +117,8 @@ export class SessionMemory {
     }
   }
 
-  /** The slot of `session`, or -1; its hash is left in #foundHash (for #insert, when it is not there). */
-  #find(session: string): number {
-    const hash = tagHash(session, this.#seed);
-    this.#foundHash = hash;
+  /** The slot of `session`, whose tagHash is `hash`, or -1. */
+  #find(session: string, hash: number): number {
     const table = this.#table;
     for (let i = hash & this.#mask; ; i = (i + 1) & this.#mask) {
       const s = table[i]! - 1;
@@ -175,7 +173,7 @@ export class SessionMemory {
    * nothing to compare with: true.
    */
   claimEnd(session: string, bit: number, now: number): boolean {
-    const slot = session === this.#lastKey ? this.#lastSlot : this.#find(session);
+    const slot = session === this.#lastKey ? this.#lastSlot : this.#find(session, tagHash(session, this.#seed));
     if (slot < 0 || now - this.#at[slot]! > this.#ttlMs) return true;
     const ended = this.#ended[slot]!;
     if ((ended & bit) !== 0) return false;
@@ -185,7 +183,7 @@ export class SessionMemory {
 
   /** The address `session` named last, if it did so within the TTL. */
   get(session: string, now: number): ParsedIp | undefined {
-    const slot = this.#find(session);
+    const slot = this.#find(session, tagHash(session, this.#seed));
     if (slot < 0 || now - this.#at[slot]! > this.#ttlMs) return undefined;
     const v6 = this.#v6[slot];
     if (v6 !== undefined) return v6;
